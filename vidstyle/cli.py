@@ -200,20 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="vidstyle", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        code = result if isinstance(result, int) else 0
     except typer.Exit as exc:
-        return exc.exit_code
+        code = exc.exit_code
     except VidstyleError as exc:
         if debug:
             raise
         typer.echo(f"vidstyle: error: {exc}", err=True)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
-        return EXIT_INTERRUPTED
-    except typer.Abort:
-        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, typer.Abort):
+        code = EXIT_INTERRUPTED
     except typer._click.exceptions.ClickException as exc:  # usage errors
         if debug:
             raise
@@ -225,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(f"vidstyle: internal error: {type(exc).__name__}: {detail} (run with --debug for details)", err=True)
         return 1
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit status 130
+        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ EXTENSION_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
     ".webm": "webm", ".avi": "avi",
 }
-# Video codecs that a given container cannot hold (checked before encoding).
+# Codecs whose users expect no chroma loss either.
+LOSSLESS_CODECS = {"ffv1", "ffvhuff", "huffyuv", "utvideo"}
 DEFAULT_VIDEO_CODEC = {"webm": "libvpx-vp9"}
 
 
@@ -84,19 +85,16 @@ def open_input(path: str | Path) -> av.container.InputContainer:
         raise VideoError(f"not a readable video: {path} ({_first_line(exc)})") from exc
 
 
-def _rotation(stream: av.video.stream.VideoStream) -> int:
-    """The display rotation of a stream, from its display matrix or the
-    legacy ``rotate`` tag."""
-    tag = stream.metadata.get("rotate")
-    if tag:
-        try:
-            return int(float(tag)) % 360
-        except ValueError:
-            pass
-    for name in ("side_data",):
-        side = getattr(stream, name, None)
-        if side and "DISPLAYMATRIX" in side:
-            return int(round(float(side["DISPLAYMATRIX"]))) % 360
+def _rotation(path: Path) -> int:
+    """Display rotation in degrees counter-clockwise, as players apply it.
+    FFmpeg exposes the display matrix on decoded frames, so the first frame
+    is decoded from a separate handle (the main one stays at the start)."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            for frame in container.decode(video=0):
+                return int(round(frame.rotation or 0)) % 360
+    except (av.error.FFmpegError, AttributeError):
+        pass
     return 0
 
 
@@ -132,7 +130,7 @@ class VideoReader:
             frame_count=self.stream.frames or None,
             duration=self._duration(),
             codec=ctx.name,
-            rotation=_rotation(self.stream),
+            rotation=_rotation(self.path),
             has_audio=bool(self.container.streams.audio),
         )
 
@@ -218,6 +216,8 @@ def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted:
     preferences = ["yuv444p", "yuv422p10le", "yuv444p10le", "yuv420p"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
     if codec.name == "prores_ks":
         preferences = ["yuv422p10le", "yuv444p10le"]
+    elif codec.name in LOSSLESS_CODECS:
+        preferences = ["yuv444p", "gbrp", "yuv444p10le"]
     for name in preferences:
         if not formats or name in formats:
             return name
@@ -283,8 +283,7 @@ class VideoWriter:
             stream.bit_rate = settings.bit_rate
         stream.options = options
         if info.rotation:
-            # The mov/mp4 muxer turns this tag into a display matrix.
-            stream.metadata["rotate"] = str(info.rotation)
+            stream.set_display_rotation(info.rotation)
         self.stream = stream
         self._last_pts: int | None = None
 

@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny clips made by the tests, a small random style
+checkpoint, and a helper that runs the real CLI entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidstyle.checkpoints import StyleCheckpoint, save_checkpoint
+from vidstyle.cli import main
+from vidstyle.models import TransformerConfig, TransformerNet
+from vidstyle.synthetic import ClipSpec, write_clip
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """../shared beside the project (photos and clips that are not ours to ship)."""
+    if not SHARED.is_dir():
+        raise RuntimeError(f"these tests need the shared material at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_style(tmp_path_factory) -> Path:
+    """A small randomly initialised style network in vidstyle's format."""
+    torch.manual_seed(0)
+    config = TransformerConfig(base_channels=8, residual_blocks=1, output="residual")
+    model = TransformerNet(config)
+    path = tmp_path_factory.mktemp("styles") / "tiny.pth"
+    save_checkpoint(StyleCheckpoint("tiny", config, model.state_dict(), {"note": "random test weights"}), path)
+    return path
+
+
+@pytest.fixture
+def make_clip(tmp_path):
+    def make(name: str = "clip.mp4", **spec) -> Path:
+        return write_clip(tmp_path / name, ClipSpec(**spec))
+
+    return make
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``vidstyle ARGS`` in-process through the console entry point."""
+
+    def run(*args: str) -> CliResult:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

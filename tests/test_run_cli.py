@@ -1,0 +1,248 @@
+"""`vidstyle run` end to end through the real CLI entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from vidstyle import Stylizer, stylize_video
+from vidstyle.checkpoints import load_checkpoint
+from vidstyle.video_io import VideoReader, probe
+
+
+def frame_times(path) -> list[float]:
+    with VideoReader(path) as reader:
+        return [float(f.pts * f.time_base) for f in reader]
+
+
+def audio_seconds(path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return sum(f.samples for f in container.decode(stream)) / stream.codec_context.sample_rate
+
+
+@pytest.mark.parametrize("suffix,size", [(".mp4", (64, 48)), (".mov", (65, 47)), (".mkv", (50, 38))])
+def test_run_keeps_frames_size_timing_and_audio(cli, make_clip, tiny_style, suffix, size):
+    clip = make_clip("clip" + suffix, width=size[0], height=size[1], frames=9, audio=True)
+    result = cli("run", clip, "--style", tiny_style, "--batch-size", "4")
+    assert result.code == 0, result.err
+    output = clip.with_name(f"clip_tiny{suffix}")
+    assert output.is_file()
+    info = probe(output)
+    assert (info.width, info.height) == size
+    assert frame_times(output) == pytest.approx(frame_times(clip), abs=1e-3)
+    assert audio_seconds(output) == pytest.approx(audio_seconds(clip), abs=0.03)
+    assert [p.name for p in clip.parent.iterdir() if ".tmp." in p.name] == []
+
+
+def test_output_frames_are_the_network_applied_to_input_frames(make_clip, tiny_style, tmp_path):
+    clip = make_clip(frames=4, width=64, height=48)
+    out = tmp_path / "styled.mkv"
+    stylize_video(clip, out, style=str(tiny_style), codec="ffv1", quiet=True)
+    stylizer = Stylizer.from_style(str(tiny_style))
+    with VideoReader(clip) as source, VideoReader(out) as styled:
+        for a, b in zip(source, styled):
+            expected = stylizer(a.rgb).astype(int)
+            # ffv1 is lossless; only the RGB/YUV 4:4:4 conversion differs
+            assert np.abs(b.rgb.astype(int) - expected).mean() < 2.5
+            assert np.abs(b.rgb.astype(int) - a.rgb.astype(int)).mean() > 5  # it did change
+
+
+def test_variable_frame_rate_survives_the_pipeline(cli, make_clip, tiny_style, tmp_path):
+    stamps = [0, 10, 12, 30, 31, 55, 90, 91]
+    clip = make_clip("vfr.mkv", codec="ffv1", timestamps=stamps)
+    out = tmp_path / "vfr.mp4"
+    assert cli("run", clip, "-o", out, "--style", tiny_style, "-q").code == 0
+    assert frame_times(out) == pytest.approx([s / 240 for s in stamps], abs=1e-3)
+
+
+def test_max_size_keeps_output_size(make_clip, tiny_style, tmp_path):
+    clip = make_clip(width=96, height=64, frames=3)
+    result = stylize_video(clip, tmp_path / "small.mp4", style=str(tiny_style), max_size=32, quiet=True)
+    assert (result.width, result.height) == (96, 64)
+    assert (probe(tmp_path / "small.mp4").width, probe(tmp_path / "small.mp4").height) == (96, 64)
+
+
+def test_batching_does_not_change_frames(tiny_style):
+    stylizer = Stylizer.from_style(str(tiny_style))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 40, 56, 3), dtype=np.uint8)
+    together = stylizer(frames)
+    apart = np.stack([stylizer(f) for f in frames])
+    assert np.abs(together.astype(int) - apart.astype(int)).max() <= 1
+
+
+def test_out_of_memory_halves_the_batch_and_carries_on(tiny_style, monkeypatch):
+    stylizer = Stylizer.from_style(str(tiny_style))
+    original = Stylizer.stylize_tensor
+    sizes = []
+
+    def limited(self, batch):
+        sizes.append(len(batch))
+        if len(batch) > 2:
+            raise torch.OutOfMemoryError("simulated")
+        return original(self, batch)
+
+    monkeypatch.setattr(Stylizer, "stylize_tensor", limited)
+    frames = np.random.default_rng(1).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    assert stylizer(frames).shape == frames.shape
+    assert stylizer.max_batch == 2
+    assert sizes[0] == 8 and set(sizes[1:]) <= {4, 2}
+
+
+def test_interrupted_run_leaves_no_output(make_clip, tiny_style, tmp_path, monkeypatch, cli):
+    clip = make_clip(frames=12)
+    calls = []
+    original = Stylizer.__call__
+
+    def interrupt_on_second_batch(self, frames):
+        calls.append(len(frames))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, frames)
+
+    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_second_batch)
+    result = cli("run", clip, "-o", tmp_path / "out.mp4", "--style", tiny_style, "--batch-size", "2", "-q")
+    assert result.code == 130
+    assert "interrupted" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def one_line_error(result) -> str:
+    assert result.code == 2, (result.code, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("missing", "no such file"),
+        ("not_video", "not a readable video"),
+        ("truncated", "video"),
+        ("audio_only", "no video stream"),
+        ("unknown_style", "unknown style"),
+        ("corrupt_style", "not a valid style checkpoint"),
+        ("batch_zero", "--batch-size"),
+        ("negative_crf", "--crf"),
+        ("same_as_input", "overwrite the input"),
+        ("bad_extension", "extension"),
+        ("missing_folder", "output folder does not exist"),
+        ("unknown_device", "unknown device"),
+    ],
+)
+def test_bad_input_gets_one_line_and_leaves_nothing(cli, make_clip, tiny_style, tmp_path, case, expected):
+    clip = make_clip(frames=4, audio=True)
+    out = tmp_path / "out.mp4"
+    style = str(tiny_style)
+    args = None
+    if case == "missing":
+        args = ["run", tmp_path / "nope.mp4", "-o", out]
+    elif case == "not_video":
+        fake = tmp_path / "fake.mp4"
+        fake.write_text("hello\n" * 100)
+        args = ["run", fake, "-o", out]
+    elif case == "truncated":
+        cut = tmp_path / "cut.mp4"
+        cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+        args = ["run", cut, "-o", out]
+    elif case == "audio_only":
+        audio = tmp_path / "audio.m4a"
+        with av.open(str(clip)) as source, av.open(str(audio), "w") as target:
+            stream = target.add_stream_from_template(source.streams.audio[0])
+            for packet in source.demux(source.streams.audio[0]):
+                if packet.dts is not None:
+                    packet.stream = stream
+                    target.mux(packet)
+        args = ["run", audio, "-o", out]
+    elif case == "unknown_style":
+        args = ["run", clip, "-o", out, "--style", "no-such-style"]
+    elif case == "corrupt_style":
+        broken = tmp_path / "broken.pth"
+        broken.write_bytes(tiny_style.read_bytes()[:200])
+        style = str(broken)
+    elif case == "batch_zero":
+        args = ["run", clip, "-o", out, "--style", style, "--batch-size", "0"]
+    elif case == "negative_crf":
+        args = ["run", clip, "-o", out, "--style", style, "--crf", "-3"]
+    elif case == "same_as_input":
+        args = ["run", clip, "-o", clip, "--style", style]
+    elif case == "bad_extension":
+        args = ["run", clip, "-o", tmp_path / "out.xyz", "--style", style]
+    elif case == "missing_folder":
+        args = ["run", clip, "-o", tmp_path / "no" / "such" / "out.mp4", "--style", style]
+    elif case == "unknown_device":
+        args = ["run", clip, "-o", out, "--style", style, "--device", "tpu"]
+    if args is None:
+        args = ["run", clip, "-o", out, "--style", style]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    line = one_line_error(cli(*args))
+    assert expected in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_unwritable_output_folder(cli, make_clip, tiny_style, tmp_path):
+    if os.geteuid() == 0:
+        # root writes anywhere; a path under a regular file is unwritable for everyone
+        target = tmp_path / "a_file" / "out.mp4"
+        (tmp_path / "a_file").write_text("x")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "out.mp4"
+    line = one_line_error(cli("run", make_clip(), "-o", target, "--style", tiny_style))
+    assert "output folder" in line
+
+
+def test_unknown_style_suggests_close_matches(cli, make_clip, tiny_style, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "styles").mkdir(parents=True)
+    (home / "styles" / "tinystar.pth").write_bytes(tiny_style.read_bytes())
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    line = one_line_error(cli("run", make_clip(), "--style", "tinystr"))
+    assert "did you mean" in line and "tinystar" in line
+
+
+def test_debug_flag_shows_the_traceback(make_clip, tmp_path):
+    command = [sys.executable, "-m", "vidstyle", "run", str(tmp_path / "nope.mp4"), "--debug"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_console_script_runs_end_to_end(make_clip, tiny_style, tmp_path):
+    clip = make_clip(frames=5, audio=True)
+    out = tmp_path / "console.mp4"
+    command = [sys.executable, "-m", "vidstyle", "run", str(clip), "-o", str(out), "--style", str(tiny_style)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "frame" in done.stderr  # the progress bar
+    assert len(frame_times(out)) == 5
+
+
+def test_user_style_folder_and_styles_listing(cli, tiny_style, tmp_path, monkeypatch):
+    home = tmp_path / "vh"
+    (home / "styles").mkdir(parents=True)
+    (home / "styles" / "mine.pth").write_bytes(tiny_style.read_bytes())
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    result = cli("styles")
+    assert result.code == 0
+    names = [line.split()[0] for line in result.out.splitlines()]
+    assert "mine" in names
+    assert load_checkpoint(home / "styles" / "mine.pth").name == "tiny"
+
+
+def test_config_file_sets_defaults(cli, make_clip, tiny_style, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(f'[run]\nstyle = "{tiny_style}"\ncodec = "ffv1"\n')
+    out = tmp_path / "cfg.mkv"
+    assert cli("run", make_clip(frames=3), "-o", out, "--config", config, "-q").code == 0
+    assert probe(out).codec == "ffv1"
+    config.write_text('[run]\nstyle = "x"\ncrf_typo = 3\n')
+    assert "crf_typo" in one_line_error(cli("run", make_clip(frames=3), "--config", config))

@@ -1,0 +1,159 @@
+"""Decoding and encoding keep size, timing and audio."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from vidstyle.errors import OptionError, VideoError
+from vidstyle.synthetic import render_scene
+from vidstyle.video_io import EncoderSettings, VideoReader, VideoWriter, probe
+
+
+def seconds_of(path) -> list[float]:
+    with VideoReader(path) as reader:
+        return [float(f.pts * f.time_base) for f in reader]
+
+
+def audio_seconds(path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return samples / stream.codec_context.sample_rate
+
+
+def copy_through(source, target, settings=EncoderSettings(), audio=True):
+    """Re-encode ``source`` unchanged through VideoReader and VideoWriter."""
+    with VideoReader(source) as reader:
+        writer = VideoWriter(target, reader.info, settings, audio_source=source if audio else None)
+        for frame in reader:
+            writer.write(frame.rgb, frame.pts, frame.time_base)
+        writer.close()
+
+
+def test_reader_yields_rgb_frames_with_timestamps(make_clip):
+    clip = make_clip(frames=6, width=64, height=48)
+    with VideoReader(clip) as reader:
+        frames = list(reader)
+        assert reader.info.width == 64 and reader.info.height == 48
+        assert reader.info.frame_rate == 24
+    assert len(frames) == 6
+    assert frames[0].rgb.shape == (48, 64, 3) and frames[0].rgb.dtype == np.uint8
+    assert [round(float(f.pts * f.time_base) * 24) for f in frames] == list(range(6))
+    # the decoded picture is the scene that was encoded (lossy, so roughly)
+    assert np.abs(frames[2].rgb.astype(int) - render_scene(2, 64, 48)).mean() < 12
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_round_trip_keeps_frames_timing_and_audio(make_clip, tmp_path, suffix):
+    clip = make_clip("in" + suffix, frames=10, audio=True)
+    out = tmp_path / ("out" + suffix)
+    copy_through(clip, out)
+    assert seconds_of(out) == pytest.approx(seconds_of(clip), abs=1e-3)
+    assert probe(out).has_audio
+    assert audio_seconds(out) == pytest.approx(audio_seconds(clip), abs=0.03)
+
+
+def test_odd_size_is_kept_exactly(make_clip, tmp_path):
+    clip = make_clip(width=65, height=47)
+    out = tmp_path / "odd.mp4"
+    copy_through(clip, out)
+    info = probe(out)
+    assert (info.width, info.height) == (65, 47)
+
+
+def test_variable_frame_rate_stays_variable(make_clip, tmp_path):
+    stamps = [0, 10, 15, 40, 41, 70, 100]
+    clip = make_clip("vfr.mkv", codec="ffv1", timestamps=stamps)
+    out = tmp_path / "vfr_out.mp4"
+    copy_through(clip, out)
+    expected = [s / 240 for s in stamps]
+    assert seconds_of(clip) == pytest.approx(expected, abs=1e-3)
+    assert seconds_of(out) == pytest.approx(expected, abs=1e-3)
+
+
+def test_audio_is_copied_when_the_container_accepts_it(make_clip, tmp_path):
+    clip = make_clip("pcm.mov", audio=True, audio_codec="pcm_s16le")
+    copy_through(clip, tmp_path / "copy.mov")
+    copy_through(clip, tmp_path / "reencoded.mp4")  # mp4 takes no PCM: re-encoded
+    with av.open(str(tmp_path / "copy.mov")) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_s16le"
+    with av.open(str(tmp_path / "reencoded.mp4")) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert audio_seconds(tmp_path / "reencoded.mp4") == pytest.approx(audio_seconds(clip), abs=0.05)
+
+
+def test_rotation_metadata_is_kept(make_clip, tmp_path):
+    clip = make_clip(rotation=90)
+    assert probe(clip).rotation == 90
+    copy_through(clip, tmp_path / "rotated.mp4")
+    assert probe(tmp_path / "rotated.mp4").rotation == 90
+
+
+@pytest.mark.parametrize("codec,suffix", [("libx265", ".mkv"), ("prores_ks", ".mov"), ("ffv1", ".mkv"), ("libvpx-vp9", ".webm")])
+def test_other_codecs(make_clip, tmp_path, codec, suffix):
+    clip = make_clip(frames=5)
+    out = tmp_path / ("out" + suffix)
+    copy_through(clip, out, EncoderSettings(codec=codec))
+    info = probe(out)
+    assert info.codec == {"libx265": "hevc", "prores_ks": "prores", "ffv1": "ffv1", "libvpx-vp9": "vp9"}[codec]
+    assert len(seconds_of(out)) == 5
+
+
+def test_unknown_codec_and_extension_are_option_errors(make_clip, tmp_path):
+    clip = make_clip()
+    info = probe(clip)
+    with pytest.raises(OptionError, match="nosuchcodec"):
+        VideoWriter(tmp_path / "x.mp4", info, EncoderSettings(codec="nosuchcodec"))
+    with pytest.raises(OptionError, match="extension"):
+        VideoWriter(tmp_path / "x.xyz", info)
+    with pytest.raises(OptionError, match="crf"):
+        VideoWriter(tmp_path / "x.mp4", info, EncoderSettings(crf=-1))
+
+
+def test_bad_inputs_are_video_errors(tmp_path, make_clip):
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with pytest.raises(VideoError, match="not a readable video"):
+        VideoReader(text)
+    with pytest.raises(VideoError, match="no such file"):
+        VideoReader(tmp_path / "missing.mp4")
+    clip = make_clip(frames=12)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    with pytest.raises(VideoError):
+        list(VideoReader(truncated))
+
+
+def test_audio_only_file_is_rejected(tmp_path):
+    path = tmp_path / "tone.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with pytest.raises(VideoError, match="no video stream"):
+        VideoReader(path)
+
+
+def test_undecodable_packets_are_skipped_and_counted(make_clip, tmp_path):
+    clip = make_clip("good.mkv", codec="ffv1", frames=12, width=96, height=64)
+    with av.open(str(clip)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    position, size = packets[6]
+    data = bytearray(clip.read_bytes())
+    noise = np.random.default_rng(0).integers(0, 256, size // 2, dtype=np.uint8).tobytes()
+    data[position + size // 4 : position + size // 4 + size // 2] = noise  # break frame 6 only
+    broken = tmp_path / "broken.mkv"
+    broken.write_bytes(bytes(data))
+    with VideoReader(broken) as reader:
+        frames = list(reader)
+        assert len(frames) == 11
+        assert reader.skipped_packets == 1

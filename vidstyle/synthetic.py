@@ -1,0 +1,122 @@
+"""Synthetic clips with known properties, for the sample, tests and benchmarks.
+
+The scene is a small procedural landscape (sky, sun, hills with parallax,
+moving boxes) with real texture and motion, so that stylization and
+temporal stability have something to work on, and every property a test
+cares about (size, timestamps, audio, container, codec) is under control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import av
+import cv2
+import numpy as np
+
+
+def render_scene(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Frame ``index`` of a landscape panning left: HxWx3 uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    sky = (1 - y) * np.array([90, 150, 235], np.float32) + y * np.array([250, 210, 170], np.float32)
+    image = np.broadcast_to(sky, (height, width, 3)).copy()
+    shift = index * max(1, width // 160)
+    cx = int(width * 0.75 - shift * 0.2) % (width + 40) - 20
+    cv2.circle(image, (cx, int(height * 0.25)), max(3, height // 10), (255, 225, 120), -1, cv2.LINE_AA)
+    xs = np.arange(width, dtype=np.float32)
+    for layer, (colour, base, amplitude, speed) in enumerate(
+        [((120, 140, 170), 0.55, 0.10, 0.3), ((70, 130, 70), 0.68, 0.08, 0.6), ((40, 95, 45), 0.82, 0.06, 1.0)]
+    ):
+        phase = rng.uniform(0, 6.28)
+        ridge = base + amplitude * np.sin((xs + shift * speed) / (width / (3 + layer)) + phase)
+        ridge += 0.02 * np.sin((xs + shift * speed) / 7.0 + phase)
+        mask = (np.arange(height, dtype=np.float32)[:, None] / height) > ridge[None, :]
+        image[mask] = colour
+    for k in range(3):
+        x = int((k * width / 3 + index * (2 + k)) % (width + 30)) - 15
+        top = int(height * (0.80 + 0.05 * k))
+        size = max(4, height // 12)
+        cv2.rectangle(image, (x, top), (x + 2 * size, top + size), (200 - 60 * k, 60 + 50 * k, 40 + 70 * k), -1)
+    texture = np.random.default_rng(seed + 1).normal(0, 8, (height + 8, width + 8 + 4 * 64, 1)).astype(np.float32)
+    offset = shift % (4 * 64)
+    image += texture[:height, offset : offset + width]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    width: int = 64
+    height: int = 48
+    frames: int = 8
+    fps: int = 24
+    codec: str = "libx264"
+    pixel_format: str | None = None
+    audio: bool = False
+    audio_codec: str = "aac"
+    audio_seconds: float | None = None  # default: as long as the video
+    timestamps: Sequence[int] | None = None  # pts in 1/fps/10 units; for VFR clips
+    rotation: int = 0
+
+
+def _pick_pixel_format(codec: str, width: int, height: int) -> str:
+    if codec == "ffv1":
+        return "yuv444p"
+    if codec == "prores_ks":
+        return "yuv422p10le"
+    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
+def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
+    """Encode a synthetic clip (and optionally a tone track) to ``path``."""
+    path = Path(path)
+    time_base = Fraction(1, spec.fps * 10)
+    timestamps = list(spec.timestamps) if spec.timestamps is not None else [i * 10 for i in range(spec.frames)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(spec.codec, rate=spec.fps)
+        stream.width, stream.height = spec.width, spec.height
+        stream.pix_fmt = spec.pixel_format or _pick_pixel_format(spec.codec, spec.width, spec.height)
+        stream.codec_context.time_base = time_base
+        stream.time_base = time_base
+        if spec.rotation:
+            stream.set_display_rotation(spec.rotation)
+        audio_stream = None
+        if spec.audio:
+            audio_stream = container.add_stream(spec.audio_codec, rate=48000)
+            audio_stream.layout = "mono"
+        for i, pts in enumerate(timestamps):
+            frame = av.VideoFrame.from_ndarray(render_scene(i, spec.width, spec.height), format="rgb24")
+            frame = frame.reformat(format=stream.pix_fmt)
+            frame.pts = pts
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if audio_stream is not None:
+            seconds = spec.audio_seconds or (timestamps[-1] + 10) * float(time_base)
+            _write_tone(container, audio_stream, seconds)
+    return path
+
+
+def _write_tone(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, seconds: float) -> None:
+    rate = 48000
+    samples = int(rate * seconds)
+    t = np.arange(samples, dtype=np.float32) / rate
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+    frame_size = stream.codec_context.frame_size or 1024
+    sample_format = stream.codec_context.format.name if stream.codec_context.format else "fltp"
+    for start in range(0, samples, frame_size):
+        chunk = tone[start : start + frame_size][None, :]
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        if sample_format != "fltp":
+            frame = av.AudioResampler(format=sample_format, layout="mono", rate=rate).resample(frame)[0]
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
