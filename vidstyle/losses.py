@@ -17,7 +17,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .errors import VidstyleError
+from .errors import OptionError, VidstyleError
 from .models import EfficientNetLite0
 
 EPS = 1e-8
@@ -34,8 +34,17 @@ class LossConfig:
     style_weight: float = 5.0
     content_weight: float = 1.0
     tv_weight: float = 1e-3
-    # weight of mean/std matching relative to the Gram term
+    # weight of mean/std matching relative to the main style term
     moment_weight: float = 0.0
+    # "gram" (Gatys et al.) or "sliced": a sliced Wasserstein distance between
+    # the feature distributions (Heitz et al. 2021), which a generator cannot
+    # satisfy with one cheap repeated texture as easily as a Gram matrix
+    style_metric: str = "gram"
+    projections: int = 64  # random directions per tap and step, for "sliced"
+
+    def __post_init__(self) -> None:
+        if self.style_metric not in ("gram", "sliced"):
+            raise OptionError(f"unknown style metric {self.style_metric!r}: use gram or sliced")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,18 +100,46 @@ def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return error / (target.pow(2).mean(dim=dims) + EPS)
 
 
+def sliced_wasserstein(features: torch.Tensor, target: torch.Tensor, projections: int) -> torch.Tensor:
+    """Per-sample relative sliced Wasserstein distance between the feature
+    distribution of ``features`` (N, C, H, W) and ``target`` samples (C, P):
+    both are projected on random unit directions, sorted, and compared
+    quantile by quantile."""
+    n, c = features.shape[:2]
+    flat = features.float().reshape(n, c, -1)
+    directions = torch.randn(c, projections, device=flat.device)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    ours = torch.sort(directions.T @ flat, dim=-1).values  # (N, K, HW)
+    theirs = torch.sort(directions.T @ target.float(), dim=-1).values  # (K, P)
+    if theirs.shape[-1] != ours.shape[-1]:
+        theirs = F.interpolate(theirs[None], size=ours.shape[-1], mode="linear", align_corners=True)[0]
+    error = (ours - theirs).pow(2).mean(dim=(1, 2))
+    return error / (theirs.pow(2).mean() + EPS)
+
+
 class StyleTarget(nn.Module):
     """The style image's statistics at the style taps, computed once."""
+
+    MAX_SAMPLES = 16384  # feature vectors kept per tap for distribution losses
 
     def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, taps: dict[str, float]):
         super().__init__()
         with torch.no_grad():
             features = network.features(style_image, taps)
+        generator = torch.Generator().manual_seed(0)
         for name, f in features.items():
             mean, std = moments(f)
             self.register_buffer(f"gram_{name}", gram_matrix(f).mean(0, keepdim=True))
             self.register_buffer(f"mean_{name}", mean.mean(0, keepdim=True))
             self.register_buffer(f"std_{name}", std.mean(0, keepdim=True))
+            samples = f.float().permute(1, 0, 2, 3).reshape(f.shape[1], -1)
+            if samples.shape[1] > self.MAX_SAMPLES:
+                keep = torch.randperm(samples.shape[1], generator=generator)[: self.MAX_SAMPLES]
+                samples = samples[:, keep.to(samples.device)]
+            self.register_buffer(f"samples_{name}", samples.contiguous())
+
+    def samples(self, tap: str) -> torch.Tensor:
+        return getattr(self, f"samples_{tap}")
 
     def gram(self, tap: str) -> torch.Tensor:
         return getattr(self, f"gram_{tap}")
@@ -134,7 +171,10 @@ class PerceptualLoss(nn.Module):
         total = 0.0
         for tap, weight in self.config.style_taps.items():
             f = features[tap]
-            term = relative_mse(gram_matrix(f), self.target.gram(tap).expand(f.shape[0], -1, -1))
+            if self.config.style_metric == "sliced":
+                term = sliced_wasserstein(f, self.target.samples(tap), self.config.projections)
+            else:
+                term = relative_mse(gram_matrix(f), self.target.gram(tap).expand(f.shape[0], -1, -1))
             if self.config.moment_weight:
                 mean, std = moments(f)
                 target_mean, target_std = self.target.moments(tap)

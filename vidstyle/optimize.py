@@ -58,7 +58,7 @@ def optimize_image(
     style_tensor = load_style_image_tensor(to_tensor(style).to(device), config.style_size or config.size)
     loss = PerceptualLoss(network, style_tensor, config.loss)
     targets = loss.content_features(content_tensor)
-    pixels = content_tensor.clone().requires_grad_(True)
+    pixels = content_tensor.clone().contiguous().requires_grad_(True)
     optimizer = torch.optim.LBFGS([pixels], lr=1.0, max_iter=config.steps, history_size=50, line_search_fn="strong_wolfe")
     bar = tqdm(total=config.steps, disable=not progress, unit="it", desc="optimizing")
 
@@ -67,7 +67,7 @@ def optimize_image(
         terms = loss(pixels, content_tensor, targets)
         terms["total"].backward()
         bar.update(1)
-        bar.set_postfix(style=f"{float(terms['style']):.3g}", content=f"{float(terms['content']):.3g}", refresh=False)
+        bar.set_postfix(style=f"{float(terms['style'].detach()):.3g}", content=f"{float(terms['content'].detach()):.3g}", refresh=False)
         return terms["total"]
 
     optimizer.step(closure)

@@ -1,0 +1,176 @@
+"""The loss network, Gatys optimisation, training and the image command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.checkpoints import load_checkpoint
+from vidstyle.images import read_image, resize_long_side, to_tensor, write_image
+from vidstyle.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
+from vidstyle.models import TransformerConfig
+from vidstyle.optimize import OptimizeConfig, optimize_image
+from vidstyle.synthetic import render_scene
+from vidstyle.training import TrainConfig, Trainer
+from vidstyle.video_io import probe
+
+
+def stripes(size: int = 96) -> np.ndarray:
+    """A bold diagonal red/blue stripe pattern: an easy style to recognise."""
+    y, x = np.mgrid[:size, :size]
+    band = ((x + y) // 8) % 2 == 0
+    image = np.where(band[..., None], [220, 40, 40], [30, 60, 200]).astype(np.uint8)
+    return image
+
+
+@pytest.fixture
+def content_dir(tmp_path):
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for i in range(3):
+        write_image(render_scene(i * 7, 96, 72, seed=i), folder / f"scene{i}.png")
+    return folder
+
+
+@pytest.fixture
+def style_image(tmp_path):
+    path = tmp_path / "stripes.png"
+    write_image(stripes(), path)
+    return path
+
+
+def test_loss_network_classifies_a_known_photo(shared):
+    network = load_loss_network()
+    photo = to_tensor(resize_long_side(read_image(shared / "content" / "golden_gate.jpg"), 320))[None]
+    with torch.no_grad():
+        top5 = network(photo).topk(5).indices[0].tolist()
+    assert {718, 839} & set(top5)  # ImageNet "pier", "suspension bridge"
+
+
+def test_style_losses_prefer_the_style(style_image):
+    network = load_loss_network()
+    style = to_tensor(read_image(style_image))[None]
+    scene = to_tensor(render_scene(0, 96, 72))[None]
+    for metric in ("gram", "sliced"):
+        loss = PerceptualLoss(network, style, LossConfig(style_metric=metric))
+        own = loss.style_loss(network.features(style, loss.taps)).item()
+        other = loss.style_loss(network.features(scene, loss.taps)).item()
+        assert own < 0.2 * other, (metric, own, other)
+
+
+def test_sliced_wasserstein_is_zero_for_the_same_distribution():
+    torch.manual_seed(0)
+    features = torch.randn(1, 8, 16, 16)
+    target = features[0].reshape(8, -1)[:, torch.randperm(256)]  # same samples, shuffled
+    assert sliced_wasserstein(features, target, 16).item() < 1e-6
+    assert sliced_wasserstein(features + 1.0, target, 16).item() > 0.1
+    assert gram_matrix(features).shape == (1, 8, 8)
+
+
+def test_gatys_optimisation_moves_towards_the_style(style_image):
+    content = render_scene(3, 96, 72)
+    style = read_image(style_image)
+    config = OptimizeConfig(steps=15, size=64, device="cpu")
+    result = optimize_image(content, style, config)
+    assert result.shape == (48, 64, 3)
+    network = load_loss_network()
+    loss = PerceptualLoss(network, to_tensor(style)[None], config.loss)
+    before = loss.style_loss(network.features(to_tensor(resize_long_side(content, 64))[None], loss.taps)).item()
+    after = loss.style_loss(network.features(to_tensor(result)[None], loss.taps)).item()
+    assert after < 0.7 * before
+
+
+def tiny_config(tmp_path, content_dir, style_image, **overrides) -> TrainConfig:
+    values = dict(
+        name="stripes",
+        style_image=str(style_image),
+        content=[str(content_dir)],
+        output=str(tmp_path / "stripes.pth"),
+        steps=30,
+        image_size=32,
+        batch_size=2,
+        learning_rate=5e-3,
+        style_size=64,
+        checkpoint_every=10,
+        preview_every=1000,
+        device="cpu",
+        architecture=TransformerConfig(base_channels=8, residual_blocks=1, output="residual"),
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def fixed_batch_loss(trainer: Trainer, batch: torch.Tensor) -> float:
+    with torch.no_grad():
+        return trainer.loss(trainer.model(batch), batch)["total"].item()
+
+
+def test_training_lowers_the_loss_and_writes_a_runnable_checkpoint(tmp_path, content_dir, style_image, cli, make_clip):
+    trainer = Trainer(tiny_config(tmp_path, content_dir, style_image))
+    batch = torch.stack([to_tensor(resize_long_side(render_scene(50 + i, 48, 32), 32)) for i in range(2)])
+    before = fixed_batch_loss(trainer, batch)
+    result = trainer.run(progress=False)
+    after = fixed_batch_loss(trainer, batch)
+    assert after < 0.8 * before, (before, after)
+    checkpoint = load_checkpoint(result.path)
+    assert checkpoint.name == "stripes" and checkpoint.metadata["steps"] == 30
+    clip = make_clip(frames=3)
+    out = tmp_path / "trained.mp4"
+    assert cli("run", clip, "-o", out, "--style", result.path, "-q").code == 0
+    assert probe(out).width == 64
+
+
+def test_resume_is_exact(tmp_path, content_dir, style_image):
+    straight = Trainer(tiny_config(tmp_path / "a", content_dir, style_image, steps=6, output=str(tmp_path / "a.pth")))
+    straight.run(progress=False)
+    first = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=3, output=str(tmp_path / "b.pth")))
+    first.run(progress=False)
+    resumed = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=6, output=str(tmp_path / "b.pth")), resume=tmp_path / "b.pth")
+    assert resumed.step == 3
+    resumed.run(progress=False)
+    for key, value in straight.model.state_dict().items():
+        assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+
+
+def test_train_command_end_to_end(cli, tmp_path, content_dir, style_image):
+    out = tmp_path / "cli.pth"
+    result = cli(
+        "train", style_image, "--content", content_dir, "-o", out, "--steps", "2",
+        "--image-size", "32", "--batch-size", "1", "--device", "cpu", "-q",
+    )
+    assert result.code == 0, result.err
+    assert load_checkpoint(out).name == "stripes"
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["train", "missing.png", "--content", "CONTENT"], "no such image"),
+        (["train", "STYLE", "--content", "CONTENT", "--steps", "0"], "steps must be positive"),
+        (["train", "STYLE", "--content", "EMPTY"], "no images or videos"),
+        (["train", "NOTIMAGE", "--content", "CONTENT"], "not a readable image"),
+    ],
+)
+def test_train_bad_input(cli, tmp_path, content_dir, style_image, args, expected):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notimage.png").write_text("nope")
+    names = {"CONTENT": content_dir, "STYLE": style_image, "EMPTY": tmp_path / "empty", "NOTIMAGE": tmp_path / "notimage.png"}
+    result = cli(*[names.get(a, a) for a in args], "-o", tmp_path / "x.pth")
+    assert result.code == 2, result.err
+    assert expected in result.err and len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.pth").exists()
+
+
+def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
+    photo = tmp_path / "photo.png"
+    write_image(render_scene(5, 80, 60), photo)
+    fast = tmp_path / "fast.png"
+    assert cli("image", photo, "-o", fast, "--style", tiny_style, "-q").code == 0
+    assert read_image(fast).shape == (60, 80, 3)
+    slow = tmp_path / "slow.jpg"
+    result = cli("image", photo, "-o", slow, "--style-image", style_image, "--method", "optimize", "--steps", "3", "--size", "48", "-q")
+    assert result.code == 0, result.err
+    assert read_image(slow).shape == (36, 48, 3)
+    bad = cli("image", photo, "-o", tmp_path / "x.png", "--method", "optimize", "--style-image", style_image, "--steps", "0")
+    assert bad.code == 2 and "steps" in bad.err
