@@ -50,6 +50,9 @@ def run(
     preset: Optional[str] = typer.Option(None, "--preset", help="Encoder preset for x264/x265 [default: medium]."),
     pixel_format: Optional[str] = typer.Option(None, "--pix-fmt", help="Output pixel format [default: fits codec and size]."),
     audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
+    temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none: plain per-frame [default: flow]."),
+    temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
+    flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
@@ -68,6 +71,9 @@ def run(
         preset=preset,
         pixel_format=pixel_format,
         audio=audio,
+        temporal=temporal,
+        temporal_strength=temporal_strength,
+        flow_preset=flow_preset,
         quiet=quiet or None,
     )
     result = stylize_video(input, output, options=options)

@@ -23,6 +23,7 @@ from .atomic import atomic_output
 from .config import build, merge, read_toml
 from .errors import OptionError, VidstyleError
 from .stylizer import Stylizer, StylizerOptions
+from .temporal import FlowTracker, TemporalBlender, TemporalOptions
 from .video_io import DecodedFrame, EXTENSION_FORMATS, EncoderSettings, VideoReader, VideoWriter, container_format
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class RunOptions:
     preset: str | None = "medium"
     pixel_format: str | None = None
     audio: bool = True
+    temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
+    temporal_strength: float = 0.7
+    flow_preset: str = "medium"
     quiet: bool = False
 
     def validate(self) -> None:
@@ -54,9 +58,13 @@ class RunOptions:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         self.encoder().validate()
         self.stylizer().validate()
+        self.temporal_options().validate()
 
     def encoder(self) -> EncoderSettings:
         return EncoderSettings(codec=self.codec, crf=self.crf, preset=self.preset, pixel_format=self.pixel_format)
+
+    def temporal_options(self) -> TemporalOptions:
+        return TemporalOptions(mode=self.temporal, strength=self.temporal_strength, preset=self.flow_preset)
 
     def stylizer(self) -> StylizerOptions:
         return StylizerOptions(device=self.device, fp16=self.fp16, max_size=self.max_size, threads=self.threads)
@@ -118,10 +126,12 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
     raise _Stop
 
 
-def _batches(reader: VideoReader, size: int) -> Iterator[list[DecodedFrame]]:
-    batch: list[DecodedFrame] = []
+def _batches(reader: VideoReader, size: int, tracker: FlowTracker | None) -> Iterator[list[tuple[DecodedFrame, Any]]]:
+    """Frames in batches, each with its flow back to the previous frame
+    (computed here, in the decoding thread, while the network works)."""
+    batch: list[tuple[DecodedFrame, Any]] = []
     for frame in reader:
-        batch.append(frame)
+        batch.append((frame, tracker(frame.rgb) if tracker else None))
         if len(batch) == size:
             yield batch
             batch = []
@@ -213,9 +223,12 @@ def _run(
     stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stop = threading.Event()
     written = 0
+    temporal = options.temporal_options()
+    tracker = FlowTracker(temporal) if temporal.mode == "flow" else None
+    blender = TemporalBlender(temporal.strength) if tracker else None
 
     def decode() -> None:
-        for batch in _batches(reader, batch_size):
+        for batch in _batches(reader, batch_size, tracker):
             _put(decoded, batch, stop)
         _put(decoded, _END, stop)
 
@@ -226,7 +239,9 @@ def _run(
             if item is _END:
                 return
             frames, images = item
-            for frame, image in zip(frames, images):
+            for (frame, flow), image in zip(frames, images):
+                if blender is not None:
+                    image = blender(image, flow)
                 writer.write(image, frame.pts, frame.time_base)
                 written += 1
             if bar is not None:
@@ -248,7 +263,7 @@ def _run(
             item = _next(decoded, decoder)
             if item is _END:
                 break
-            images = stylizer(np.stack([f.rgb for f in item]))
+            images = stylizer(np.stack([frame.rgb for frame, _ in item]))
             _put_checked(stylized, (item, images), encoder, stop)
         _put_checked(stylized, _END, encoder, stop)
         encoder.join()

@@ -60,6 +60,8 @@ class ClipSpec:
     audio_seconds: float | None = None  # default: as long as the video
     timestamps: Sequence[int] | None = None  # pts in 1/fps/10 units; for VFR clips
     rotation: int = 0
+    noise: float = 0.0  # per-frame sensor noise (standard deviation, 0-255 scale)
+    cut_at: int | None = None  # from this frame on, a different scene (a hard cut)
 
 
 def _pick_pixel_format(codec: str, width: int, height: int) -> str:
@@ -87,8 +89,15 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
         if spec.audio:
             audio_stream = container.add_stream(spec.audio_codec, rate=48000)
             audio_stream.layout = "mono"
+        noise = np.random.default_rng(7)
         for i, pts in enumerate(timestamps):
-            frame = av.VideoFrame.from_ndarray(render_scene(i, spec.width, spec.height), format="rgb24")
+            after_cut = spec.cut_at is not None and i >= spec.cut_at
+            rgb = render_scene(i, spec.width, spec.height, seed=5 if after_cut else 0)
+            if after_cut:
+                rgb = 255 - rgb[::-1]  # night instead of day, upside down: nothing in common
+            if spec.noise:
+                rgb = np.clip(rgb + noise.normal(0, spec.noise, rgb.shape), 0, 255).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame = frame.reformat(format=stream.pix_fmt)
             frame.pts = pts
             frame.time_base = time_base

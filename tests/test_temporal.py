@@ -1,0 +1,118 @@
+"""Optical-flow stabilisation: flow, warping, masks, cuts and the metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidstyle import stylize_video
+from vidstyle.synthetic import render_scene
+from vidstyle.temporal import (
+    FlowEstimator,
+    FlowTracker,
+    TemporalBlender,
+    TemporalOptions,
+    occlusion_mask,
+    warp,
+    warp_tensor,
+    warping_error,
+)
+from vidstyle.video_io import VideoReader
+
+
+def textured(height=96, width=128, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (height // 4, width // 4, 3), dtype=np.uint8)
+    import cv2
+
+    return cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), (3, 3), 0)
+
+
+def test_flow_and_warp_recover_a_known_translation():
+    big = textured(140, 180)
+    previous = big[20:116, 20:148]
+    current = big[22:118, 23:151]  # content moved by (-3, -2): current(x) = previous(x + (3, 2))
+    estimator = FlowEstimator(TemporalOptions(flow_size=512))
+    flow = estimator.flow_gray(estimator.gray(current), estimator.gray(previous))
+    interior = flow[10:-10, 10:-10]
+    assert np.abs(interior[..., 0] - 3).mean() < 0.3
+    assert np.abs(interior[..., 1] - 2).mean() < 0.3
+    exact = np.zeros_like(flow)
+    exact[..., 0], exact[..., 1] = 3, 2
+    warped = warp(previous, exact)
+    assert np.abs(warped[:-4, :-4].astype(int) - current[:-4, :-4]).max() == 0
+
+
+def test_tensor_warp_matches_image_warp():
+    image = textured(32, 40).astype(np.float32)
+    rng = np.random.default_rng(3)
+    flow = rng.uniform(-2, 2, (32, 40, 2)).astype(np.float32)
+    expected = warp(image, flow)
+    got = warp_tensor(torch.from_numpy(image).permute(2, 0, 1)[None], torch.from_numpy(flow).permute(2, 0, 1)[None])
+    got = got[0].permute(1, 2, 0).numpy()
+    assert np.abs(got - expected)[2:-2, 2:-2].max() < 1e-3
+
+
+def test_occlusion_mask_flags_disoccluded_region():
+    background = textured(96, 128, seed=1)
+    square = textured(32, 32, seed=2)
+    previous = background.copy()
+    previous[32:64, 40:72] = square
+    current = background.copy()
+    current[32:64, 52:84] = square  # the square moved 12 px right, uncovering x in [40, 52)
+    estimator = FlowEstimator(TemporalOptions(flow_size=512))
+    backward = estimator.flow_gray(estimator.gray(current), estimator.gray(previous))
+    forward = estimator.flow_gray(estimator.gray(previous), estimator.gray(current))
+    unreliable = occlusion_mask(backward, forward)
+    uncovered = unreliable[36:60, 42:50].mean()
+    static = unreliable[70:, :].mean()
+    assert uncovered > 0.5, uncovered
+    assert static < 0.1, static
+
+
+def test_blender_resets_at_a_cut_and_keeps_no_ghost():
+    tracker = FlowTracker(TemporalOptions())
+    blender = TemporalBlender(0.8)
+    day = [render_scene(i, 96, 64) for i in range(3)]
+    night = 255 - render_scene(40, 96, 64, seed=5)[::-1]
+    outputs = []
+    for frame in day + [np.ascontiguousarray(night)]:
+        stylized = (255 - frame) // 2  # any deterministic "style"
+        outputs.append((blender(stylized, tracker(frame)), stylized))
+    assert blender.resets == 1
+    after_cut, plain = outputs[-1]
+    assert np.array_equal(after_cut, plain)  # nothing of the previous shot
+
+
+def test_default_run_flickers_less_than_per_frame(make_clip, tiny_style, tmp_path):
+    clip = make_clip("noisy.mkv", codec="ffv1", width=128, height=96, frames=12, noise=10.0)
+    results = {}
+    for mode in ("none", "flow"):
+        out = tmp_path / f"{mode}.mkv"
+        stylize_video(clip, out, style=str(tiny_style), codec="ffv1", temporal=mode, quiet=True)
+        with VideoReader(clip) as source, VideoReader(out) as styled:
+            inputs, outputs = [f.rgb for f in source], [f.rgb for f in styled]
+        results[mode] = (warping_error(inputs, outputs), np.mean([np.abs(o.astype(int) - i).mean() for i, o in zip(inputs, outputs)]))
+    assert results["flow"][0] < 0.6 * results["none"][0], results
+    # the style is not washed out: the change from the input stays within 10%
+    assert results["flow"][1] == pytest.approx(results["none"][1], rel=0.1), results
+
+
+def test_cut_in_a_clip_resets_the_state(make_clip, tiny_style, tmp_path):
+    clip = make_clip("cut.mkv", codec="ffv1", width=96, height=64, frames=8, cut_at=4)
+    outs = {}
+    for mode in ("none", "flow"):
+        out = tmp_path / f"cut_{mode}.mkv"
+        stylize_video(clip, out, style=str(tiny_style), codec="ffv1", temporal=mode, quiet=True)
+        with VideoReader(out) as reader:
+            outs[mode] = [f.rgb.astype(int) for f in reader]
+    # the first frame after the cut is the plain stylized frame, no ghost of the day scene
+    assert np.abs(outs["flow"][4] - outs["none"][4]).max() <= 2
+
+
+def test_bad_temporal_options(cli, make_clip, tiny_style):
+    result = cli("run", make_clip(), "--style", tiny_style, "--temporal", "magic")
+    assert result.code == 2 and "--temporal" in result.err
+    result = cli("run", make_clip(), "--style", tiny_style, "--temporal-strength", "1.5")
+    assert result.code == 2 and "temporal-strength" in result.err
