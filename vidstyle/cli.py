@@ -184,6 +184,22 @@ def train(
     typer.echo(f"wrote {result.path} after {result.step} steps ({result.seconds / 60:.1f} min; {losses})", err=True)
 
 
+@app.command(name="eval")
+def evaluate(
+    input: Path = typer.Argument(..., help="The original video."),
+    stylized: Path = typer.Argument(..., help="Its stylized version."),
+    style_image: Optional[Path] = typer.Option(None, "--style-image", help="Also report the Gram style loss against this image."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Only the first N frames."),
+) -> None:
+    """Print JSON scores: warping error (flicker) and style strength."""
+    import json
+
+    from .evaluation import evaluate_video
+
+    scores = evaluate_video(input, stylized, style_image, max_frames)
+    typer.echo(json.dumps({"input": str(input), "stylized": str(stylized), **scores.to_dict()}))
+
+
 @app.command()
 def version() -> None:
     """Print the versions of vidstyle and its media and compute libraries."""

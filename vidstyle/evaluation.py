@@ -1,0 +1,68 @@
+"""Measuring stylized video: flicker (warping error) and style strength."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import VidstyleError
+from .images import read_image, resize_long_side, to_tensor
+from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from .temporal import TemporalOptions, warping_error
+from .video_io import VideoReader
+
+
+@dataclass
+class VideoScores:
+    frames: int
+    warping_error: float  # Lai et al. 2018; lower is steadier
+    change_from_input: float  # mean absolute difference, 0-255 scale
+    style_loss: float | None  # Gram loss against the style image, on sampled frames
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_frames(path: str | Path, limit: int | None) -> list[np.ndarray]:
+    frames = []
+    with VideoReader(path) as reader:
+        for frame in reader:
+            frames.append(frame.rgb)
+            if limit and len(frames) >= limit:
+                break
+    return frames
+
+
+def style_loss_of_frames(frames: list[np.ndarray], style_image: str | Path, samples: int = 8, size: int = 384) -> float:
+    network = load_loss_network()
+    style = load_style_image_tensor(to_tensor(read_image(style_image)), size)
+    loss = PerceptualLoss(network, style, LossConfig())
+    picks = np.linspace(0, len(frames) - 1, min(samples, len(frames))).round().astype(int)
+    values = []
+    with torch.no_grad():
+        for i in picks:
+            x = to_tensor(resize_long_side(frames[i], size))[None]
+            values.append(loss.style_loss(network.features(x, loss.taps)).item())
+    return float(np.mean(values))
+
+
+def evaluate_video(
+    input: str | Path, stylized: str | Path, style_image: str | Path | None = None, max_frames: int | None = None
+) -> VideoScores:
+    """Compare a stylized video with its input, frame by frame in order."""
+    inputs = read_frames(input, max_frames)
+    outputs = read_frames(stylized, max_frames)
+    if len(inputs) != len(outputs):
+        raise VidstyleError(f"frame counts differ: {len(inputs)} in {input}, {len(outputs)} in {stylized}")
+    if inputs[0].shape != outputs[0].shape:
+        raise VidstyleError(f"frame sizes differ: {inputs[0].shape[:2]} and {outputs[0].shape[:2]}")
+    change = float(np.mean([np.abs(o.astype(np.int16) - i).mean() for i, o in zip(inputs, outputs)]))
+    return VideoScores(
+        frames=len(inputs),
+        warping_error=warping_error(inputs, outputs, TemporalOptions()),
+        change_from_input=change,
+        style_loss=style_loss_of_frames(outputs, style_image) if style_image else None,
+    )
