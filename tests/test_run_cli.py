@@ -246,3 +246,11 @@ def test_config_file_sets_defaults(cli, make_clip, tiny_style, tmp_path):
     assert probe(out).codec == "ffv1"
     config.write_text('[run]\nstyle = "x"\ncrf_typo = 3\n')
     assert "crf_typo" in one_line_error(cli("run", make_clip(frames=3), "--config", config))
+
+
+def test_frames_option_cuts_video_and_audio(cli, make_clip, tiny_style, tmp_path):
+    clip = make_clip(frames=24, audio=True)
+    out = tmp_path / "short.mp4"
+    assert cli("run", clip, "-o", out, "--style", tiny_style, "--frames", "6", "-q").code == 0
+    assert len(frame_times(out)) == 6
+    assert audio_seconds(out) == pytest.approx(6 / 24, abs=0.05)

@@ -46,6 +46,7 @@ class RunOptions:
     preset: str | None = "medium"
     pixel_format: str | None = None
     audio: bool = True
+    max_frames: int | None = None  # only the first N frames (audio cut to match)
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
     flow_preset: str = "medium"
@@ -54,6 +55,8 @@ class RunOptions:
     def validate(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise OptionError(f"--frames must be at least 1, got {self.max_frames}")
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         self.encoder().validate()
@@ -126,11 +129,15 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
     raise _Stop
 
 
-def _batches(reader: VideoReader, size: int, tracker: FlowTracker | None) -> Iterator[list[tuple[DecodedFrame, Any]]]:
+def _batches(
+    reader: VideoReader, size: int, tracker: FlowTracker | None, limit: int | None
+) -> Iterator[list[tuple[DecodedFrame, Any]]]:
     """Frames in batches, each with its flow back to the previous frame
     (computed here, in the decoding thread, while the network works)."""
     batch: list[tuple[DecodedFrame, Any]] = []
     for frame in reader:
+        if limit is not None and frame.index >= limit:
+            break
         batch.append((frame, tracker(frame.rgb) if tracker else None))
         if len(batch) == size:
             yield batch
@@ -228,7 +235,7 @@ def _run(
     blender = TemporalBlender(temporal.strength) if tracker else None
 
     def decode() -> None:
-        for batch in _batches(reader, batch_size, tracker):
+        for batch in _batches(reader, batch_size, tracker, options.max_frames):
             _put(decoded, batch, stop)
         _put(decoded, _END, stop)
 
@@ -249,8 +256,11 @@ def _run(
             if progress:
                 progress(written)
 
+    total = reader.estimated_frames()
+    if options.max_frames:
+        total = min(total or options.max_frames, options.max_frames)
     bar = None if options.quiet else tqdm(
-        total=reader.estimated_frames(), unit="frame", desc=f"{info.path.name} [{stylizer.name}]", dynamic_ncols=True
+        total=total, unit="frame", desc=f"{info.path.name} [{stylizer.name}]", dynamic_ncols=True
     )
     decoder = _Worker(decode, "vidstyle-decode")
     encoder = _Worker(encode, "vidstyle-encode")
@@ -269,7 +279,7 @@ def _run(
         encoder.join()
         if encoder.error:
             raise encoder.error
-        writer.close()
+        writer.close(cut_audio=options.max_frames is not None)
         completed = True
     finally:
         stop.set()

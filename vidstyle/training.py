@@ -26,6 +26,8 @@ from .models import TransformerConfig, TransformerNet
 class TrainConfig:
     name: str = ""  # default: from the style image's file name
     style_image: str = ""
+    style_credit: str = ""  # the work and its author, for the model card
+    style_license: str = ""
     content: list[str] = field(default_factory=list)
     output: str | None = None  # default: NAME.pth in the working folder
     steps: int = 20000

@@ -311,13 +311,19 @@ class VideoWriter:
         rate = self.info.frame_rate or Fraction(25)
         return round(self.frames_written / rate / self.info.time_base)
 
-    def close(self) -> None:
-        """Flush the encoder and the remaining audio, then finish the file."""
+    def close(self, cut_audio: bool = False) -> None:
+        """Flush the encoder and the remaining audio, then finish the file.
+        ``cut_audio`` ends the audio with the last video frame (for clips
+        cut short) instead of carrying all of it."""
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
             if self._audio:
-                self._audio.mux_until(None)
+                end = None
+                if cut_audio and self._last_pts is not None:
+                    rate = self.info.frame_rate or Fraction(25)
+                    end = float(self._last_pts * self.info.time_base + 1 / rate)
+                self._audio.mux_until(end, final=True)
         finally:
             if self._audio:
                 self._audio.close()
@@ -335,9 +341,8 @@ class VideoWriter:
 
 class _AudioCarrier:
     """Copies (or re-encodes) the first audio stream of the input into the
-    output, a little ahead of the video so that the muxer can interleave."""
-
-    LEAD_SECONDS = 1.0
+    output, in step with the video so that the muxer can interleave and a
+    clip cut short gets its audio cut at the same point."""
 
     def __init__(self, source: str | Path, output: av.container.OutputContainer, format_name: str):
         self.input = av.open(str(source), mode="r")
@@ -374,10 +379,12 @@ class _AudioCarrier:
         self.done = True
         return None
 
-    def mux_until(self, seconds: float | None) -> None:
+    def mux_until(self, seconds: float | None, final: bool = False) -> None:
+        """Mux audio up to ``seconds``; all of it when ``seconds`` is None.
+        ``final`` also flushes a re-encoding encoder."""
         if self.input is None:
             return
-        limit = None if seconds is None else seconds + self.LEAD_SECONDS
+        limit = seconds
         output = self.out_stream.container
         while not self.done:
             packet = self._next_packet()
@@ -385,7 +392,7 @@ class _AudioCarrier:
                 break
             if limit is not None and packet.pts is not None and float(packet.pts * packet.time_base) > limit:
                 self.pending = packet
-                return
+                break
             if self.copy:
                 packet.stream = self.out_stream
                 output.mux(packet)
@@ -398,7 +405,7 @@ class _AudioCarrier:
                     frame.pts = None
                     for out in self.out_stream.encode(frame):
                         output.mux(out)
-        if seconds is None and not self.copy:
+        if final and not self.copy:
             for out in self.out_stream.encode(None):
                 output.mux(out)
 

@@ -1,0 +1,81 @@
+"""Turn a training checkpoint into a bundled style: vidstyle/styles/NAME.pth
+(weights only, half precision) and its model card NAME.md.
+
+    python scripts/bundle_style.py runs/mosaic/mosaic.pth [--name mosaic] [--full-precision]
+
+Half precision is used unless --full-precision: the script prints the
+largest pixel difference it causes on a test image so that the choice can
+be checked (it is a rounding error, far below what the eye sees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidstyle.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
+from vidstyle.synthetic import render_scene
+
+ROOT = Path(__file__).resolve().parent.parent
+STYLES = ROOT / "vidstyle" / "styles"
+MAX_BYTES = 7 * 1024 * 1024
+
+
+def model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
+    config = metadata.get("train_config", {})
+    loss = config.get("loss", {})
+    losses = metadata.get("losses", {})
+    lines = [
+        f"# Style `{name}`",
+        "",
+        f"- **Style image**: `{metadata.get('style_image', '?')}`: {config.get('style_credit') or 'unknown'}",
+        f"- **Licence of the style image**: {config.get('style_license') or 'unknown'}",
+        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames "
+        f"({', '.join(config.get('content', []))}); see configs/train/content.txt",
+        f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
+        f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, "
+        f"crops of {config.get('image_size')} px, style image at {config.get('style_size')} px",
+        f"- **Loss**: {loss.get('style_metric', 'gram')} style loss on EfficientNet-Lite0 taps "
+        f"{', '.join(loss.get('style_taps', {}))}; content at {', '.join(loss.get('content_taps', {}))}; "
+        f"weights style {loss.get('style_weight')}, content {loss.get('content_weight')}, "
+        f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}",
+        f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
+        f"- **Final losses** (smoothed): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
+        f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
+        "",
+        f"Retrain with `vidstyle train --config configs/train/{name}.toml`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--name")
+    parser.add_argument("--full-precision", action="store_true")
+    args = parser.parse_args()
+    checkpoint = strip_training_state(load_checkpoint(args.checkpoint))
+    name = args.name or checkpoint.name
+    checkpoint.name = name
+    checkpoint.metadata = {**checkpoint.metadata, "architecture": checkpoint.architecture.to_dict()}
+    target = STYLES / f"{name}.pth"
+    save_checkpoint(checkpoint, target, half=not args.full_precision)
+    frame = torch.from_numpy(render_scene(0, 320, 180)).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        full = checkpoint.build_model()(frame).clamp(0, 255)
+        half = load_checkpoint(target).build_model()(frame).clamp(0, 255)
+    difference = float((full - half).abs().max())
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        raise SystemExit(f"{target} is {size / 1e6:.1f} MB, over the 7 MB limit")
+    (STYLES / f"{name}.md").write_text(model_card(name, checkpoint.metadata, size, difference))
+    print(f"wrote {target} ({size / 1e6:.2f} MB; half precision changes pixels by at most {difference:.2f}) and {name}.md")
+
+
+if __name__ == "__main__":
+    main()
