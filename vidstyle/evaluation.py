@@ -45,7 +45,7 @@ def style_loss_of_frames(frames: list[np.ndarray], style_image: str | Path, samp
     with torch.no_grad():
         for i in picks:
             x = to_tensor(resize_long_side(frames[i], size))[None]
-            values.append(loss.style_loss(network.features(x, loss.taps)).item())
+            values.append(loss.style_loss(loss.features(x)).item())
     return float(np.mean(values))
 
 

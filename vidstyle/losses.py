@@ -41,6 +41,9 @@ class LossConfig:
     # satisfy with one cheap repeated texture as easily as a Gram matrix
     style_metric: str = "gram"
     projections: int = 64  # random directions per tap and step, for "sliced"
+    # draw the directions once instead of every step: a deterministic loss,
+    # which L-BFGS (Gatys optimisation) needs for its line search
+    fixed_projections: bool = False
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
@@ -100,17 +103,44 @@ def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return error / (target.pow(2).mean(dim=dims) + EPS)
 
 
-def sliced_wasserstein(features: torch.Tensor, target: torch.Tensor, projections: int) -> torch.Tensor:
+PIXEL_TAP = "rgb"
+
+
+def extract(network: EfficientNetLite0, images: torch.Tensor, taps) -> dict[str, torch.Tensor]:
+    """Activations at ``taps``; the pseudo-tap ``"rgb"`` is the image itself
+    (in [0, 1]), so that a style term can also match the palette."""
+    taps = set(taps)
+    features = network.features(images, taps - {PIXEL_TAP}) if taps - {PIXEL_TAP} else {}
+    if PIXEL_TAP in taps:
+        features[PIXEL_TAP] = images / 255.0
+    return features
+
+
+def random_directions(channels: int, count: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    directions = torch.randn(channels, count, generator=generator).to(device)
+    return directions / directions.norm(dim=0, keepdim=True)
+
+
+def sliced_wasserstein(
+    features: torch.Tensor,
+    target: torch.Tensor,
+    projections: int | torch.Tensor,
+    sorted_target: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-sample relative sliced Wasserstein distance between the feature
     distribution of ``features`` (N, C, H, W) and ``target`` samples (C, P):
-    both are projected on random unit directions, sorted, and compared
-    quantile by quantile."""
+    both are projected on unit directions (``projections`` random ones, or
+    the given (C, K) matrix), sorted, and compared quantile by quantile.
+    ``sorted_target`` may hold the target's sorted projections on fixed
+    directions, computed once."""
     n, c = features.shape[:2]
     flat = features.float().reshape(n, c, -1)
-    directions = torch.randn(c, projections, device=flat.device)
-    directions = directions / directions.norm(dim=0, keepdim=True)
+    if isinstance(projections, torch.Tensor):
+        directions = projections
+    else:
+        directions = random_directions(c, projections, flat.device)
     ours = torch.sort(directions.T @ flat, dim=-1).values  # (N, K, HW)
-    theirs = torch.sort(directions.T @ target.float(), dim=-1).values  # (K, P)
+    theirs = sorted_target if sorted_target is not None else torch.sort(directions.T @ target.float(), dim=-1).values
     if theirs.shape[-1] != ours.shape[-1]:
         theirs = F.interpolate(theirs[None], size=ours.shape[-1], mode="linear", align_corners=True)[0]
     error = (ours - theirs).pow(2).mean(dim=(1, 2))
@@ -120,12 +150,12 @@ def sliced_wasserstein(features: torch.Tensor, target: torch.Tensor, projections
 class StyleTarget(nn.Module):
     """The style image's statistics at the style taps, computed once."""
 
-    MAX_SAMPLES = 16384  # feature vectors kept per tap for distribution losses
+    MAX_SAMPLES = 8192  # feature vectors kept per tap for distribution losses
 
-    def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, taps: dict[str, float]):
+    def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, taps: dict[str, float], projections: int = 64):
         super().__init__()
         with torch.no_grad():
-            features = network.features(style_image, taps)
+            features = extract(network, style_image, taps)
         generator = torch.Generator().manual_seed(0)
         for name, f in features.items():
             mean, std = moments(f)
@@ -137,9 +167,18 @@ class StyleTarget(nn.Module):
                 keep = torch.randperm(samples.shape[1], generator=generator)[: self.MAX_SAMPLES]
                 samples = samples[:, keep.to(samples.device)]
             self.register_buffer(f"samples_{name}", samples.contiguous())
+            directions = random_directions(f.shape[1], projections, f.device, generator)
+            self.register_buffer(f"directions_{name}", directions)
+            self.register_buffer(f"sorted_{name}", torch.sort(directions.T @ samples, dim=-1).values)
 
     def samples(self, tap: str) -> torch.Tensor:
         return getattr(self, f"samples_{tap}")
+
+    def directions(self, tap: str) -> torch.Tensor:
+        return getattr(self, f"directions_{tap}")
+
+    def sorted_projections(self, tap: str) -> torch.Tensor:
+        return getattr(self, f"sorted_{tap}")
 
     def gram(self, tap: str) -> torch.Tensor:
         return getattr(self, f"gram_{tap}")
@@ -160,19 +199,27 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.network = network
         self.config = config
-        self.target = StyleTarget(network, style_image, config.style_taps)
+        self.target = StyleTarget(network, style_image, config.style_taps, config.projections)
         self.taps = sorted(set(config.style_taps) | set(config.content_taps))
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            return self.network.features(content, self.config.content_taps)
+            return extract(self.network, content, self.config.content_taps)
+
+    def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return extract(self.network, images, self.taps)
 
     def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         total = 0.0
         for tap, weight in self.config.style_taps.items():
             f = features[tap]
             if self.config.style_metric == "sliced":
-                term = sliced_wasserstein(f, self.target.samples(tap), self.config.projections)
+                if self.config.fixed_projections:
+                    term = sliced_wasserstein(
+                        f, self.target.samples(tap), self.target.directions(tap), self.target.sorted_projections(tap)
+                    )
+                else:
+                    term = sliced_wasserstein(f, self.target.samples(tap), self.config.projections)
             else:
                 term = relative_mse(gram_matrix(f), self.target.gram(tap).expand(f.shape[0], -1, -1))
             if self.config.moment_weight:
@@ -195,7 +242,7 @@ class PerceptualLoss(nn.Module):
     ) -> dict[str, torch.Tensor]:
         if content_targets is None:
             content_targets = self.content_features(content)
-        features = self.network.features(output, self.taps)
+        features = extract(self.network, output, self.taps)
         style = self.style_loss(features).mean()
         content_term = self.content_loss(features, content_targets).mean()
         tv = total_variation(output)

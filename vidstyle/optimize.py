@@ -56,7 +56,7 @@ def optimize_image(
     network = load_loss_network(device)
     content_tensor = to_tensor(resize_long_side(content, config.size))[None].to(device)
     style_tensor = load_style_image_tensor(to_tensor(style).to(device), config.style_size or config.size)
-    loss = PerceptualLoss(network, style_tensor, config.loss)
+    loss = PerceptualLoss(network, style_tensor, dataclasses.replace(config.loss, fixed_projections=True))
     targets = loss.content_features(content_tensor)
     pixels = content_tensor.clone().contiguous().requires_grad_(True)
     optimizer = torch.optim.LBFGS([pixels], lr=1.0, max_iter=config.steps, history_size=50, line_search_fn="strong_wolfe")
