@@ -174,3 +174,22 @@ def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
     assert read_image(slow).shape == (36, 48, 3)
     bad = cli("image", photo, "-o", tmp_path / "x.png", "--method", "optimize", "--style-image", style_image, "--steps", "0")
     assert bad.code == 2 and "steps" in bad.err
+
+
+def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_image):
+    from vidstyle.temporal import random_smooth_flow, temporal_loss
+
+    trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, temporal_weight=50.0, steps=25))
+    generator = torch.Generator().manual_seed(5)
+    batch = torch.stack([to_tensor(resize_long_side(render_scene(70 + i, 48, 32), 32)) for i in range(2)])
+    flow = random_smooth_flow(2, *batch.shape[-2:], 3.0, generator)
+
+    def stability() -> float:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            return temporal_loss(trainer.model, batch, trainer.model(batch), flow).item()
+
+    before = stability()
+    trainer.run(progress=False)
+    assert "temporal" in trainer.smoothed
+    assert stability() < before

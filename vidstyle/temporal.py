@@ -235,3 +235,27 @@ def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: 
         difference = ((outputs[t].astype(np.float32) / 255.0 - warped) ** 2).sum(-1)
         errors.append(float(difference[mask].mean()))
     return float(np.mean(errors)) if errors else 0.0
+
+
+def random_smooth_flow(batch: int, height: int, width: int, max_shift: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(N, 2, H, W) pixel flows: a global translation plus a smooth
+    deformation, the known-ground-truth motion used to teach a network
+    stability on still images (Wang et al. 2020)."""
+    shift = (torch.rand(batch, 2, 1, 1, generator=generator) * 2 - 1) * max_shift
+    coarse = (torch.rand(batch, 2, 4, 4, generator=generator) * 2 - 1) * (max_shift / 2)
+    smooth = F.interpolate(coarse, size=(height, width), mode="bicubic", align_corners=True)
+    return shift + smooth
+
+
+def temporal_loss(model: torch.nn.Module, content: torch.Tensor, output: torch.Tensor, flow: torch.Tensor, noise: float = 2.0) -> torch.Tensor:
+    """Output-level temporal loss: stylizing a moved (and re-noised) frame
+    should give the moved stylization, ||f(warp(x) + n) - warp(f(x))||^2,
+    away from the borders the motion exposes. Scaled to RGB in [0, 1]."""
+    moved = warp_tensor(content, flow)
+    if noise:
+        moved = (moved + noise * torch.randn_like(moved)).clamp(0, 255)
+    restyled = model(moved)
+    expected = warp_tensor(output, flow)
+    margin = int(flow.abs().amax().ceil().item()) + 1
+    difference = (restyled - expected)[..., margin:-margin, margin:-margin] / 255.0
+    return difference.pow(2).mean()

@@ -20,6 +20,7 @@ from .errors import OptionError, VidstyleError
 from .images import read_image, resize_long_side, to_array, to_tensor, write_image
 from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from .models import TransformerConfig, TransformerNet
+from .temporal import random_smooth_flow, temporal_loss
 
 
 @dataclass
@@ -46,6 +47,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_minutes: float | None = None  # checkpoint and stop after this much wall time
+    # weight of the output-level temporal loss on randomly moved crops (0: off)
+    temporal_weight: float = 0.0
+    temporal_max_shift: float = 4.0  # pixels, at training crop size
 
     def validate(self) -> None:
         if not self.style_image:
@@ -62,6 +66,8 @@ class TrainConfig:
         for name in ("style_weight", "content_weight", "tv_weight"):
             if getattr(self.loss, name) < 0:
                 raise OptionError(f"{name.replace('_', '-')} must not be negative")
+        if self.temporal_weight < 0:
+            raise OptionError("temporal-weight must not be negative")
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides) -> "TrainConfig":
@@ -160,6 +166,12 @@ class Trainer:
             targets = self.loss.content_features(content)
             output = self.model(content)
             losses = self.loss(output.float(), content, targets)
+            if self.config.temporal_weight:
+                flow = random_smooth_flow(
+                    content.shape[0], *content.shape[-2:], self.config.temporal_max_shift, self.crops.generator
+                ).to(self.device)
+                losses["temporal"] = temporal_loss(self.model, content, output.float(), flow)
+                losses["total"] = losses["total"] + self.config.temporal_weight * losses["temporal"]
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.optimizer.step()
