@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -111,7 +112,7 @@ def default_output(input_path: Path, style: str) -> Path:
     """``clip.mov`` + mosaic -> ``clip_mosaic.mov`` beside the input (mp4 when
     the input's container cannot be written)."""
     suffix = input_path.suffix.lower() if input_path.suffix.lower() in EXTENSION_FORMATS else ".mp4"
-    safe_style = Path(style).stem if ("/" in style or style.endswith(".pth")) else style
+    safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-") or "styled"
     return input_path.with_name(f"{input_path.stem}_{safe_style}{suffix}")
 
 
@@ -150,7 +151,7 @@ _END = object()
 
 
 class _Worker(threading.Thread):
-    """A thread whose exception is re-raised in the caller by ``join_checked``."""
+    """A thread that keeps its exception for the main thread to re-raise."""
 
     def __init__(self, target: Callable[[], None], name: str):
         super().__init__(name=name, daemon=True)
@@ -185,15 +186,14 @@ def stylize_video(
     options = (options or RunOptions()).replace(**overrides)
     options.validate()
     input_path = Path(input)
-    output_path = Path(output) if output else default_output(input_path, options.style)
-    container_format(output_path)  # reject an unknown extension before any work
-    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
-        raise OptionError(f"output would overwrite the input: {output_path}")
-
+    if output is not None:
+        _check_output(input_path, Path(output))
     reader = VideoReader(input_path)
     try:
         if stylizer is None:
             stylizer = Stylizer.from_style(options.style, options.stylizer())
+        output_path = Path(output) if output else default_output(input_path, stylizer.name)
+        _check_output(input_path, output_path)
         batch_size = options.batch_size or stylizer.default_batch_size()
         with atomic_output(output_path) as temporary:
             frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress)
@@ -214,6 +214,12 @@ def stylize_video(
         skipped_packets=reader.skipped_packets,
         options=asdict(options),
     )
+
+
+def _check_output(input_path: Path, output_path: Path) -> None:
+    container_format(output_path)  # rejects an unknown extension before any work
+    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
+        raise OptionError(f"output would overwrite the input: {output_path}")
 
 
 def _run(
@@ -274,8 +280,8 @@ def _run(
             if item is _END:
                 break
             images = stylizer(np.stack([frame.rgb for frame, _ in item]))
-            _put_checked(stylized, (item, images), encoder, stop)
-        _put_checked(stylized, _END, encoder, stop)
+            _put_checked(stylized, (item, images), encoder)
+        _put_checked(stylized, _END, encoder)
         encoder.join()
         if encoder.error:
             raise encoder.error
@@ -308,7 +314,7 @@ def _next(q: queue.Queue, producer: _Worker) -> Any:
                     raise VidstyleError("the decoder stopped unexpectedly") from None
 
 
-def _put_checked(q: queue.Queue, item: Any, consumer: _Worker, stop: threading.Event) -> None:
+def _put_checked(q: queue.Queue, item: Any, consumer: _Worker) -> None:
     while True:
         if not consumer.is_alive():
             raise consumer.error or VidstyleError("the encoder stopped unexpectedly")
