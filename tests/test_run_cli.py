@@ -11,20 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import audio_seconds, frame_times
 from vidstyle import Stylizer, stylize_video
 from vidstyle.checkpoints import load_checkpoint
 from vidstyle.video_io import VideoReader, probe
-
-
-def frame_times(path) -> list[float]:
-    with VideoReader(path) as reader:
-        return [float(f.pts * f.time_base) for f in reader]
-
-
-def audio_seconds(path) -> float:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return sum(f.samples for f in container.decode(stream)) / stream.codec_context.sample_rate
 
 
 @pytest.mark.parametrize("suffix,size", [(".mp4", (64, 48)), (".mov", (65, 47)), (".mkv", (50, 38))])

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 import numpy as np
 import pytest
 
+from helpers import audio_seconds, frame_times
 from vidstyle.errors import OptionError, VideoError
 from vidstyle.synthetic import render_scene
 from vidstyle.video_io import EncoderSettings, VideoReader, VideoWriter, probe
-
-
-def seconds_of(path) -> list[float]:
-    with VideoReader(path) as reader:
-        return [float(f.pts * f.time_base) for f in reader]
-
-
-def audio_seconds(path) -> float:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        samples = sum(frame.samples for frame in container.decode(stream))
-        return samples / stream.codec_context.sample_rate
 
 
 def copy_through(source, target, settings=EncoderSettings(), audio=True):
@@ -52,7 +39,7 @@ def test_round_trip_keeps_frames_timing_and_audio(make_clip, tmp_path, suffix):
     clip = make_clip("in" + suffix, frames=10, audio=True)
     out = tmp_path / ("out" + suffix)
     copy_through(clip, out)
-    assert seconds_of(out) == pytest.approx(seconds_of(clip), abs=1e-3)
+    assert frame_times(out) == pytest.approx(frame_times(clip), abs=1e-3)
     assert probe(out).has_audio
     assert audio_seconds(out) == pytest.approx(audio_seconds(clip), abs=0.03)
 
@@ -71,8 +58,8 @@ def test_variable_frame_rate_stays_variable(make_clip, tmp_path):
     out = tmp_path / "vfr_out.mp4"
     copy_through(clip, out)
     expected = [s / 240 for s in stamps]
-    assert seconds_of(clip) == pytest.approx(expected, abs=1e-3)
-    assert seconds_of(out) == pytest.approx(expected, abs=1e-3)
+    assert frame_times(clip) == pytest.approx(expected, abs=1e-3)
+    assert frame_times(out) == pytest.approx(expected, abs=1e-3)
 
 
 def test_audio_is_copied_when_the_container_accepts_it(make_clip, tmp_path):
@@ -100,7 +87,7 @@ def test_other_codecs(make_clip, tmp_path, codec, suffix):
     copy_through(clip, out, EncoderSettings(codec=codec))
     info = probe(out)
     assert info.codec == {"libx265": "hevc", "prores_ks": "prores", "ffv1": "ffv1", "libvpx-vp9": "vp9"}[codec]
-    assert len(seconds_of(out)) == 5
+    assert len(frame_times(out)) == 5
 
 
 def test_unknown_codec_and_extension_are_option_errors(make_clip, tmp_path):

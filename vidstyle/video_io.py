@@ -26,7 +26,7 @@ from .errors import OptionError, VideoError
 log = logging.getLogger(__name__)
 
 # Audio codecs each output container takes as they are; anything else is
-# re-encoded to the container's preferred codec (first of REENCODE_AUDIO).
+# re-encoded, to REENCODE_AUDIO's codec for that container or else AAC.
 COPYABLE_AUDIO = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"},
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_f32le"},
@@ -109,8 +109,8 @@ class VideoReader:
         self.path = Path(path)
         self.container = open_input(self.path)
         if not self.container.streams.video:
-            self.container.close()
             kinds = sorted({s.type for s in self.container.streams}) or ["no streams"]
+            self.container.close()
             raise VideoError(f"no video stream in {self.path} (found {', '.join(kinds)})")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
@@ -213,7 +213,7 @@ def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted:
         return wanted
     odd = width % 2 or height % 2
     # 4:2:0 needs even sizes; 4:4:4 keeps odd sizes exact instead of cropping.
-    preferences = ["yuv444p", "yuv422p10le", "yuv444p10le", "yuv420p"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
+    preferences = ["yuv444p", "yuv444p10le", "gbrp"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
     if codec.name == "prores_ks":
         preferences = ["yuv422p10le", "yuv444p10le"]
     elif codec.name in LOSSLESS_CODECS:

@@ -1,0 +1,20 @@
+"""Measurements shared by the tests: what a video file actually contains."""
+
+from __future__ import annotations
+
+import av
+
+from vidstyle.video_io import VideoReader
+
+
+def frame_times(path) -> list[float]:
+    """Presentation time of every decoded frame, in seconds."""
+    with VideoReader(path) as reader:
+        return [float(f.pts * f.time_base) for f in reader]
+
+
+def audio_seconds(path) -> float:
+    """Duration of the first audio stream, counted in decoded samples."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return sum(f.samples for f in container.decode(stream)) / stream.codec_context.sample_rate
