@@ -44,6 +44,9 @@ class LossConfig:
     # draw the directions once instead of every step: a deterministic loss,
     # which L-BFGS (Gatys optimisation) needs for its line search
     fixed_projections: bool = False
+    # Gram matrices of mean-removed features (covariances): texture without
+    # the global mean shift that a generator can meet with flat colour blobs
+    centered_gram: bool = False
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
@@ -77,10 +80,13 @@ def _cached_loss_network(device: str) -> EfficientNetLite0:
     return network.to(device)
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Channel correlations averaged over positions, computed in float32."""
+def gram_matrix(features: torch.Tensor, centered: bool = False) -> torch.Tensor:
+    """Channel correlations averaged over positions, computed in float32;
+    covariances when ``centered``."""
     n, c, h, w = features.shape
     flat = features.float().reshape(n, c, h * w)
+    if centered:
+        flat = flat - flat.mean(dim=2, keepdim=True)
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
@@ -152,14 +158,21 @@ class StyleTarget(nn.Module):
 
     MAX_SAMPLES = 8192  # feature vectors kept per tap for distribution losses
 
-    def __init__(self, network: EfficientNetLite0, style_image: torch.Tensor, taps: dict[str, float], projections: int = 64):
+    def __init__(
+        self,
+        network: EfficientNetLite0,
+        style_image: torch.Tensor,
+        taps: dict[str, float],
+        projections: int = 64,
+        centered: bool = False,
+    ):
         super().__init__()
         with torch.no_grad():
             features = extract(network, style_image, taps)
         generator = torch.Generator().manual_seed(0)
         for name, f in features.items():
             mean, std = moments(f)
-            self.register_buffer(f"gram_{name}", gram_matrix(f).mean(0, keepdim=True))
+            self.register_buffer(f"gram_{name}", gram_matrix(f, centered).mean(0, keepdim=True))
             self.register_buffer(f"mean_{name}", mean.mean(0, keepdim=True))
             self.register_buffer(f"std_{name}", std.mean(0, keepdim=True))
             samples = f.float().permute(1, 0, 2, 3).reshape(f.shape[1], -1)
@@ -199,7 +212,7 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.network = network
         self.config = config
-        self.target = StyleTarget(network, style_image, config.style_taps, config.projections)
+        self.target = StyleTarget(network, style_image, config.style_taps, config.projections, config.centered_gram)
         self.taps = sorted(set(config.style_taps) | set(config.content_taps))
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -221,7 +234,8 @@ class PerceptualLoss(nn.Module):
                 else:
                     term = sliced_wasserstein(f, self.target.samples(tap), self.config.projections)
             else:
-                term = relative_mse(gram_matrix(f), self.target.gram(tap).expand(f.shape[0], -1, -1))
+                gram = gram_matrix(f, self.config.centered_gram)
+                term = relative_mse(gram, self.target.gram(tap).expand(f.shape[0], -1, -1))
             if self.config.moment_weight:
                 mean, std = moments(f)
                 target_mean, target_std = self.target.moments(tap)
