@@ -29,6 +29,9 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
     config = metadata.get("train_config", {})
     loss = config.get("loss", {})
     losses = metadata.get("losses", {})
+    metric = loss.get("style_metric", "gram")
+    if metric == "gram" and loss.get("centered_gram"):
+        metric = "centred Gram (covariance)"
     lines = [
         f"# Style `{name}`",
         "",
@@ -39,7 +42,7 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, "
         f"crops of {config.get('image_size')} px, style image at {config.get('style_size')} px",
-        f"- **Loss**: {loss.get('style_metric', 'gram')} style loss on EfficientNet-Lite0 taps "
+        f"- **Loss**: {metric} style loss on EfficientNet-Lite0 taps "
         f"{', '.join(loss.get('style_taps', {}))}; content at {', '.join(loss.get('content_taps', {}))}; "
         f"weights style {loss.get('style_weight')}, content {loss.get('content_weight')}, "
         f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}",
