@@ -193,3 +193,21 @@ def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_ima
     trainer.run(progress=False)
     assert "temporal" in trainer.smoothed
     assert stability() < before
+
+
+def test_interrupted_training_saves_a_resumable_checkpoint(cli, tmp_path, content_dir, style_image, monkeypatch):
+    original = Trainer.train_step
+
+    def interrupt_at_third_step(self):
+        if self.step == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupt_at_third_step)
+    out = tmp_path / "stopped.pth"
+    result = cli("train", style_image, "--content", content_dir, "-o", out, "--steps", "10",
+                 "--image-size", "32", "--batch-size", "1", "--device", "cpu", "-q")
+    assert result.code == 130
+    assert "--resume" in result.err
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.training["step"] == 2

@@ -6,11 +6,12 @@ Errors a user can cause print one line on stderr and exit with status 2;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 
@@ -32,6 +33,16 @@ EXIT_INTERRUPTED = 130
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     typer.echo(f"vidstyle: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
+    """Turn Ctrl-C into exit status 130 with a line saying what was kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"vidstyle: {message()}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @app.command()
@@ -78,7 +89,8 @@ def run(
         flow_preset=flow_preset,
         quiet=quiet or None,
     )
-    result = stylize_video(input, output, options=options)
+    with _on_interrupt(lambda: "interrupted; no output was left behind"):
+        result = stylize_video(input, output, options=options)
     if result.skipped_packets:
         typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
     if not options.quiet:
@@ -183,7 +195,9 @@ def train(
         tv_weight=tv_weight,
     )
     trainer = Trainer(train_config, resume=resume)
-    result = trainer.run(progress=not quiet)
+    path = train_config.output_path
+    with _on_interrupt(lambda: f"interrupted at step {trainer.step}; saved {path} (continue with --resume {path})"):
+        result = trainer.run(progress=not quiet)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     typer.echo(f"wrote {result.path} after {result.step} steps ({result.seconds / 60:.1f} min; {losses})", err=True)
 
@@ -235,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"vidstyle: error: {exc}", err=True)
         return EXIT_USER_ERROR
     except (KeyboardInterrupt, typer.Abort):
-        code = EXIT_INTERRUPTED
+        typer.echo("vidstyle: interrupted", err=True)
+        return EXIT_INTERRUPTED
     except typer._click.exceptions.ClickException as exc:  # usage errors
         if debug:
             raise
@@ -247,8 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(f"vidstyle: internal error: {type(exc).__name__}: {detail} (run with --debug for details)", err=True)
         return 1
-    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit status 130
-        typer.echo("vidstyle: interrupted; no output was left behind", err=True)
     return code
 
 
