@@ -31,7 +31,7 @@ class LossConfig:
         default_factory=lambda: {"stem": 1.0, "block1": 1.0, "block3": 1.0, "block5": 1.0, "block8": 1.0}
     )
     content_taps: dict[str, float] = field(default_factory=lambda: {"block3": 1.0})
-    style_weight: float = 5.0
+    style_weight: float = 2.0
     content_weight: float = 1.0
     tv_weight: float = 1e-3
     # weight of mean/std matching relative to the main style term
@@ -46,7 +46,7 @@ class LossConfig:
     fixed_projections: bool = False
     # Gram matrices of mean-removed features (covariances): texture without
     # the global mean shift that a generator can meet with flat colour blobs
-    centered_gram: bool = False
+    centered_gram: bool = True
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):

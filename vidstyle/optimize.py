@@ -22,8 +22,10 @@ from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_im
 
 def _gatys_loss() -> LossConfig:
     # A deeper content tap than training uses: optimisation can afford to let
-    # the style redraw edges, which is what makes it look painted.
-    return LossConfig(content_taps={"block5": 1.0}, style_weight=10.0, tv_weight=5e-3)
+    # the style redraw edges, which is what makes it look painted. Plain Gram
+    # matrices: optimisation from the photo does not fall for the flat colour
+    # blobs that made training need covariances.
+    return LossConfig(content_taps={"block5": 1.0}, style_weight=10.0, tv_weight=5e-3, centered_gram=False)
 
 
 @dataclass(frozen=True)

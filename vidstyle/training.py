@@ -31,14 +31,18 @@ class TrainConfig:
     style_license: str = ""
     content: list[str] = field(default_factory=list)
     output: str | None = None  # default: NAME.pth in the working folder
+    # Defaults are the recipe the bundled styles were trained with (see
+    # configs/train/): half-width network, 128 px crops, covariance Gram loss.
     steps: int = 20000
-    image_size: int = 256
+    image_size: int = 128
     batch_size: int = 4
     learning_rate: float = 1e-3
     # long side of the style image when its statistics are taken; None keeps its size
-    style_size: int | None = 512
+    style_size: int | None = 384
     min_crop_scale: float = 0.4
-    architecture: TransformerConfig = field(default_factory=TransformerConfig)
+    architecture: TransformerConfig = field(
+        default_factory=lambda: TransformerConfig(base_channels=16, residual_blocks=5, output="residual")
+    )
     loss: LossConfig = field(default_factory=LossConfig)
     checkpoint_every: int = 500
     preview_every: int = 1000
