@@ -83,6 +83,9 @@ class _Identity:
     def __init__(self, like: Stylizer):
         self.name, self.device = "input", like.device
 
+    def default_batch_size(self) -> int:
+        return 8
+
     def __call__(self, frames):
         return frames
 

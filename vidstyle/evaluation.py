@@ -14,6 +14,10 @@ from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_im
 from .temporal import TemporalOptions, warping_error
 from .video_io import VideoReader
 
+# The metric's own flow: full resolution and the careful preset, independent
+# of whatever the stabiliser under test uses.
+METRIC_FLOW = TemporalOptions(preset="medium", flow_size=100_000)
+
 
 @dataclass
 class VideoScores:
@@ -62,7 +66,7 @@ def evaluate_video(
     change = float(np.mean([np.abs(o.astype(np.int16) - i).mean() for i, o in zip(inputs, outputs)]))
     return VideoScores(
         frames=len(inputs),
-        warping_error=warping_error(inputs, outputs, TemporalOptions()),
+        warping_error=warping_error(inputs, outputs, METRIC_FLOW),
         change_from_input=change,
         style_loss=style_loss_of_frames(outputs, style_image) if style_image else None,
     )

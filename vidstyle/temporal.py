@@ -35,8 +35,8 @@ class TemporalOptions:
     mode: str = "flow"  # "flow" or "none"
     strength: float = 0.7  # weight of the warped previous frame where the flow is reliable
     method: str = "dis"  # "dis" or "farneback"
-    preset: str = "medium"  # DIS preset
-    flow_size: int = 480  # flow is computed with the long side scaled to at most this
+    preset: str = "medium"  # DIS preset; "fast" misses small disocclusions
+    flow_size: int = 360  # flow is computed with the long side scaled to at most this
     cut_threshold: float = 0.4  # a frame whose input changes this much (mean abs, 0-1 scale) starts a new shot
     occlusion_reset: float = 0.6  # ...or whose occluded fraction is above this
 
