@@ -15,6 +15,7 @@ is the reference seen from the current frame (backward warping).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -95,10 +96,17 @@ class FlowEstimator:
         return scaled
 
 
+@lru_cache(maxsize=8)
+def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """x and y coordinates of every pixel (cached: warping runs per frame)."""
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward-warp ``image`` (HxWxC, any dtype) by ``flow`` (HxWx2)."""
-    h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = pixel_grid(*flow.shape[:2])
     map_x = grid_x + flow[..., 0]
     map_y = grid_y + flow[..., 1]
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -136,7 +144,7 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     gradient = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
     boundary = gradient > 0.01 * (backward**2).sum(-1) + 0.002
     h, w = backward.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w), np.arange(h))
+    grid_x, grid_y = pixel_grid(h, w)
     lands_x = grid_x + backward[..., 0]
     lands_y = grid_y + backward[..., 1]
     outside = (lands_x < 0) | (lands_x > w - 1) | (lands_y < 0) | (lands_y > h - 1)
