@@ -85,14 +85,23 @@ def test_blender_resets_at_a_cut_and_keeps_no_ghost():
     assert np.array_equal(after_cut, plain)  # nothing of the previous shot
 
 
+def stylize_both_ways(clip, style, folder) -> dict[str, list[np.ndarray]]:
+    """Output frames of the clip with ``--temporal none`` and ``flow`` (lossless)."""
+    outputs = {}
+    for mode in ("none", "flow"):
+        out = folder / f"{clip.stem}_{mode}.mkv"
+        stylize_video(clip, out, style=str(style), codec="ffv1", temporal=mode, quiet=True)
+        with VideoReader(out) as reader:
+            outputs[mode] = [f.rgb for f in reader]
+    return outputs
+
+
 def test_default_run_flickers_less_than_per_frame(make_clip, tiny_style, tmp_path):
     clip = make_clip("noisy.mkv", codec="ffv1", width=128, height=96, frames=12, noise=10.0)
+    with VideoReader(clip) as source:
+        inputs = [f.rgb for f in source]
     results = {}
-    for mode in ("none", "flow"):
-        out = tmp_path / f"{mode}.mkv"
-        stylize_video(clip, out, style=str(tiny_style), codec="ffv1", temporal=mode, quiet=True)
-        with VideoReader(clip) as source, VideoReader(out) as styled:
-            inputs, outputs = [f.rgb for f in source], [f.rgb for f in styled]
+    for mode, outputs in stylize_both_ways(clip, tiny_style, tmp_path).items():
         results[mode] = (warping_error(inputs, outputs), np.mean([np.abs(o.astype(int) - i).mean() for i, o in zip(inputs, outputs)]))
     assert results["flow"][0] < 0.6 * results["none"][0], results
     # the style is not washed out: the change from the input stays within 10%
@@ -101,12 +110,7 @@ def test_default_run_flickers_less_than_per_frame(make_clip, tiny_style, tmp_pat
 
 def test_cut_in_a_clip_resets_the_state(make_clip, tiny_style, tmp_path):
     clip = make_clip("cut.mkv", codec="ffv1", width=96, height=64, frames=8, cut_at=4)
-    outs = {}
-    for mode in ("none", "flow"):
-        out = tmp_path / f"cut_{mode}.mkv"
-        stylize_video(clip, out, style=str(tiny_style), codec="ffv1", temporal=mode, quiet=True)
-        with VideoReader(out) as reader:
-            outs[mode] = [f.rgb.astype(int) for f in reader]
+    outs = {mode: [f.astype(int) for f in frames] for mode, frames in stylize_both_ways(clip, tiny_style, tmp_path).items()}
     # the first frame after the cut is the plain stylized frame, no ghost of the day scene
     assert np.abs(outs["flow"][4] - outs["none"][4]).max() <= 2
 

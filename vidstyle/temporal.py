@@ -85,6 +85,13 @@ class FlowEstimator:
             return self._dis.calc(current, reference, None)
         return cv2.calcOpticalFlowFarneback(current, reference, None, 0.5, 4, 21, 3, 5, 1.1, 0)
 
+    def flow_with_occlusions(self, current: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Backward flow (working size) from ``current`` to ``reference``
+        (gray) and the mask of its unreliable pixels (forward-backward check)."""
+        backward = self.flow_gray(current, reference)
+        forward = self.flow_gray(reference, current)
+        return backward, occlusion_mask(backward, forward)
+
     @staticmethod
     def upscale(flow: np.ndarray, height: int, width: int) -> np.ndarray:
         h, w = flow.shape[:2]
@@ -181,9 +188,7 @@ class FlowTracker:
         change = float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
         if change > self.options.cut_threshold:
             return FlowPair(np.zeros((*rgb.shape[:2], 2), np.float32), np.zeros(rgb.shape[:2], np.float32), cut=True)
-        backward = self.estimator.flow_gray(gray, previous)
-        forward = self.estimator.flow_gray(previous, gray)
-        unreliable = occlusion_mask(backward, forward)
+        backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
         cut = float(unreliable.mean()) > self.options.occlusion_reset
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
@@ -230,10 +235,7 @@ def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: 
     estimator = FlowEstimator(options)
     errors = []
     for t in range(1, len(inputs)):
-        current, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
-        backward = estimator.flow_gray(current, previous)
-        forward = estimator.flow_gray(previous, current)
-        unreliable = occlusion_mask(backward, forward)
+        backward, unreliable = estimator.flow_with_occlusions(estimator.gray(inputs[t]), estimator.gray(inputs[t - 1]))
         h, w = outputs[t].shape[:2]
         flow = FlowEstimator.upscale(backward, h, w)
         mask = cv2.resize((~unreliable).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
