@@ -9,30 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidstyle import Stylizer
 from vidstyle.images import read_image, resize_long_side, write_image
+from vidstyle.sheet import fit, label
 from vidstyle.styles import available_styles, load_style
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale to cover width x height and centre-crop."""
-    scale = max(width / image.shape[1], height / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    top = (resized.shape[0] - height) // 2
-    left = (resized.shape[1] - width) // 2
-    return resized[top : top + height, left : left + width]
-
-
-def label(tile: np.ndarray, text: str) -> np.ndarray:
-    tile = tile.copy()
-    cv2.rectangle(tile, (0, 0), (tile.shape[1], 26), (0, 0, 0), -1)
-    cv2.putText(tile, text, (8, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-    return tile
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Measurements shared by the tests: what a video file actually contains."""
+"""Measurements shared by the tests: what a video file actually contains,
+and what a failed command printed."""
 
 from __future__ import annotations
 
@@ -18,3 +19,12 @@ def audio_seconds(path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         return sum(f.samples for f in container.decode(stream)) / stream.codec_context.sample_rate
+
+
+def one_line_error(result) -> str:
+    """The single stderr line of a command that failed with a user error."""
+    assert result.code == 2, (result.code, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert "Traceback" not in result.err
+    return lines[0]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import audio_seconds, frame_times
+from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
 from vidstyle.checkpoints import load_checkpoint
 from vidstyle.video_io import VideoReader, probe
@@ -101,14 +101,6 @@ def test_interrupted_run_leaves_no_output(make_clip, tiny_style, tmp_path, monke
     assert result.code == 130
     assert "interrupted" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
-
-
-def one_line_error(result) -> str:
-    assert result.code == 2, (result.code, result.err)
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert "Traceback" not in result.err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

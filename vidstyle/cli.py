@@ -30,9 +30,26 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
+STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
+STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
+PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
+JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
+
+
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     typer.echo(f"vidstyle: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _print_json(report: dict) -> None:
+    import json
+
+    typer.echo(json.dumps(report, default=str))
+
+
+def _check_json_output(as_json: bool, output: Optional[Path]) -> None:
+    if as_json and output is not None and str(output) == "-":
+        _fail("--json prints the report on stdout, so the output cannot be '-': give a file name")
 
 
 @contextlib.contextmanager
@@ -49,7 +66,9 @@ def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
 def run(
     input: Path = typer.Argument(..., help="Video to stylize (anything FFmpeg reads)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input]."),
-    style: Optional[str] = typer.Option(None, "-s", "--style", help="Style name (see `vidstyle styles`) or checkpoint file [default: mosaic]."),
+    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " [default: mosaic]."),
+    strength: Optional[float] = typer.Option(None, "--strength", help=STRENGTH_HELP),
+    preserve_color: Optional[bool] = typer.Option(None, "--preserve-color/--no-preserve-color", help=PRESERVE_COLOR_HELP),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 2 on CPU, 8 on CUDA]."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
@@ -66,13 +85,17 @@ def run(
     temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
     flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
     from .pipeline import RunOptions, stylize_video
 
+    _check_json_output(as_json, output)
     options = RunOptions.load(
         config,
         style=style,
+        strength=strength,
+        preserve_color=preserve_color,
         batch_size=batch_size,
         device=device,
         fp16=fp16,
@@ -93,16 +116,24 @@ def run(
         result = stylize_video(input, output, options=options)
     if result.skipped_packets:
         typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
-    if not options.quiet:
+    if as_json:
+        _print_json(result.to_dict())
+    elif not options.quiet:
         typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device})", err=True)
 
 
 @app.command()
-def styles() -> None:
+def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List the available styles, one per line: name, origin, file."""
     from .styles import available_styles, style_dirs
 
     entries = available_styles()
+    if as_json:
+        _print_json({
+            "styles": [{"name": e.name, "origin": e.origin, "path": str(e.path)} for e in entries],
+            "folders": {origin: str(folder) for origin, folder in style_dirs()},
+        })
+        return
     if not entries:
         folders = ", ".join(str(folder) for _, folder in style_dirs())
         typer.echo(f"no styles found (looked in {folders})", err=True)
@@ -116,40 +147,99 @@ def styles() -> None:
 def image(
     input: Path = typer.Argument(..., help="Image to stylize."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
-    style: Optional[str] = typer.Option(None, "-s", "--style", help="Style name or checkpoint (fast method)."),
+    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " (fast method)."),
     style_image: Optional[Path] = typer.Option(None, "--style-image", help="Style image (optimize method)."),
     method: str = typer.Option("fast", "--method", help="fast: the style network; optimize: Gatys et al. optimisation."),
+    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP),
+    preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     steps: int = typer.Option(150, "--steps", help="L-BFGS iterations (optimize)."),
     size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize one still image, with the fast network or by optimisation."""
+    import time
+
+    from .controls import apply_controls, check_strength
     from .images import read_image, resize_long_side, write_image
 
+    _check_json_output(as_json, output)
     if method not in ("fast", "optimize"):
         _fail(f"unknown method {method!r}: use fast or optimize")
+    check_strength(strength)
     content = read_image(input)
+    started = time.perf_counter()
     if method == "fast":
         if style_image is not None:
             _fail("--style-image needs --method optimize; the fast method takes --style")
         from .stylizer import Stylizer, StylizerOptions
 
-        stylizer = Stylizer.from_style(style or "mosaic", StylizerOptions(device=device))
-        write_image(stylizer(resize_long_side(content, size)), output)
+        stylizer = Stylizer.from_style(
+            style or "mosaic", StylizerOptions(device=device, strength=strength, preserve_color=preserve_color)
+        )
+        result = stylizer(resize_long_side(content, size))
+        style_name, device_used = stylizer.name, str(stylizer.device)
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
+        from .devices import resolve_device
         from .optimize import OptimizeConfig, optimize_image
 
         config = OptimizeConfig(steps=steps, size=size or 512, device=device)
         if style_weight is not None:
             config = config.with_style_weight(style_weight)
-        result = optimize_image(content, read_image(style_image), config, progress=not quiet)
-        write_image(result, output)
-    if not quiet:
+        result = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
+        result = apply_controls(content, result, strength, preserve_color)
+        style_name, device_used = str(style_image), str(resolve_device(device))
+    write_image(result, output)
+    if as_json:
+        _print_json({
+            "input": str(input),
+            "output": str(output),
+            "size": {"width": result.shape[1], "height": result.shape[0]},
+            "frames": 1,
+            "seconds": round(time.perf_counter() - started, 3),
+            "device": device_used,
+            "style": style_name,
+            "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size},
+        })
+    elif not quiet:
         typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def sheet(
+    input: Path = typer.Argument(..., help="Picture to show in every style."),
+    output: Path = typer.Option(Path("sheet.png"), "-o", "--output", help="Sheet image to write."),
+    tile: int = typer.Option(320, "--tile", help="Long side of each tile, in pixels."),
+    columns: Optional[int] = typer.Option(None, "--columns", help="Tiles per row [default: a square-ish grid]."),
+    styles: Optional[list[str]] = typer.Option(None, "--style", help="Only these styles (repeatable) [default: all]."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Render one picture in every available style, labelled with the names to pass to --style."""
+    from .images import read_image, write_image
+    from .sheet import render_sheet
+    from .stylizer import StylizerOptions
+
+    _check_json_output(as_json, output)
+    if columns is not None and columns < 1:
+        _fail(f"--columns must be at least 1, got {columns}")
+    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device))
+    write_image(result.image, output)
+    if as_json:
+        _print_json({
+            "input": str(input),
+            "output": str(output),
+            "size": {"width": result.image.shape[1], "height": result.image.shape[0]},
+            "tile": {"width": result.tile_size[0], "height": result.tile_size[1]},
+            "columns": result.columns,
+            "labels": result.labels,
+        })
+    else:
+        typer.echo(f"wrote {output} ({len(result.labels) - 1} styles)", err=True)
 
 
 @app.command()
@@ -219,16 +309,21 @@ def evaluate(
 
 
 @app.command()
-def version() -> None:
-    """Print the versions of vidstyle and its media and compute libraries."""
-    import av
-    import cv2
-    import torch
+def info(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Versions, the device `auto` picks, style folders and available encoders."""
+    from .info import format_info, system_info
 
+    report = system_info()
+    if as_json:
+        _print_json(report)
+    else:
+        typer.echo(format_info(report))
+
+
+@app.command()
+def version() -> None:
+    """Print vidstyle's version (`vidstyle info` tells more)."""
     typer.echo(f"vidstyle {__version__}")
-    typer.echo(f"torch {torch.__version__} (CUDA {'available' if torch.cuda.is_available() else 'not available'})")
-    typer.echo(f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})")
-    typer.echo(f"OpenCV {cv2.__version__}")
 
 
 def main(argv: list[str] | None = None) -> int:

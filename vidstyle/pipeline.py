@@ -36,7 +36,9 @@ QUEUE_DEPTH = 3  # batches in flight on each side of the network
 class RunOptions:
     """Every option of ``vidstyle run``; a TOML file in ``configs/`` can set any."""
 
-    style: str = "mosaic"
+    style: str = "mosaic"  # a name, a checkpoint, or a mix "mosaic:0.7,candy:0.3"
+    strength: float = 1.0
+    preserve_color: bool = False
     batch_size: int | None = None  # None: per device
     device: str = "auto"
     fp16: bool = False
@@ -71,7 +73,14 @@ class RunOptions:
         return TemporalOptions(mode=self.temporal, strength=self.temporal_strength, preset=self.flow_preset)
 
     def stylizer(self) -> StylizerOptions:
-        return StylizerOptions(device=self.device, fp16=self.fp16, max_size=self.max_size, threads=self.threads)
+        return StylizerOptions(
+            device=self.device,
+            fp16=self.fp16,
+            max_size=self.max_size,
+            threads=self.threads,
+            strength=self.strength,
+            preserve_color=self.preserve_color,
+        )
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: Any) -> "RunOptions":
@@ -106,6 +115,21 @@ class RunResult:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict:
+        """The ``--json`` report."""
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "size": {"width": self.width, "height": self.height},
+            "frames": self.frames,
+            "fps": round(self.fps, 3),
+            "seconds": round(self.seconds, 3),
+            "device": self.device,
+            "style": self.style,
+            "skipped_packets": self.skipped_packets,
+            "options": self.options,
+        }
 
 
 def default_output(input_path: Path, style: str) -> Path:
@@ -237,7 +261,9 @@ def _run(
     stop = threading.Event()
     written = 0
     temporal = options.temporal_options()
-    tracker = FlowTracker(temporal) if temporal.mode == "flow" else None
+    # At strength 0 the output is the input: there is no style to stabilise.
+    stabilise = temporal.mode == "flow" and stylizer.options.strength > 0
+    tracker = FlowTracker(temporal) if stabilise else None
     blender = TemporalBlender(temporal.strength) if tracker else None
 
     def decode() -> None:

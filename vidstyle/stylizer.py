@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .checkpoints import StyleCheckpoint
+from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .devices import resolve_device
 from .errors import OptionError
 from .models import TransformerNet
@@ -29,10 +31,13 @@ class StylizerOptions:
     fp16: bool = False  # CUDA only; ignored on CPU
     max_size: int | None = None  # long side the network sees; output keeps the input size
     threads: int | None = None  # CPU threads for the network (None: torch's default)
+    strength: float = 1.0  # 0: the input unchanged; 1: the plain style
+    preserve_color: bool = False  # keep the input's chroma, take luminance from the style
 
     def validate(self) -> None:
         if self.max_size is not None and self.max_size < 16:
             raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
+        check_strength(self.strength)
 
 
 def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
@@ -45,35 +50,59 @@ def processing_size(height: int, width: int, max_size: int | None) -> tuple[int,
 
 
 class Stylizer:
-    """Applies one style network to frames.
+    """Applies one style network, or a weighted mix of several, to frames.
 
-    >>> stylizer = Stylizer.from_style("mosaic")
+    >>> stylizer = Stylizer.from_style("mosaic:0.7,candy:0.3", StylizerOptions(strength=0.8))
     >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8
+
+    ``options`` may be replaced between calls (the preview changes strength
+    live); the networks stay loaded.
     """
 
-    def __init__(self, checkpoint: StyleCheckpoint, options: StylizerOptions = StylizerOptions()):
+    def __init__(
+        self,
+        styles: StyleCheckpoint | Sequence[tuple[StyleCheckpoint, float]],
+        options: StylizerOptions = StylizerOptions(),
+    ):
         options.validate()
         self.options = options
-        self.checkpoint = checkpoint
+        mix = [(styles, 1.0)] if isinstance(styles, StyleCheckpoint) else list(styles)
+        if not mix:
+            raise OptionError("no style given")
+        self.checkpoints = [checkpoint for checkpoint, _ in mix]
+        total = sum(weight for _, weight in mix)
+        self.weights = [weight / total for _, weight in mix]
         self.device = resolve_device(options.device)
         if options.threads and self.device.type == "cpu":
             torch.set_num_threads(options.threads)
         self.half = options.fp16 and self.device.type == "cuda"
-        model: TransformerNet = checkpoint.build_model().to(self.device)
+        self.models = [self._prepare(checkpoint.build_model()) for checkpoint in self.checkpoints]
+        self.max_batch: int | None = None  # lowered when the GPU runs out of memory
+
+    def _prepare(self, model: TransformerNet) -> TransformerNet:
+        model = model.to(self.device)
         if self.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         if self.half:
             model = model.half()
-        self.model = model.eval().requires_grad_(False)
-        self.max_batch: int | None = None  # lowered when the GPU runs out of memory
+        return model.eval().requires_grad_(False)
 
     @classmethod
     def from_style(cls, style: str, options: StylizerOptions = StylizerOptions()) -> "Stylizer":
-        return cls(load_style(style), options)
+        """``style``: a name, a checkpoint path, or a mix such as ``mosaic:0.7,candy:0.3``."""
+        mix = StyleMix.parse(style)
+        return cls([(load_style(name), weight) for name, weight in mix.components], options)
+
+    @property
+    def checkpoint(self) -> StyleCheckpoint:
+        """The first (for a single style, the only) network's checkpoint."""
+        return self.checkpoints[0]
 
     @property
     def name(self) -> str:
-        return self.checkpoint.name
+        if len(self.checkpoints) == 1:
+            return self.checkpoint.name
+        return ",".join(f"{c.name}:{w:.3g}" for c, w in zip(self.checkpoints, self.weights))
 
     def default_batch_size(self) -> int:
         return 8 if self.device.type == "cuda" else 2
@@ -98,9 +127,13 @@ class Stylizer:
             x = x.to(batch.dtype)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x)
+        outputs = [model(x) for model in self.models]
         if (work_h, work_w) != (height, width):
-            y = F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False)
+            outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
+        # Controls apply at full size, so that strength 0 is the input itself.
+        y = blend_styles(batch, [y.float().clamp(0, 255) for y in outputs], self.weights, self.options.strength)
+        if self.options.preserve_color:
+            y = preserve_color(batch, y)
         return y.float().clamp_(0, 255)
 
     @staticmethod

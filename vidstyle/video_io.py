@@ -418,3 +418,24 @@ class _AudioCarrier:
 def probe(path: str | Path) -> VideoInfo:
     with VideoReader(path) as reader:
         return reader.info
+
+
+# Video encoders worth offering for --codec, in the order `vidstyle info` lists them.
+KNOWN_VIDEO_ENCODERS = (
+    "libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1", "prores_ks", "dnxhd", "ffv1",
+    "mpeg4", "h264_nvenc", "hevc_nvenc", "av1_nvenc",
+)
+
+
+def available_video_encoders() -> list[str]:
+    """The encoders of KNOWN_VIDEO_ENCODERS that this build of FFmpeg has
+    (hardware encoders are listed when compiled in, even with no GPU)."""
+    found = []
+    for name in KNOWN_VIDEO_ENCODERS:
+        try:
+            codec = av.codec.Codec(name, "w")
+        except Exception:  # not compiled into this FFmpeg
+            continue
+        if codec.type == "video":
+            found.append(name)
+    return found

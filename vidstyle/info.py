@@ -1,0 +1,65 @@
+"""What ``vidstyle info`` reports: versions, the device ``auto`` picks, the
+style folders and the encoders ``--codec`` can use. Plain data, so the CLI
+can print it as text or JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def system_info() -> dict[str, Any]:
+    import av
+    import cv2
+    import torch
+
+    from . import __version__
+    from .devices import resolve_device
+    from .styles import available_styles, style_dirs
+    from .video_io import available_video_encoders
+
+    device = resolve_device("auto")
+    device_info: dict[str, Any] = {"auto": str(device)}
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        device_info.update(name=properties.name, memory_gib=round(properties.total_memory / 2**30, 1))
+    else:
+        device_info.update(name="CPU", threads=torch.get_num_threads())
+    styles = available_styles()
+    folders = [
+        {"origin": origin, "path": str(folder), "exists": folder.is_dir(), "styles": sum(s.origin == origin for s in styles)}
+        for origin, folder in style_dirs()
+    ]
+    return {
+        "versions": {
+            "vidstyle": __version__,
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "pyav": av.__version__,
+            "ffmpeg": av.ffmpeg_version_info,
+            "opencv": cv2.__version__,
+        },
+        "device": device_info,
+        "style_folders": folders,
+        "styles": [s.name for s in styles],
+        "encoders": available_video_encoders(),
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """The human-readable form of :func:`system_info`."""
+    v = info["versions"]
+    d = info["device"]
+    device = f"{d['auto']} ({d['name']}, {d['memory_gib']} GiB)" if "memory_gib" in d else f"{d['auto']} ({d['threads']} threads)"
+    lines = [
+        f"vidstyle  {v['vidstyle']}",
+        f"torch     {v['torch']} (CUDA {v['cuda'] or 'not built in'})",
+        f"PyAV      {v['pyav']} (FFmpeg {v['ffmpeg']})",
+        f"OpenCV    {v['opencv']}",
+        f"device    {device} is what --device auto picks",
+        "styles    " + "; ".join(
+            f"{f['origin']}: {f['path']} ({f['styles']} style{'s' if f['styles'] != 1 else ''}{'' if f['exists'] else ', not created yet'})"
+            for f in info["style_folders"]
+        ),
+        f"encoders  {', '.join(info['encoders'])}",
+    ]
+    return "\n".join(lines)
