@@ -81,6 +81,7 @@ def run(
     pixel_format: Optional[str] = typer.Option(None, "--pix-fmt", help="Output pixel format [default: fits codec and size]."),
     audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Only the first N frames (a quick preview); audio is cut to match."),
+    frame_rate: Optional[str] = typer.Option(None, "--frame-rate", help="Frame rate of an image-sequence input: 24, 23.976 or 24000/1001 [default: 24]."),
     temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none: plain per-frame [default: flow]."),
     temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
     flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
@@ -107,6 +108,7 @@ def run(
         pixel_format=pixel_format,
         audio=audio,
         max_frames=frames,
+        frame_rate=frame_rate,
         temporal=temporal,
         temporal_strength=temporal_strength,
         flow_preset=flow_preset,
@@ -240,6 +242,36 @@ def sheet(
         })
     else:
         typer.echo(f"wrote {output} ({len(result.labels) - 1} styles)", err=True)
+
+
+@app.command()
+def batch(
+    job: Path = typer.Argument(..., help="Job file (TOML): output_dir, [defaults], [[items]] with input and styles."),
+    workers: int = typer.Option(1, "--workers", help="Tasks at a time on this machine."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run tasks on a Ray cluster: its address, or auto."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the tasks and whether each is up to date; render nothing."),
+    force: bool = typer.Option(False, "--force", help="Render every task, even those already up to date."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar; only the summary."),
+) -> None:
+    """Render many clips in many styles; resumable (see the README for the job file)."""
+    from .batch import load_job, plan, run_batch
+
+    loaded = load_job(job)
+    if dry_run:
+        todo, up_to_date = plan(loaded, force)
+        fresh = {t.key for t in up_to_date}
+        for task in loaded.tasks:
+            state = "up to date" if task.key in fresh else "to render"
+            typer.echo(f"{state:<10}  {task.describe()}  ->  {task.output}")
+        typer.echo(f"{len(todo)} to render, {len(up_to_date)} up to date")
+        return
+    report = run_batch(loaded, workers=workers, ray_address=ray, force=force, progress=not quiet)
+    typer.echo(report.summary())
+    if report.interrupted:
+        typer.echo(f"vidstyle: interrupted; finished tasks are kept, run the job again to resume ({loaded.manifest_path})", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -3,7 +3,8 @@
 Decoding and encoding run in their own threads joined by small bounded
 queues, so that on a CPU the network is the only thing the user waits for,
 and memory stays flat however long the clip. The output is written under a
-temporary name and renamed only when complete.
+temporary name (a temporary folder for an image sequence) and moved into
+place only when complete.
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import atomic_output
+from .atomic import atomic_output, atomic_sequence_output
 from .config import build, merge, read_toml
 from .errors import OptionError, VidstyleError
 from .stylizer import Stylizer, StylizerOptions
 from .temporal import FlowTracker, TemporalBlender, TemporalOptions
-from .video_io import DecodedFrame, EXTENSION_FORMATS, EncoderSettings, VideoReader, VideoWriter, container_format
+from .sequences import is_image_sequence, printf_pattern, sequence_stem
+from .video_io import (
+    DEFAULT_SEQUENCE_RATE,
+    EXTENSION_FORMATS,
+    DecodedFrame,
+    EncoderSettings,
+    VideoReader,
+    VideoWriter,
+    container_format,
+    parse_frame_rate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +61,7 @@ class RunOptions:
     pixel_format: str | None = None
     audio: bool = True
     max_frames: int | None = None  # only the first N frames (audio cut to match)
+    frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
     flow_preset: str = "medium"
@@ -62,6 +74,7 @@ class RunOptions:
             raise OptionError(f"--frames must be at least 1, got {self.max_frames}")
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
+        parse_frame_rate(self.frame_rate)
         self.encoder().validate()
         self.stylizer().validate()
         self.temporal_options().validate()
@@ -134,10 +147,12 @@ class RunResult:
 
 def default_output(input_path: Path, style: str) -> Path:
     """``clip.mov`` + mosaic -> ``clip_mosaic.mov`` beside the input (mp4 when
-    the input's container cannot be written)."""
+    the input's container cannot be written); frames ``shot010.%04d.png`` ->
+    ``shot010_mosaic.mp4`` beside them, a file that is quick to look at."""
     suffix = input_path.suffix.lower() if input_path.suffix.lower() in EXTENSION_FORMATS else ".mp4"
+    stem = sequence_stem(input_path) if is_image_sequence(input_path) else input_path.stem
     safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-") or "styled"
-    return input_path.with_name(f"{input_path.stem}_{safe_style}{suffix}")
+    return input_path.with_name(f"{stem}_{safe_style}{suffix}")
 
 
 class _Stop(Exception):
@@ -212,14 +227,15 @@ def stylize_video(
     input_path = Path(input)
     if output is not None:
         _check_output(input_path, Path(output))
-    reader = VideoReader(input_path)
+    reader = VideoReader(input_path, frame_rate=options.frame_rate)
     try:
         if stylizer is None:
             stylizer = Stylizer.from_style(options.style, options.stylizer())
         output_path = Path(output) if output else default_output(input_path, stylizer.name)
         _check_output(input_path, output_path)
         batch_size = options.batch_size or stylizer.default_batch_size()
-        with atomic_output(output_path) as temporary:
+        atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
+        with atomic(output_path) as temporary:
             frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress)
     finally:
         reader.close()
@@ -242,8 +258,16 @@ def stylize_video(
 
 def _check_output(input_path: Path, output_path: Path) -> None:
     container_format(output_path)  # rejects an unknown extension before any work
-    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
+    if _same_target(input_path, output_path):
         raise OptionError(f"output would overwrite the input: {output_path}")
+
+
+def _same_target(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file, or the same frames (``####`` and
+    ``%04d`` alike)."""
+    if is_image_sequence(a) and is_image_sequence(b):
+        return Path(printf_pattern(a.resolve())) == Path(printf_pattern(b.resolve()))
+    return a.exists() and b.exists() and a.resolve() == b.resolve()
 
 
 def _run(
@@ -255,7 +279,8 @@ def _run(
     progress: Callable[[int], None] | None,
 ) -> tuple[int, float]:
     info = reader.info
-    writer = VideoWriter(temporary, info, options.encoder(), audio_source=info.path if options.audio else None)
+    audio_source = info.path if options.audio and info.has_audio else None
+    writer = VideoWriter(temporary, info, options.encoder(), audio_source=audio_source)
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stop = threading.Event()

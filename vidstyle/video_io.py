@@ -8,6 +8,11 @@ Timing is preserved exactly: the writer encodes every frame with the
 presentation timestamp and time base it was decoded with, so variable frame
 rate input stays variable. Audio is copied packet for packet when the output
 container accepts its codec and re-encoded otherwise.
+
+Image sequences (``shot010.%04d.png``) go through FFmpeg's image2 demuxer
+and muxer: they are read at a frame rate the caller gives (images carry
+none) from their first existing frame number, and written one image per
+frame, keeping the input's first number. Sequences carry no audio.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ import av
 import numpy as np
 
 from .errors import OptionError, VideoError
+from .sequences import (  # noqa: F401  (re-exported: callers ask video_io about inputs and outputs)
+    is_image_sequence,
+    output_exists,
+    printf_pattern,
+    remove_output,
+    sequence_files,
+    sequence_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +52,27 @@ EXTENSION_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
     ".webm": "webm", ".avi": "avi",
 }
+# Image-sequence outputs: the encoder follows from the extension.
+SEQUENCE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"}
+SEQUENCE_FORMAT = "image2"
+DEFAULT_SEQUENCE_RATE = Fraction(24)  # images carry no timing; the usual film rate
 # Codecs whose users expect no chroma loss either.
 LOSSLESS_CODECS = {"ffv1", "ffvhuff", "huffyuv", "utvideo"}
 DEFAULT_VIDEO_CODEC = {"webm": "libvpx-vp9"}
+# Pixel formats tried in order when --pix-fmt is not given, for codecs whose
+# choice is not the general one (see _choose_pixel_format).
+PREFERRED_PIXEL_FORMATS = {
+    "prores_ks": ["yuv422p10le", "yuv444p10le"],  # ProRes 422 HQ
+    "dnxhd": ["yuv422p"],  # DNxHR HQ
+    "png": ["rgb24"],
+    "tiff": ["rgb24"],
+    "exr": ["gbrpf32le"],  # the only colour format FFmpeg's EXR encoder has
+}
+# The profile that goes with each pixel format: FFmpeg's DNxHR refuses a
+# mismatch, and ProRes 4444 must be asked for to get 4:4:4 decoded as such.
+PRORES_PROFILES = {"yuv422p10le": "hq", "yuv444p10le": "4444", "yuva444p10le": "4444"}
+DNXHR_PROFILES = {"yuv422p": "dnxhr_hq", "yuv422p10le": "dnxhr_hqx", "yuv444p10le": "dnxhr_444", "gbrp10le": "dnxhr_444"}
+DNXHR_MIN_SIZE = (256, 120)  # FFmpeg's DNxHR encoder refuses smaller frames
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,7 @@ class VideoInfo:
     codec: str
     rotation: int  # degrees counter-clockwise, as players apply it
     has_audio: bool
+    start_number: int | None = None  # first frame number of an image sequence
 
 
 @dataclass
@@ -71,6 +103,35 @@ class DecodedFrame:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def parse_frame_rate(value: float | int | str | Fraction) -> Fraction:
+    """``24``, ``23.976`` or ``"24000/1001"`` as an exact positive fraction."""
+    try:
+        rate = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        rate = Fraction(0)
+    if rate <= 0:
+        raise OptionError(f"frame rate must be a positive number or fraction such as 24000/1001, got {value!r}")
+    return rate
+
+
+def open_sequence(pattern: str | Path, frame_rate: Fraction) -> tuple[av.container.InputContainer, list[int]]:
+    """Open an image sequence from its first existing frame (FFmpeg itself
+    looks only at numbers 0-4). Returns the container and the frame numbers.
+    A hole in the numbering is an error: FFmpeg would stop there silently."""
+    numbers = list(sequence_numbers(pattern))
+    if not numbers:
+        raise VideoError(f"no frames match {pattern}")
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise VideoError(f"frames missing from {pattern} ({numbers[0]}-{numbers[-1]}): {shown}")
+    options = {"framerate": f"{frame_rate.numerator}/{frame_rate.denominator}", "start_number": str(numbers[0])}
+    try:
+        return av.open(printf_pattern(pattern), mode="r", format=SEQUENCE_FORMAT, options=options), numbers
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoError(f"not a readable image sequence: {pattern} ({_first_line(exc)})") from exc
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -99,15 +160,21 @@ def _rotation(path: Path) -> int:
 
 
 class VideoReader:
-    """Decodes the first video stream of a file into RGB frames.
+    """Decodes the first video stream of a file (or an image sequence) into
+    RGB frames.
 
     Iterating yields :class:`DecodedFrame` objects in presentation order.
     Packets that fail to decode are skipped and counted in
-    ``skipped_packets`` rather than ending the job."""
+    ``skipped_packets`` rather than ending the job. ``frame_rate`` is used
+    only for image sequences, which carry no timing of their own."""
 
-    def __init__(self, path: str | Path, threads: int = 0):
+    def __init__(self, path: str | Path, threads: int = 0, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE):
         self.path = Path(path)
-        self.container = open_input(self.path)
+        numbers: list[int] = []
+        if is_image_sequence(self.path):
+            self.container, numbers = open_sequence(self.path, parse_frame_rate(frame_rate))
+        else:
+            self.container = open_input(self.path)
         if not self.container.streams.video:
             kinds = sorted({s.type for s in self.container.streams}) or ["no streams"]
             self.container.close()
@@ -127,11 +194,12 @@ class VideoReader:
             height=ctx.height,
             frame_rate=self.stream.average_rate or self.stream.guessed_rate,
             time_base=self.stream.time_base or Fraction(1, 90000),
-            frame_count=self.stream.frames or None,
+            frame_count=len(numbers) or self.stream.frames or None,
             duration=self._duration(),
             codec=ctx.name,
-            rotation=_rotation(self.path),
+            rotation=0 if numbers else _rotation(self.path),
             has_audio=bool(self.container.streams.audio),
+            start_number=numbers[0] if numbers else None,
         )
 
     def _duration(self) -> float | None:
@@ -197,10 +265,15 @@ class EncoderSettings:
 
 
 def container_format(path: Path) -> str:
+    """The muxer for an output path: from the extension, or image2 for a
+    sequence pattern."""
     suffix = path.suffix.lower()
+    if is_image_sequence(path) and suffix in SEQUENCE_CODECS:
+        return SEQUENCE_FORMAT
     if suffix not in EXTENSION_FORMATS:
         raise OptionError(
-            f"unsupported output extension {suffix or '(none)'}: use one of {', '.join(sorted(EXTENSION_FORMATS))}"
+            f"unsupported output extension {suffix or '(none)'}: use one of {', '.join(sorted(EXTENSION_FORMATS))}, "
+            f"or an image sequence such as NAME.%04d.png ({', '.join(sorted(SEQUENCE_CODECS))})"
         )
     return EXTENSION_FORMATS[suffix]
 
@@ -214,8 +287,8 @@ def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted:
     odd = width % 2 or height % 2
     # 4:2:0 needs even sizes; 4:4:4 keeps odd sizes exact instead of cropping.
     preferences = ["yuv444p", "yuv444p10le", "gbrp"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
-    if codec.name == "prores_ks":
-        preferences = ["yuv422p10le", "yuv444p10le"]
+    if codec.name in PREFERRED_PIXEL_FORMATS:
+        preferences = PREFERRED_PIXEL_FORMATS[codec.name]
     elif codec.name in LOSSLESS_CODECS:
         preferences = ["yuv444p", "gbrp", "yuv444p10le"]
     for name in preferences:
@@ -224,12 +297,30 @@ def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted:
     return formats[0]
 
 
+def _profile_options(codec: str, pixel_format: str, width: int, height: int) -> dict[str, str]:
+    """Encoder options that follow from the pixel format: the ProRes and
+    DNxHR profile. Raises OptionError for what the encoder would refuse with
+    a bare "Invalid argument"."""
+    if codec == "prores_ks" and pixel_format in PRORES_PROFILES:
+        return {"profile": PRORES_PROFILES[pixel_format]}
+    if codec == "dnxhd":  # always DNxHR: classic DNxHD takes only a few broadcast sizes
+        if width < DNXHR_MIN_SIZE[0] or height < DNXHR_MIN_SIZE[1]:
+            raise OptionError(
+                f"dnxhd (DNxHR) needs frames of at least {DNXHR_MIN_SIZE[0]}x{DNXHR_MIN_SIZE[1]}, "
+                f"got {width}x{height}: use prores_ks or ffv1"
+            )
+        return {"profile": DNXHR_PROFILES[pixel_format]}
+    return {}
+
+
 class VideoWriter:
     """Encodes RGB frames at given timestamps, and carries the input's audio.
 
     ``write(rgb, pts, time_base)`` expects frames in presentation order;
     audio packets from ``audio_source`` are interleaved as the video
-    advances and the rest are flushed by ``close``."""
+    advances and the rest are flushed by ``close``. A sequence pattern as
+    ``path`` writes one image per frame, numbered from the input's first
+    frame number (0 for a video), and drops the audio."""
 
     def __init__(
         self,
@@ -243,14 +334,13 @@ class VideoWriter:
         self.path = Path(path)
         self.info = info
         self.format = format_name or container_format(self.path)
-        codec_name = settings.codec or DEFAULT_VIDEO_CODEC.get(self.format, "libx264")
-        try:
-            codec = av.codec.Codec(codec_name, "w")
-        except Exception as exc:
-            raise OptionError(f"unknown or unavailable video encoder: {codec_name}") from exc
-        if codec.type != "video":
-            raise OptionError(f"{codec_name} is not a video encoder")
-        self.container = av.open(str(self.path), mode="w", format=self.format)
+        codec = _video_encoder(self._codec_name(settings.codec))
+        if self.format == SEQUENCE_FORMAT:
+            options = {"start_number": str(info.start_number or 0)}
+            self.container = av.open(printf_pattern(self.path), mode="w", format=SEQUENCE_FORMAT, options=options)
+            audio_source = None  # image files hold no sound
+        else:
+            self.container = av.open(str(self.path), mode="w", format=self.format)
         try:
             self._setup_video(codec, settings)
             self._audio = _AudioCarrier(audio_source, self.container, self.format) if audio_source else None
@@ -259,10 +349,22 @@ class VideoWriter:
             raise
         self.frames_written = 0
 
+    def _codec_name(self, wanted: str | None) -> str:
+        if self.format != SEQUENCE_FORMAT:
+            return wanted or DEFAULT_VIDEO_CODEC.get(self.format, "libx264")
+        suffix = self.path.suffix.lower()
+        if wanted and wanted != SEQUENCE_CODECS[suffix]:
+            raise OptionError(f"{suffix} frames are encoded with {SEQUENCE_CODECS[suffix]}; --codec {wanted} needs a video file")
+        return SEQUENCE_CODECS[suffix]
+
     def _setup_video(self, codec: av.codec.Codec, settings: EncoderSettings) -> None:
         info = self.info
         rate = info.frame_rate or Fraction(25)
-        stream = self.container.add_stream(codec.name, rate=rate)
+        try:
+            stream = self.container.add_stream(codec.name, rate=rate)
+        except ValueError:  # the container cannot hold this codec
+            fits = " ".join(_extensions_for(codec.name)) or "none of " + " ".join(EXTENSION_FORMATS)
+            raise OptionError(f"{codec.name} video cannot go in a {self.path.suffix} file: use {fits}") from None
         stream.width = info.width
         stream.height = info.height
         stream.pix_fmt = _choose_pixel_format(codec, info.width, info.height, settings.pixel_format)
@@ -279,11 +381,19 @@ class VideoWriter:
             options["preset"] = settings.preset
         if codec.name == "libx265":
             options["x265-params"] = "log-level=error"
+        options.update(_profile_options(codec.name, stream.pix_fmt, info.width, info.height))
         if settings.bit_rate:
             stream.bit_rate = settings.bit_rate
         stream.options = options
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+        try:  # now rather than at the first frame, so that a refusal is an option error
+            stream.codec_context.open()
+        except av.error.FFmpegError as exc:
+            hint = "; 4:2:0 needs an even width and height" if "420" in stream.pix_fmt and (info.width % 2 or info.height % 2) else ""
+            raise OptionError(
+                f"{codec.name} refused {info.width}x{info.height} {stream.pix_fmt} ({exc.strerror or _first_line(exc)}){hint}"
+            ) from None
         self.stream = stream
         self._last_pts: int | None = None
 
@@ -337,6 +447,30 @@ class VideoWriter:
             self.container.close()
         except Exception:  # the file is being thrown away anyway
             pass
+
+
+def _video_encoder(name: str) -> av.codec.Codec:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except Exception as exc:
+        raise OptionError(f"unknown or unavailable video encoder: {name}") from exc
+    if codec.type != "video":
+        raise OptionError(f"{name} is not a video encoder")
+    return codec
+
+
+def _extensions_for(codec_name: str) -> list[str]:
+    """The output extensions whose container takes this video encoder (PyAV
+    writes nothing before the first frame, so trying costs no file)."""
+    fits = []
+    for suffix, format_name in EXTENSION_FORMATS.items():
+        with av.open(f"vidstyle-probe{suffix}", mode="w", format=format_name) as container:
+            try:
+                container.add_stream(codec_name)
+                fits.append(suffix)
+            except ValueError:
+                pass
+    return fits
 
 
 class _AudioCarrier:
@@ -415,8 +549,8 @@ class _AudioCarrier:
             self.input = None
 
 
-def probe(path: str | Path) -> VideoInfo:
-    with VideoReader(path) as reader:
+def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE) -> VideoInfo:
+    with VideoReader(path, frame_rate=frame_rate) as reader:
         return reader.info
 
 

@@ -1,0 +1,173 @@
+"""`vidstyle batch`: job files, failures that stay alone, resuming, kills, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from helpers import frame_times, one_line_error
+from vidstyle.evaluation import read_frames
+from vidstyle.video_io import probe
+
+VIDSTYLE = [sys.executable, "-m", "vidstyle"]
+
+
+@pytest.fixture
+def style_home(tmp_path, tiny_style, monkeypatch) -> Path:
+    """A user style folder with two small styles, `tiny` and `tiny2`."""
+    home = tmp_path / "home"
+    (home / "styles").mkdir(parents=True)
+    shutil.copy(tiny_style, home / "styles" / "tiny.pth")
+    shutil.copy(tiny_style, home / "styles" / "tiny2.pth")
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    return home
+
+
+def write_job(folder: Path, text: str) -> Path:
+    job = folder / "job.toml"
+    job.write_text(text)
+    return job
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "vidstyle-batch.json").read_text())["tasks"]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".tmp" in p.name)
+
+
+def test_a_bad_input_fails_alone(make_clip, tmp_path, style_home, cli):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for name, frames in (("a.mp4", 5), ("b.mov", 7)):
+        shutil.move(make_clip(name, frames=frames, audio=True), shots / name)
+    (shots / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    job = write_job(tmp_path, 'output_dir = "renders"\n[defaults]\ncrf = 20\n'
+                    '[[items]]\ninput = "shots/*"\nstyles = ["tiny", "tiny2"]\n')
+    result = cli("batch", job, "-q")
+    assert result.code == 1, result.err
+    renders = tmp_path / "renders"
+    for source in ("a.mp4", "b.mov"):
+        for style in ("tiny", "tiny2"):
+            out = renders / f"{Path(source).stem}_{style}.mp4"
+            assert frame_times(out) == pytest.approx(frame_times(shots / source), abs=1e-3)
+    records = manifest(renders)
+    assert {k: r["status"] for k, r in records.items()} == {
+        "a_tiny.mp4": "done", "a_tiny2.mp4": "done", "b_tiny.mp4": "done", "b_tiny2.mp4": "done",
+        "broken_tiny.mp4": "failed", "broken_tiny2.mp4": "failed",
+    }
+    assert "not a readable video" in records["broken_tiny.mp4"]["error"]
+    assert "FAILED" not in result.out and "failed" in result.out  # the summary table
+    assert "4 done, 2 failed" in result.out
+    assert not (renders / "broken_tiny.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_running_again_skips_what_is_done_and_redoes_changed_settings(make_clip, tmp_path, style_home, cli):
+    make_clip("one.mp4", frames=4)
+    make_clip("two.mp4", frames=4)
+    text = 'output_dir = "out"\n[[items]]\ninput = "{}.mp4"\nstyles = ["tiny"]\n'
+    job = write_job(tmp_path, text.format("one") + text.split("\n", 1)[1].format("two").replace('output_dir = "out"\n', ""))
+    assert cli("batch", job, "-q").code == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*.mp4")}
+    assert sorted(first) == ["one_tiny.mp4", "two_tiny.mp4"]
+    dry = cli("batch", job, "--dry-run")
+    assert dry.code == 0 and "0 to render, 2 up to date" in dry.out
+    again = cli("batch", job, "-q")
+    assert again.code == 0 and "2 skipped" in again.out
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out").glob("*.mp4")} == first
+    # an option that changes the pixels makes the task stale; --force redoes everything
+    job.write_text(job.read_text().replace('styles = ["tiny"]\n', 'styles = ["tiny"]\nstrength = 0.5\n', 1))
+    assert "1 to render, 1 up to date" in cli("batch", job, "--dry-run").out
+    assert "1 done, 1 skipped" in cli("batch", job, "-q").out
+    assert "2 done" in cli("batch", job, "-q", "--force").out
+
+
+def test_name_template_item_options_and_image_sequence_input(make_clip, tmp_path, style_home, cli):
+    clip = make_clip("plate.mp4", frames=6, width=64, height=48)
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for index, frame in enumerate(read_frames(clip, None)):
+        cv2.imwrite(str(plates / f"shot010.{1001 + index:04d}.png"), frame[:, :, ::-1])
+    job = write_job(tmp_path, 'output_dir = "renders"\nname = "{style}/{stem}.mov"\n[defaults]\ncodec = "prores_ks"\n'
+                    '[[items]]\ninput = "plates/shot010.%04d.png"\nstyles = ["tiny"]\nframe_rate = 12\n'
+                    '[[items]]\ninput = "plate.mp4"\nstyles = ["tiny2"]\nname = "{stem}_{style}.%04d.png"\n')
+    result = cli("batch", job, "-q")
+    assert result.code == 0, result.out + result.err
+    out = tmp_path / "renders" / "tiny" / "shot010.mov"
+    assert frame_times(out) == pytest.approx([i / 12 for i in range(6)], abs=1e-3)
+    assert probe(out).codec == "prores"
+    frames = sorted((tmp_path / "renders").glob("plate_tiny2.*.png"))
+    assert len(frames) == 6
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('[[items]]\ninput = "nothing*.mp4"\nstyles = ["tiny"]\n', "no files match"),
+        ('[[items]]\ninput = "a.mp4"\nstyles = ["tiny"]\ncrf_typo = 1\n', "crf_typo"),
+        ('outptu_dir = "x"\n[[items]]\ninput = "a.mp4"\n', "outptu_dir"),
+        ('output_dir = "x"\n', "nothing to render"),
+        ('name = "same.mp4"\n[[items]]\ninput = "a.mp4"\nstyles = ["tiny", "tiny2"]\n', "would both write"),
+        ('[[items]]\ninput = "a.mp4"\nstyles = ["tiny:-1"]\n', "non-negative"),
+        ("[[items]\n", "invalid TOML"),
+    ],
+)
+def test_bad_job_files(tmp_path, style_home, cli, text, expected):
+    (tmp_path / "a.mp4").write_bytes(b"")
+    assert expected in one_line_error(cli("batch", write_job(tmp_path, text)))
+
+
+def start_batch(job: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([*VIDSTYLE, "batch", str(job), "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_batch_resumes_without_redoing_or_leaving_partials(make_clip, tmp_path, style_home, how):
+    for index in range(4):
+        make_clip(f"c{index}.mp4", frames=60, width=96, height=64)
+    job = write_job(tmp_path, 'output_dir = "out"\n[[items]]\ninput = "c*.mp4"\nstyles = ["tiny"]\n')
+    env = {**os.environ, "VIDSTYLE_HOME": str(style_home)}
+    out = tmp_path / "out"
+
+    def statuses() -> dict:
+        try:
+            return {k: r["status"] for k, r in manifest(out).items()}
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    process = start_batch(job, env)
+    wait_for(lambda: "done" in statuses().values() and "running" in statuses().values())
+    process.send_signal(how)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    # the worker that was rendering removes its temporary file, even when its parent was SIGKILLed
+    wait_for(lambda: leftovers(tmp_path) == [], timeout=20)
+    done_before = {k for k, s in statuses().items() if s == "done"}
+    mtimes = {k: (out / k).stat().st_mtime_ns for k in done_before}
+    assert sorted(p.name for p in out.glob("*.mp4")) == sorted(done_before)  # only complete outputs
+    rerun = subprocess.run([*VIDSTYLE, "batch", str(job), "-q"], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(done_before)} skipped" in rerun.stdout
+    assert {k: (out / k).stat().st_mtime_ns for k in done_before} == mtimes
+    assert set(statuses().values()) == {"done"} and len(list(out.glob("*.mp4"))) == 4
+    for index in range(4):
+        assert len(frame_times(out / f"c{index}_tiny.mp4")) == 60
+    assert leftovers(tmp_path) == []

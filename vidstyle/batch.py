@@ -1,0 +1,444 @@
+"""Batch rendering: many clips in many styles, resumable, on a local process
+pool or a Ray cluster.
+
+A job file (TOML) lists inputs and styles; every (input, style) pair is a
+task with an output path and a hash of everything that decides its look.
+The manifest in the output folder records each task's outcome, so running
+the job again redoes only what is missing, failed or was rendered with other
+settings. Outputs are written under temporary names and renamed when
+complete, and every task runs in its own process, so killing the batch loses
+only the tasks in flight and a crashing input takes nothing else with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .config import read_toml
+from .controls import StyleMix
+from .errors import OptionError, StyleError, VidstyleError
+from .pipeline import RunOptions
+from .styles import find_style
+from .sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
+
+MANIFEST_NAME = "vidstyle-batch.json"
+DEFAULT_NAME = "{stem}_{style}.mp4"
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
+# Options that change how fast a task runs, not what it renders.
+UNHASHED_OPTIONS = {"quiet", "threads", "device", "batch_size"}
+JOB_KEYS = {"output_dir", "defaults", "items", "name", "retries"}
+ITEM_KEYS = {"input", "styles", "style", "name"}
+
+
+@dataclass
+class Task:
+    """One input rendered in one style."""
+
+    key: str  # the output path relative to the output folder: unique in a job
+    input: str  # a file or an image-sequence pattern
+    style: str
+    output: Path
+    options: RunOptions
+    settings_hash: str = ""
+
+    def describe(self) -> str:
+        return f"{Path(self.input).name} [{self.style}]"
+
+
+@dataclass
+class Job:
+    path: Path
+    output_dir: Path
+    tasks: list[Task]
+    retries: int = 1  # extra attempts after a transient failure
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.output_dir / MANIFEST_NAME
+
+
+# --- reading the job file -------------------------------------------------
+
+
+def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
+    """Parse a job file into tasks; paths in it are relative to the file."""
+    path = Path(path)
+    values = read_toml(path)
+    where = path.name
+    unknown = set(values) - JOB_KEYS
+    if unknown:
+        raise OptionError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(JOB_KEYS))})")
+    base = path.resolve().parent
+    output_dir = base / str(values.get("output_dir", "renders"))
+    retries = values.get("retries", 1)
+    if not isinstance(retries, int) or retries < 0:
+        raise OptionError(f"{where}: retries must be a whole number >= 0, got {retries!r}")
+    defaults = _options(RunOptions(), values.get("defaults", {}), f"{where} [defaults]")
+    defaults = defaults.replace(**(overrides or {}))
+    items = values.get("items")
+    if not items or not isinstance(items, list):
+        raise OptionError(f"{where}: no [[items]]: nothing to render")
+    tasks: list[Task] = []
+    for number, item in enumerate(items, 1):
+        tasks += _item_tasks(item, base, output_dir, defaults, values.get("name", DEFAULT_NAME), f"{where} item {number}")
+    seen: dict[str, Task] = {}
+    for task in tasks:
+        if task.key in seen:
+            raise OptionError(
+                f"{where}: {seen[task.key].describe()} and {task.describe()} would both write {task.key}; "
+                "use a name template with {style} and {stem}"
+            )
+        seen[task.key] = task
+    for task in tasks:
+        task.settings_hash = settings_hash(task)
+    return Job(path=path, output_dir=output_dir, tasks=tasks, retries=retries)
+
+
+def _options(base: RunOptions, values: dict[str, Any], where: str) -> RunOptions:
+    if not isinstance(values, dict):
+        raise OptionError(f"{where}: expected a table of run options")
+    unknown = set(values) - set(RunOptions.__dataclass_fields__)
+    if unknown:
+        raise OptionError(f"{where}: unknown option(s) {', '.join(sorted(unknown))}")
+    options = dataclasses.replace(base, **values)
+    options.validate()
+    return options
+
+
+def _item_tasks(item: Any, base: Path, output_dir: Path, defaults: RunOptions, name: str, where: str) -> list[Task]:
+    if not isinstance(item, dict) or "input" not in item:
+        raise OptionError(f"{where}: needs an input")
+    styles = item.get("styles", item.get("style", defaults.style))
+    styles = [styles] if isinstance(styles, str) else list(styles)
+    if not styles:
+        raise OptionError(f"{where}: empty styles list")
+    for style in styles:
+        StyleMix.parse(style)  # a malformed mix is a job-file error; an unknown style fails its tasks
+    options = _options(defaults, {k: v for k, v in item.items() if k not in ITEM_KEYS}, where)
+    template = item.get("name", name)
+    tasks = []
+    for source in expand_input(str(item["input"]), base, where):
+        for style in styles:
+            relative = output_name(template, source, style, where)
+            task_options = dataclasses.replace(options, style=style)
+            if is_image_sequence(relative):  # a job-wide video codec does not apply to image frames
+                task_options = dataclasses.replace(task_options, codec=None, pixel_format=None)
+            tasks.append(Task(relative, source, style, output_dir / relative, task_options))
+    return tasks
+
+
+def expand_input(spec: str, base: Path, where: str = "job") -> list[str]:
+    """A file, a glob, a folder of videos or an image-sequence pattern, as a
+    list of inputs. A missing plain file is kept: its task fails alone."""
+    path = Path(spec).expanduser()
+    path = path if path.is_absolute() else base / path
+    if is_image_sequence(path):
+        return [str(path)]
+    if any(ch in spec for ch in "*?["):
+        matches = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not matches:
+            raise OptionError(f"{where}: no files match {spec}")
+        return matches
+    if path.is_dir():
+        videos = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+        if not videos:
+            raise OptionError(f"{where}: no videos in folder {spec}")
+        return videos
+    return [str(path)]
+
+
+def _stem(source: str) -> str:
+    return sequence_stem(source) if is_image_sequence(source) else Path(source).stem
+
+
+def output_name(template: str, source: str, style: str, where: str) -> str:
+    safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-")
+    try:
+        name = template.format(stem=_stem(source), style=safe_style)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise OptionError(f"{where}: bad name template {template!r} (fields: {{stem}}, {{style}}): {exc}") from None
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise OptionError(f"{where}: name template must stay inside output_dir, got {name}")
+    return name
+
+
+# --- settings hash and manifest -------------------------------------------
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _input_fingerprint(source: str) -> Any:
+    files = sequence_files(source) if is_image_sequence(source) else [Path(source)]
+    stats = [(f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
+    return [len(stats), sum(s for s, _ in stats), max((m for _, m in stats), default=0)]
+
+
+def _style_fingerprint(style: str) -> list[Any]:
+    parts = []
+    for name, weight in StyleMix.parse(style).components:
+        try:
+            parts.append([name, weight, _file_digest(find_style(name).path)])
+        except StyleError:
+            parts.append([name, weight, None])
+    return parts
+
+
+def settings_hash(task: Task) -> str:
+    """Everything that decides what the output looks like: input file,
+    style weights and every option that changes the pixels or the file."""
+    options = {k: v for k, v in dataclasses.asdict(task.options).items() if k not in UNHASHED_OPTIONS}
+    payload = {
+        "input": task.input,
+        "input_files": _input_fingerprint(task.input),
+        "style": _style_fingerprint(task.style),
+        "options": options,
+        "output": task.key,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Manifest:
+    """``<output_dir>/vidstyle-batch.json``: one record per task, rewritten
+    atomically after every change so that a kill never corrupts it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            try:
+                self.records = json.loads(path.read_text()).get("tasks", {})
+            except (json.JSONDecodeError, AttributeError, OSError):
+                self.records = {}  # unreadable: every task is redone
+
+    def is_complete(self, task: Task) -> bool:
+        record = self.records.get(task.key, {})
+        return record.get("status") == "done" and record.get("settings_hash") == task.settings_hash and output_exists(task.output)
+
+    def update(self, task: Task, **fields: Any) -> None:
+        record = self.records.setdefault(task.key, {})
+        record.update(
+            input=task.input, style=task.style, output=str(task.output), settings_hash=task.settings_hash, **fields
+        )
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"updated": _now(), "tasks": self.records}, indent=2, default=str))
+        os.replace(temporary, self.path)
+
+
+# --- running --------------------------------------------------------------
+
+
+@dataclass
+class TaskOutcome:
+    task: Task
+    status: str  # "done", "skipped" (up to date), "failed" or "interrupted"
+    seconds: float = 0.0
+    frames: int = 0
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class BatchReport:
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(o.status in ("done", "skipped") for o in self.outcomes)
+
+    def summary(self) -> str:
+        """A table of every task, then the totals."""
+        rows = [("status", "task", "frames", "seconds", "output / error")]
+        for o in self.outcomes:
+            detail = o.error if o.error else str(o.task.output)
+            rows.append((o.status, o.task.describe(), str(o.frames or ""), f"{o.seconds:.1f}" if o.seconds else "", detail))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+        counts = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed", "interrupted")}
+        lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no tasks")
+        return "\n".join(lines)
+
+
+def plan(job: Job, force: bool = False) -> tuple[list[Task], list[Task]]:
+    """(to render, already up to date)."""
+    manifest = Manifest(job.manifest_path)
+    todo, up_to_date = [], []
+    for task in job.tasks:
+        (up_to_date if not force and manifest.is_complete(task) else todo).append(task)
+    return todo, up_to_date
+
+
+def run_batch(
+    job: Job,
+    workers: int = 1,
+    ray_address: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> BatchReport:
+    """Render every task of ``job`` that is not already up to date."""
+    from .batch_runners import LocalRunner, RayRunner, TaskResult
+
+    if workers < 1:
+        raise OptionError(f"--workers must be at least 1, got {workers}")
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(job.manifest_path)
+    todo, up_to_date = plan(job, force)
+    report = BatchReport([TaskOutcome(t, "skipped") for t in up_to_date])
+    for task in todo:
+        remove_stale_temporaries(task.output)
+        task.output.parent.mkdir(parents=True, exist_ok=True)
+    runner = RayRunner(ray_address) if ray_address else LocalRunner(workers)
+    attempts: dict[str, int] = {}
+    started: dict[str, float] = {}
+    by_key = {t.key: t for t in todo}
+    bar = _ProgressBar(todo, len(job.tasks), enabled=progress)
+
+    def on_start(task: Task) -> None:
+        attempts[task.key] = attempts.get(task.key, 0) + 1
+        started[task.key] = time.time()
+        manifest.update(task, status="running", started=_now(), attempts=attempts[task.key], error=None)
+        bar.write(f"start  {task.describe()} -> {task.key}")
+
+    def on_result(result: TaskResult) -> bool:
+        """Record a result; True asks the runner to retry the task."""
+        task = by_key[result.key]
+        seconds = time.time() - started[task.key]
+        if result.error is None:
+            manifest.update(task, status="done", finished=_now(), seconds=round(seconds, 2), frames=result.frames, error=None)
+            report.outcomes.append(TaskOutcome(task, "done", seconds, result.frames, attempts[task.key]))
+            bar.finish_task(task, result.frames, f"done   {task.describe()}: {result.frames} frames in {seconds:.1f} s")
+            return False
+        retry = result.transient and attempts[task.key] <= job.retries
+        manifest.update(task, status="retrying" if retry else "failed", finished=_now(), error=result.error)
+        if retry:
+            bar.write(f"retry  {task.describe()}: {result.error}")
+            return True
+        report.outcomes.append(TaskOutcome(task, "failed", seconds, 0, attempts[task.key], result.error))
+        bar.finish_task(task, 0, f"FAILED {task.describe()}: {result.error}")
+        return False
+
+    try:
+        with _signals_as_interrupts():
+            runner.run(todo, on_start, on_result, bar.advance)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        finished = {o.task.key for o in report.outcomes}
+        for task in todo:
+            if task.key not in finished:
+                status = "interrupted" if task.key in started else "pending"
+                manifest.update(task, status=status, error=None)
+                report.outcomes.append(TaskOutcome(task, status))
+    finally:
+        bar.close()
+    order = {t.key: i for i, t in enumerate(job.tasks)}
+    report.outcomes.sort(key=lambda o: order[o.task.key])
+    return report
+
+
+def remove_stale_temporaries(output: Path) -> None:
+    """Temporary files (``NAME.tmp.XXXXXXXX.ext``) or folders left beside
+    ``output`` by a batch that was killed before it could clean up."""
+    pattern = re.compile(re.escape(output.stem) + r"\.tmp\.[0-9a-f]{8}" + re.escape(output.suffix) + "$")
+    folder = output.parent
+    if not folder.is_dir():
+        return
+    for candidate in folder.iterdir():
+        if pattern.match(candidate.name) and candidate.is_file():
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM (what schedulers and `kill` send) ends the batch like Ctrl-C:
+    workers are stopped, their temporary files removed, the manifest kept."""
+
+    def interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _estimated_frames(task: Task) -> int | None:
+    from .video_io import VideoReader
+
+    try:
+        with VideoReader(task.input, frame_rate=task.options.frame_rate) as reader:
+            return reader.estimated_frames()
+    except VidstyleError:
+        return None  # the task will fail and say why
+
+
+class _ProgressBar:
+    """One overall bar counting frames (with ETA), tasks in its label, and a
+    line per task event above it."""
+
+    def __init__(self, todo: list[Task], total_tasks: int, enabled: bool):
+        from tqdm import tqdm
+
+        self.done_tasks = total_tasks - len(todo)
+        self.total_tasks = total_tasks
+        self.frames_of: dict[str, int] = {}
+        self.seen: dict[str, int] = {}
+        total = 0
+        for task in todo:
+            count = _estimated_frames(task) or 0
+            if task.options.max_frames:
+                count = min(count, task.options.max_frames) if count else task.options.max_frames
+            self.frames_of[task.key] = count
+            total += count
+        self.bar = tqdm(total=total or None, unit="frame", dynamic_ncols=True, disable=not enabled)
+        self._label()
+
+    def _label(self) -> None:
+        self.bar.set_description(f"tasks {self.done_tasks}/{self.total_tasks}")
+
+    def write(self, line: str) -> None:
+        if not self.bar.disable:
+            self.bar.write(line)
+
+    def advance(self, key: str, frames: int) -> None:
+        step = frames - self.seen.get(key, 0)
+        if step > 0:
+            self.seen[key] = frames
+            self.bar.update(step)
+
+    def finish_task(self, task: Task, frames: int, line: str) -> None:
+        # a failed or shorter-than-expected task still completes its share of the bar
+        self.advance(task.key, max(frames, self.frames_of.get(task.key, 0)))
+        self.done_tasks += 1
+        self._label()
+        self.write(line)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,231 @@
+"""Where batch tasks run: one local process per task, or Ray tasks on a cluster.
+
+Both runners take the same callbacks from :func:`vidstyle.batch.run_batch`:
+``on_start(task)`` when a task is launched, ``on_result(result)`` when it
+ends (returning True to have it retried) and ``on_progress(key, frames)``
+as frames are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import OptionError, VidstyleError
+
+if TYPE_CHECKING:
+    from .batch import Task
+
+OnStart = Callable[["Task"], None]
+OnResult = Callable[["TaskResult"], bool]
+OnProgress = Callable[[str, int], None]
+STOP_GRACE_SECONDS = 10
+
+
+@dataclass
+class TaskResult:
+    key: str
+    frames: int = 0
+    error: str | None = None
+    transient: bool = False  # worth another attempt (not a bad input or option)
+
+
+def task_spec(task: "Task", threads: int | None = None) -> dict[str, Any]:
+    """What a worker needs, as plain data that pickles anywhere."""
+    options = dataclasses.asdict(task.options)
+    options.update(quiet=True, threads=options["threads"] or threads)
+    return {"key": task.key, "input": task.input, "output": str(task.output), "options": options}
+
+
+def render_task(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
+    """Run one task; errors come back as a result, never as an exception."""
+    from .pipeline import RunOptions, stylize_video
+
+    try:
+        result = stylize_video(spec["input"], spec["output"], options=RunOptions(**spec["options"]), progress=on_progress)
+        return TaskResult(spec["key"], frames=result.frames)
+    except VidstyleError as exc:
+        return TaskResult(spec["key"], error=str(exc))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # an unexpected failure: maybe a flaky disk or a GPU hiccup
+        return TaskResult(spec["key"], error=f"{type(exc).__name__}: {exc}".splitlines()[0], transient=True)
+
+
+# --- local processes --------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this worker if the batch process dies
+    (even by SIGKILL), so that the worker deletes its temporary file."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(spec: dict[str, Any], messages: Any, parent_pid: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        return
+
+    def terminate(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt  # unwinds through atomic_output, which removes the temporary file
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us in order
+    last = [0.0]
+
+    def progress(frames: int) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.25:
+            last[0] = now
+            messages.put(("progress", spec["key"], frames))
+
+    try:
+        result = render_task(spec, progress)
+    except KeyboardInterrupt:
+        return
+    messages.put(("result", result))
+
+
+class LocalRunner:
+    """Tasks as separate processes, ``workers`` at a time. A process per task
+    costs a second or two of start-up against minutes of rendering, and buys
+    isolation: a crash (even a segfault in a codec) fails only its task."""
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise OptionError(f"--workers must be at least 1, got {workers}")
+        self.workers = workers
+
+    def run(self, tasks: list["Task"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
+        messages = context.Queue()
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        pending = list(tasks)
+        running: dict[str, tuple["Task", Any]] = {}
+        exited: dict[str, float] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    task = pending.pop(0)
+                    process = context.Process(
+                        target=_worker_main, args=(task_spec(task, threads), messages, os.getpid()), daemon=True
+                    )
+                    on_start(task)
+                    process.start()
+                    running[task.key] = (task, process)
+                try:
+                    message = messages.get(timeout=0.2)
+                except queue.Empty:
+                    message = None
+                if message is not None:
+                    if message[0] == "progress":
+                        on_progress(message[1], message[2])
+                    else:
+                        result: TaskResult = message[1]
+                        if result.key not in running:  # already given up as crashed
+                            continue
+                        task, process = running.pop(result.key)
+                        exited.pop(result.key, None)
+                        process.join()
+                        if on_result(result):
+                            pending.insert(0, task)
+                    continue
+                now = time.monotonic()
+                for key, (task, process) in list(running.items()):
+                    if process.exitcode is None:
+                        continue
+                    # a result sent just before exit may still be in the pipe: wait a moment
+                    first_seen = exited.setdefault(key, now)
+                    if now - first_seen < 1.0:
+                        continue
+                    running.pop(key)
+                    exited.pop(key)
+                    crash = TaskResult(key, error=f"worker process died (exit code {process.exitcode})", transient=True)
+                    if on_result(crash):
+                        pending.insert(0, task)
+        finally:
+            self._stop([process for _, process in running.values()])
+            messages.close()
+
+    @staticmethod
+    def _stop(processes: list[Any]) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: the worker removes its temporary output
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+# --- Ray ----------------------------------------------------------------------
+
+
+class RayRunner:
+    """Tasks as Ray tasks on an existing cluster (``address``: host:port or
+    ``auto``), one GPU each where the cluster has GPUs. Every node must see
+    the inputs and the output folder at the same paths (a shared file system)."""
+
+    def __init__(self, address: str):
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise OptionError("--ray needs Ray: pip install 'vidstyle[ray]'") from None
+        self.address = address
+
+    def run(self, tasks: list["Task"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise VidstyleError(f"cannot reach a Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
+        gpus = ray.cluster_resources().get("GPU", 0)
+        remote = ray.remote(num_gpus=1 if gpus else 0, max_retries=0)(_ray_render)
+        futures: dict[Any, "Task"] = {}
+
+        def submit(task: "Task") -> None:
+            on_start(task)
+            spec = task_spec(task)
+            spec["options"]["device"] = "cuda" if gpus else "cpu"
+            futures[remote.remote(spec)] = task
+
+        for task in tasks:
+            submit(task)
+        try:
+            while futures:
+                done, _ = ray.wait(list(futures), num_returns=1)
+                task = futures.pop(done[0])
+                try:
+                    result = ray.get(done[0])
+                except Exception as exc:  # the worker or its node died
+                    result = TaskResult(task.key, error=f"Ray task failed: {str(exc).splitlines()[0]}", transient=True)
+                on_progress(task.key, result.frames)
+                if on_result(result):
+                    submit(task)
+        finally:
+            for future in futures:
+                ray.cancel(future, force=True)
+
+
+def _ray_render(spec: dict[str, Any]) -> TaskResult:
+    return render_task(spec)
+
