@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from helpers import frame_times, one_line_error
+from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle.evaluation import read_frames
 from vidstyle.video_io import probe
 
@@ -171,3 +171,67 @@ def test_killed_batch_resumes_without_redoing_or_leaving_partials(make_clip, tmp
     for index in range(4):
         assert len(frame_times(out / f"c{index}_tiny.mp4")) == 60
     assert leftovers(tmp_path) == []
+
+
+def border_differences(a: Path, b: Path) -> list[float]:
+    return [float(abs(x.astype(int) - y).mean()) for x, y in zip(read_frames(a, None), read_frames(b, None), strict=True)]
+
+
+def test_long_clips_split_into_parts_join_like_a_single_pass(make_clip, tmp_path, style_home, cli):
+    make_clip("long.mp4", frames=72, width=96, height=64, audio=True, noise=4, keyframe_interval=12)
+    text = 'output_dir = "{}"\nname = "{{stem}}.mkv"\n[defaults]\ncodec = "ffv1"\nstyle = "tiny"\n[[items]]\ninput = "long.mp4"\n'
+    whole = write_job(tmp_path, text.format("whole"))
+    assert cli("batch", whole, "-q").code == 0
+    chunked = tmp_path / "chunked.toml"
+    chunked.write_text(text.format("chunked"))
+    result = cli("batch", chunked, "--chunk-seconds", "1", "--workers", "2")
+    assert result.code == 0, result.err
+    assert "(3 parts)" in result.err
+    one, parts = tmp_path / "whole" / "long.mkv", tmp_path / "chunked" / "long.mkv"
+    assert frame_times(parts) == frame_times(one) and len(frame_times(parts)) == 72
+    assert audio_seconds(parts) == pytest.approx(audio_seconds(one), abs=0.03)
+    # the overlap primes the stabiliser: the borders (frames 24 and 48) are
+    # near enough to the single pass that nobody could see a seam
+    assert max(border_differences(one, parts)) < 0.6
+    assert leftovers(tmp_path) == [] and not list((tmp_path / "chunked").glob(".long.part*"))
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A local one-node Ray cluster, started the way a user would start one."""
+    import socket
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    ray = [str(Path(sys.executable).with_name("ray"))]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [*ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cluster):
+    make_clip("long.mp4", frames=48, width=96, height=64, audio=True, keyframe_interval=12)
+    make_clip("short.mp4", frames=5, width=64, height=48)
+    text = f'output_dir = "{{}}"\n[[items]]\ninput = "*.mp4"\nstyles = ["{tiny_style}"]\n'
+    (tmp_path / "local.toml").write_text(text.format("local"))
+    (tmp_path / "ray.toml").write_text(text.format("ray"))
+    local = subprocess.run([*VIDSTYLE, "batch", str(tmp_path / "local.toml"), "-q"], capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr
+    cluster = subprocess.run(
+        [*VIDSTYLE, "batch", str(tmp_path / "ray.toml"), "--ray", ray_cluster, "--chunk-seconds", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert cluster.returncode == 0, cluster.stderr
+    assert "(2 parts)" in cluster.stderr  # the long clip went out as parts
+    for name in ("long_tiny.mp4", "short_tiny.mp4"):
+        times = frame_times(tmp_path / "ray" / name)
+        assert times == frame_times(tmp_path / "local" / name) and len(times) in (48, 5)
+    assert audio_seconds(tmp_path / "ray" / "long_tiny.mp4") == pytest.approx(audio_seconds(tmp_path / "local" / "long_tiny.mp4"), abs=0.03)
+    assert {r["status"] for r in manifest(tmp_path / "ray").values()} == {"done"}

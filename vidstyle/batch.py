@@ -20,20 +20,28 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
+from .atomic import atomic_output
+from .chunks import Segment, plan_segments
 from .config import read_toml
 from .controls import StyleMix
 from .errors import OptionError, StyleError, VidstyleError
 from .pipeline import RunOptions
 from .styles import find_style
+from .video_io import concat_video_files
 from .sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 
+if TYPE_CHECKING:
+    from .batch_runners import TaskResult
+
 MANIFEST_NAME = "vidstyle-batch.json"
+DEFAULT_RAY_CHUNK_SECONDS = 60.0
 DEFAULT_NAME = "{stem}_{style}.mp4"
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
 # Options that change how fast a task runs, not what it renders.
@@ -294,77 +302,162 @@ def plan(job: Job, force: bool = False) -> tuple[list[Task], list[Task]]:
     return todo, up_to_date
 
 
+@dataclass
+class Unit:
+    """What one worker renders: a whole task, or one segment of a long clip
+    (joined into the task's output when every segment is done)."""
+
+    key: str
+    task: Task
+    output: Path
+    segment: Segment | None = None
+
+
+def split_task(task: Task, chunk_seconds: float) -> list[Unit]:
+    """One unit per segment of the input cut at keyframes about every
+    ``chunk_seconds``; a single unit when chunking is off or cannot apply."""
+    whole = [Unit(task.key, task, task.output)]
+    if chunk_seconds <= 0 or task.options.max_frames or is_image_sequence(task.input) or is_image_sequence(task.output):
+        return whole
+    try:
+        segments = plan_segments(task.input, chunk_seconds)
+    except VidstyleError:
+        return whole  # rendering it will report the problem
+    if len(segments) == 1:
+        return whole
+    return [Unit(f"{task.key}#{i}", task, _part_path(task.output, i), segment) for i, segment in enumerate(segments)]
+
+
+def _part_path(output: Path, index: int) -> Path:
+    return output.with_name(f".{output.stem}.part{index:03d}{output.suffix}")
+
+
 def run_batch(
     job: Job,
     workers: int = 1,
     ray_address: str | None = None,
     force: bool = False,
     progress: bool = True,
+    chunk_seconds: float | None = None,
 ) -> BatchReport:
-    """Render every task of ``job`` that is not already up to date."""
-    from .batch_runners import LocalRunner, RayRunner, TaskResult
+    """Render every task of ``job`` that is not already up to date.
+    ``chunk_seconds`` (default: 60 on Ray, off locally) splits long clips
+    into segments rendered in parallel."""
+    from .batch_runners import LocalRunner, RayRunner
 
     if workers < 1:
         raise OptionError(f"--workers must be at least 1, got {workers}")
+    if chunk_seconds is None:
+        chunk_seconds = DEFAULT_RAY_CHUNK_SECONDS if ray_address else 0.0
     job.output_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(job.manifest_path)
     todo, up_to_date = plan(job, force)
-    report = BatchReport([TaskOutcome(t, "skipped") for t in up_to_date])
     for task in todo:
         remove_stale_temporaries(task.output)
         task.output.parent.mkdir(parents=True, exist_ok=True)
     runner = RayRunner(ray_address) if ray_address else LocalRunner(workers)
-    attempts: dict[str, int] = {}
-    started: dict[str, float] = {}
-    by_key = {t.key: t for t in todo}
-    bar = _ProgressBar(todo, len(job.tasks), enabled=progress)
-
-    def on_start(task: Task) -> None:
-        attempts[task.key] = attempts.get(task.key, 0) + 1
-        started[task.key] = time.time()
-        manifest.update(task, status="running", started=_now(), attempts=attempts[task.key], error=None)
-        bar.write(f"start  {task.describe()} -> {task.key}")
-
-    def on_result(result: TaskResult) -> bool:
-        """Record a result; True asks the runner to retry the task."""
-        task = by_key[result.key]
-        seconds = time.time() - started[task.key]
-        if result.error is None:
-            manifest.update(task, status="done", finished=_now(), seconds=round(seconds, 2), frames=result.frames, error=None)
-            report.outcomes.append(TaskOutcome(task, "done", seconds, result.frames, attempts[task.key]))
-            bar.finish_task(task, result.frames, f"done   {task.describe()}: {result.frames} frames in {seconds:.1f} s")
-            return False
-        retry = result.transient and attempts[task.key] <= job.retries
-        manifest.update(task, status="retrying" if retry else "failed", finished=_now(), error=result.error)
-        if retry:
-            bar.write(f"retry  {task.describe()}: {result.error}")
-            return True
-        report.outcomes.append(TaskOutcome(task, "failed", seconds, 0, attempts[task.key], result.error))
-        bar.finish_task(task, 0, f"FAILED {task.describe()}: {result.error}")
-        return False
-
+    units = [unit for task in todo for unit in split_task(task, chunk_seconds)]
+    state = _BatchRun(job, todo, up_to_date, units, progress)
     try:
         with _signals_as_interrupts():
-            runner.run(todo, on_start, on_result, bar.advance)
+            runner.run(units, state.on_start, state.on_result, state.bar.advance)
     except KeyboardInterrupt:
-        report.interrupted = True
-        finished = {o.task.key for o in report.outcomes}
-        for task in todo:
-            if task.key not in finished:
-                status = "interrupted" if task.key in started else "pending"
-                manifest.update(task, status=status, error=None)
-                report.outcomes.append(TaskOutcome(task, status))
+        state.interrupted()
     finally:
-        bar.close()
+        state.bar.close()
+        for unit in units:
+            if unit.segment is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    unit.output.unlink()
     order = {t.key: i for i, t in enumerate(job.tasks)}
-    report.outcomes.sort(key=lambda o: order[o.task.key])
-    return report
+    state.report.outcomes.sort(key=lambda o: order[o.task.key])
+    return state.report
+
+
+class _BatchRun:
+    """Bookkeeping of one batch run: attempts, parts, manifest and bar."""
+
+    def __init__(self, job: Job, todo: list[Task], up_to_date: list[Task], units: list[Unit], progress: bool):
+        self.job = job
+        self.todo = todo
+        self.manifest = Manifest(job.manifest_path)
+        self.report = BatchReport([TaskOutcome(t, "skipped") for t in up_to_date])
+        self.units = {unit.key: unit for unit in units}
+        self.parts_left = {task.key: {u.key for u in units if u.task is task} for task in todo}
+        self.frames = {task.key: 0 for task in todo}
+        self.attempts: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+        self.finished: set[str] = set()
+        self.bar = _ProgressBar(todo, len(job.tasks), enabled=progress)
+
+    def on_start(self, unit: Unit) -> None:
+        self.attempts[unit.key] = self.attempts.get(unit.key, 0) + 1
+        task = unit.task
+        if task.key not in self.started:
+            self.started[task.key] = time.time()
+            parts = len(self.parts_left[task.key])
+            self.manifest.update(task, status="running", started=_now(), parts=parts, error=None)
+            self.bar.write(f"start  {task.describe()} -> {task.key}" + (f" ({parts} parts)" if parts > 1 else ""))
+        self.manifest.update(task, attempts=max(self.attempts.get(u, 0) for u in self.parts_left[task.key] | {unit.key}))
+
+    def on_result(self, result: "TaskResult") -> bool:
+        """Record a unit's result; True asks the runner to run it again."""
+        unit = self.units[result.key]
+        task = unit.task
+        if task.key in self.finished:
+            return False  # another part of this task already failed
+        if result.error is not None:
+            retry = result.transient and self.attempts[unit.key] <= self.job.retries
+            if retry:
+                self.manifest.update(task, status="retrying", error=result.error)
+                self.bar.write(f"retry  {task.describe()}: {result.error}")
+                return True
+            self._finish(task, "failed", result.error)
+            return False
+        self.frames[task.key] += result.frames
+        self.bar.advance(unit.key, result.frames)
+        self.parts_left[task.key].discard(unit.key)
+        if self.parts_left[task.key]:
+            return False
+        error = None
+        if unit.segment is not None:
+            try:
+                self._join(task)
+            except (VidstyleError, OSError) as exc:
+                error = f"joining the parts failed: {exc}"
+        self._finish(task, "failed" if error else "done", error)
+        return False
+
+    def _join(self, task: Task) -> None:
+        parts = [u.output for u in self.units.values() if u.task is task]
+        audio = task.input if task.options.audio else None
+        with atomic_output(task.output) as temporary:
+            concat_video_files(parts, temporary, audio_source=audio)
+
+    def _finish(self, task: Task, status: str, error: str | None) -> None:
+        self.finished.add(task.key)
+        seconds = time.time() - self.started.get(task.key, time.time())
+        frames = self.frames[task.key] if status == "done" else 0
+        self.manifest.update(task, status=status, finished=_now(), seconds=round(seconds, 2), frames=frames, error=error)
+        attempts = max(self.attempts.get(u.key, 0) for u in self.units.values() if u.task is task)
+        self.report.outcomes.append(TaskOutcome(task, status, seconds, frames, attempts, error))
+        line = f"done   {task.describe()}: {frames} frames in {seconds:.1f} s" if status == "done" else f"FAILED {task.describe()}: {error}"
+        self.bar.finish_task(task, [u.key for u in self.units.values() if u.task is task], line)
+
+    def interrupted(self) -> None:
+        self.report.interrupted = True
+        for task in self.todo:
+            if task.key not in self.finished:
+                status = "interrupted" if task.key in self.started else "pending"
+                self.manifest.update(task, status=status, error=None)
+                self.report.outcomes.append(TaskOutcome(task, status))
 
 
 def remove_stale_temporaries(output: Path) -> None:
-    """Temporary files (``NAME.tmp.XXXXXXXX.ext``) or folders left beside
-    ``output`` by a batch that was killed before it could clean up."""
-    pattern = re.compile(re.escape(output.stem) + r"\.tmp\.[0-9a-f]{8}" + re.escape(output.suffix) + "$")
+    """Temporary files (``NAME.tmp.XXXXXXXX.ext``) and parts of chunked
+    renders (``.NAME.part000.ext``) left beside ``output`` by a batch that was
+    killed before it could clean up."""
+    stem, suffix = re.escape(output.stem), re.escape(output.suffix)
+    pattern = re.compile(rf"({stem}\.tmp\.[0-9a-f]{{8}}|\.{stem}\.part\d{{3}}(\.tmp\.[0-9a-f]{{8}})?){suffix}$")
     folder = output.parent
     if not folder.is_dir():
         return
@@ -425,7 +518,7 @@ class _ProgressBar:
 
     def write(self, line: str) -> None:
         if not self.bar.disable:
-            self.bar.write(line)
+            self.bar.write(line, file=sys.stderr)
 
     def advance(self, key: str, frames: int) -> None:
         step = frames - self.seen.get(key, 0)
@@ -433,9 +526,12 @@ class _ProgressBar:
             self.seen[key] = frames
             self.bar.update(step)
 
-    def finish_task(self, task: Task, frames: int, line: str) -> None:
-        # a failed or shorter-than-expected task still completes its share of the bar
-        self.advance(task.key, max(frames, self.frames_of.get(task.key, 0)))
+    def finish_task(self, task: Task, unit_keys: list[str], line: str) -> None:
+        """Complete the task's share of the bar (a failed or shorter task too)."""
+        shown = sum(self.seen.get(key, 0) for key in unit_keys)
+        remaining = self.frames_of.get(task.key, 0) - shown
+        if remaining > 0:
+            self.bar.update(remaining)
         self.done_tasks += 1
         self._label()
         self.write(line)

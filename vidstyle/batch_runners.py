@@ -1,9 +1,9 @@
-"""Where batch tasks run: one local process per task, or Ray tasks on a cluster.
+"""Where batch work runs: one local process per unit, or Ray tasks on a cluster.
 
-Both runners take the same callbacks from :func:`vidstyle.batch.run_batch`:
-``on_start(task)`` when a task is launched, ``on_result(result)`` when it
-ends (returning True to have it retried) and ``on_progress(key, frames)``
-as frames are written.
+A unit is a whole task or one segment of a long clip. Both runners take the
+same callbacks from :func:`vidstyle.batch.run_batch`: ``on_start(unit)``
+when a unit is launched, ``on_result(result)`` when it ends (returning True
+to have it run again) and ``on_progress(key, frames)`` as frames are written.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import OptionError, VidstyleError
 
 if TYPE_CHECKING:
-    from .batch import Task
+    from .batch import Unit
 
-OnStart = Callable[["Task"], None]
+OnStart = Callable[["Unit"], None]
 OnResult = Callable[["TaskResult"], bool]
 OnProgress = Callable[[str, int], None]
 STOP_GRACE_SECONDS = 10
@@ -36,19 +36,23 @@ class TaskResult:
     transient: bool = False  # worth another attempt (not a bad input or option)
 
 
-def task_spec(task: "Task", threads: int | None = None) -> dict[str, Any]:
+def unit_spec(unit: "Unit", threads: int | None = None) -> dict[str, Any]:
     """What a worker needs, as plain data that pickles anywhere."""
-    options = dataclasses.asdict(task.options)
+    options = dataclasses.asdict(unit.task.options)
     options.update(quiet=True, threads=options["threads"] or threads)
-    return {"key": task.key, "input": task.input, "output": str(task.output), "options": options}
+    segment = dataclasses.asdict(unit.segment) if unit.segment is not None else None
+    return {"key": unit.key, "input": unit.task.input, "output": str(unit.output), "options": options, "segment": segment}
 
 
-def render_task(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
-    """Run one task; errors come back as a result, never as an exception."""
+def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
+    """Render one unit; errors come back as a result, never as an exception."""
+    from .chunks import Segment
     from .pipeline import RunOptions, stylize_video
 
+    segment = Segment(**spec["segment"]) if spec.get("segment") else None
     try:
-        result = stylize_video(spec["input"], spec["output"], options=RunOptions(**spec["options"]), progress=on_progress)
+        options = RunOptions(**spec["options"])
+        result = stylize_video(spec["input"], spec["output"], options=options, progress=on_progress, segment=segment)
         return TaskResult(spec["key"], frames=result.frames)
     except VidstyleError as exc:
         return TaskResult(spec["key"], error=str(exc))
@@ -93,41 +97,41 @@ def _worker_main(spec: dict[str, Any], messages: Any, parent_pid: int) -> None:
             messages.put(("progress", spec["key"], frames))
 
     try:
-        result = render_task(spec, progress)
+        result = render_unit(spec, progress)
     except KeyboardInterrupt:
         return
     messages.put(("result", result))
 
 
 class LocalRunner:
-    """Tasks as separate processes, ``workers`` at a time. A process per task
-    costs a second or two of start-up against minutes of rendering, and buys
-    isolation: a crash (even a segfault in a codec) fails only its task."""
+    """Each unit in its own process, ``workers`` at a time. A process per
+    unit costs a second or two of start-up against minutes of rendering, and
+    buys isolation: a crash (even a segfault in a codec) fails only its task."""
 
     def __init__(self, workers: int = 1):
         if workers < 1:
             raise OptionError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
 
-    def run(self, tasks: list["Task"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: list["Unit"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
         messages = context.Queue()
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        pending = list(tasks)
-        running: dict[str, tuple["Task", Any]] = {}
+        pending = list(units)
+        running: dict[str, tuple["Unit", Any]] = {}
         exited: dict[str, float] = {}
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
-                    task = pending.pop(0)
+                    unit = pending.pop(0)
                     process = context.Process(
-                        target=_worker_main, args=(task_spec(task, threads), messages, os.getpid()), daemon=True
+                        target=_worker_main, args=(unit_spec(unit, threads), messages, os.getpid()), daemon=True
                     )
-                    on_start(task)
+                    on_start(unit)
                     process.start()
-                    running[task.key] = (task, process)
+                    running[unit.key] = (unit, process)
                 try:
                     message = messages.get(timeout=0.2)
                 except queue.Empty:
@@ -139,14 +143,14 @@ class LocalRunner:
                         result: TaskResult = message[1]
                         if result.key not in running:  # already given up as crashed
                             continue
-                        task, process = running.pop(result.key)
+                        unit, process = running.pop(result.key)
                         exited.pop(result.key, None)
                         process.join()
                         if on_result(result):
-                            pending.insert(0, task)
+                            pending.insert(0, unit)
                     continue
                 now = time.monotonic()
-                for key, (task, process) in list(running.items()):
+                for key, (unit, process) in list(running.items()):
                     if process.exitcode is None:
                         continue
                     # a result sent just before exit may still be in the pipe: wait a moment
@@ -157,7 +161,7 @@ class LocalRunner:
                     exited.pop(key)
                     crash = TaskResult(key, error=f"worker process died (exit code {process.exitcode})", transient=True)
                     if on_result(crash):
-                        pending.insert(0, task)
+                        pending.insert(0, unit)
         finally:
             self._stop([process for _, process in running.values()])
             messages.close()
@@ -179,9 +183,10 @@ class LocalRunner:
 
 
 class RayRunner:
-    """Tasks as Ray tasks on an existing cluster (``address``: host:port or
-    ``auto``), one GPU each where the cluster has GPUs. Every node must see
-    the inputs and the output folder at the same paths (a shared file system)."""
+    """Units as Ray tasks on an existing cluster (``address``: host:port or
+    ``auto``): one GPU each where the cluster has GPUs, else one CPU each
+    (and one network thread, so that tasks sharing a node do not fight).
+    Every node must see the inputs and the output folder at the same paths."""
 
     def __init__(self, address: str):
         try:
@@ -190,42 +195,41 @@ class RayRunner:
             raise OptionError("--ray needs Ray: pip install 'vidstyle[ray]'") from None
         self.address = address
 
-    def run(self, tasks: list["Task"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: list["Unit"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
         import ray
 
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+                ray.init(address=self.address, log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise VidstyleError(f"cannot reach a Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(num_gpus=1 if gpus else 0, max_retries=0)(_ray_render)
-        futures: dict[Any, "Task"] = {}
+        futures: dict[Any, "Unit"] = {}
 
-        def submit(task: "Task") -> None:
-            on_start(task)
-            spec = task_spec(task)
+        def submit(unit: "Unit") -> None:
+            on_start(unit)
+            spec = unit_spec(unit, threads=None if gpus else 1)
             spec["options"]["device"] = "cuda" if gpus else "cpu"
-            futures[remote.remote(spec)] = task
+            futures[remote.remote(spec)] = unit
 
-        for task in tasks:
-            submit(task)
+        for unit in units:
+            submit(unit)
         try:
             while futures:
                 done, _ = ray.wait(list(futures), num_returns=1)
-                task = futures.pop(done[0])
+                unit = futures.pop(done[0])
                 try:
                     result = ray.get(done[0])
                 except Exception as exc:  # the worker or its node died
-                    result = TaskResult(task.key, error=f"Ray task failed: {str(exc).splitlines()[0]}", transient=True)
-                on_progress(task.key, result.frames)
+                    result = TaskResult(unit.key, error=f"Ray task failed: {str(exc).splitlines()[0]}", transient=True)
                 if on_result(result):
-                    submit(task)
+                    submit(unit)
         finally:
             for future in futures:
                 ray.cancel(future, force=True)
 
 
 def _ray_render(spec: dict[str, Any]) -> TaskResult:
-    return render_task(spec)
+    return render_unit(spec)
 

@@ -1,5 +1,5 @@
-"""Splitting a long clip into segments that render in parallel, and joining
-the rendered parts back without re-encoding.
+"""Splitting a long clip into segments that render in parallel (the parts
+are joined back by :func:`vidstyle.video_io.concat_video_files`).
 
 Segments start at keyframes of the input, so each part can be decoded from
 its own start. Each part also stylizes a few frames *before* its start
@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
-
 from .errors import VideoError
-from .video_io import VideoWriter, open_input
+from .video_io import open_input
 
 DEFAULT_OVERLAP = 8  # frames: enough for the stabiliser's blend to settle (0.7^8 < 6%)
 
@@ -78,33 +76,3 @@ def plan_segments(path: str | Path, chunk_seconds: float, overlap: int = DEFAULT
             target = seconds + chunk_seconds
     bounds = [None, *cuts, None]
     return [Segment(bounds[i], bounds[i + 1], overlap if i else 0) for i in range(len(bounds) - 1)]
-
-
-def join_parts(parts: list[Path], output: Path, audio_source: str | Path | None, format_name: str | None = None) -> int:
-    """Copy the video packets of ``parts`` (rendered segments, in order) into
-    ``output`` and carry the audio of ``audio_source``; returns the number of
-    video packets written."""
-    with av.open(str(parts[0])) as first:
-        template = first.streams.video[0]
-        writer = VideoWriter.for_packets(output, template, audio_source=audio_source, format_name=format_name)
-    written = 0
-    try:
-        last_dts: int | None = None
-        for part in parts:
-            with av.open(str(part)) as container:
-                stream = container.streams.video[0]
-                for packet in container.demux(stream):
-                    if packet.size == 0:
-                        continue
-                    # encoder delay is the same in every part, so DTS stay ordered;
-                    # nudge only a tie at a border, never past the packet's PTS
-                    if last_dts is not None and packet.dts is not None and packet.dts <= last_dts:
-                        packet.dts = min(last_dts + 1, packet.pts) if packet.pts is not None else last_dts + 1
-                    last_dts = packet.dts if packet.dts is not None else last_dts
-                    writer.mux_packet(packet, stream.time_base)
-                    written += 1
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    return written

@@ -251,6 +251,7 @@ def batch(
     ray: Optional[str] = typer.Option(None, "--ray", help="Run tasks on a Ray cluster: its address, or auto."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the tasks and whether each is up to date; render nothing."),
     force: bool = typer.Option(False, "--force", help="Render every task, even those already up to date."),
+    chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Split clips longer than this into parts rendered in parallel, cut at keyframes (0: off) [default: 60 on Ray, off locally]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar; only the summary."),
 ) -> None:
     """Render many clips in many styles; resumable (see the README for the job file)."""
@@ -265,7 +266,7 @@ def batch(
             typer.echo(f"{state:<10}  {task.describe()}  ->  {task.output}")
         typer.echo(f"{len(todo)} to render, {len(up_to_date)} up to date")
         return
-    report = run_batch(loaded, workers=workers, ray_address=ray, force=force, progress=not quiet)
+    report = run_batch(loaded, workers=workers, ray_address=ray, force=force, progress=not quiet, chunk_seconds=chunk_seconds)
     typer.echo(report.summary())
     if report.interrupted:
         typer.echo(f"vidstyle: interrupted; finished tasks are kept, run the job again to resume ({loaded.manifest_path})", err=True)

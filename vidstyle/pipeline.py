@@ -14,6 +14,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .atomic import atomic_output, atomic_sequence_output
+from .chunks import Segment
 from .config import build, merge, read_toml
 from .errors import OptionError, VidstyleError
 from .stylizer import Stylizer, StylizerOptions
@@ -169,16 +171,38 @@ def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
     raise _Stop
 
 
+def _frames_to_render(reader: VideoReader, segment: Segment | None, limit: int | None) -> Iterator[tuple[DecodedFrame, bool]]:
+    """(frame, keep) in order: with a segment, up to ``segment.overlap``
+    frames before its start come first with keep=False, to prime the
+    stabiliser; they are stylized but not written."""
+    if segment is None or segment.start is None:
+        reached: deque[DecodedFrame] = deque()
+    else:
+        reader.seek(segment.start - 1 if segment.overlap else segment.start)
+        reached = deque(maxlen=max(1, segment.overlap))
+    written = 0
+    for frame in reader:
+        place = segment.wants(frame.pts) if segment is not None and frame.pts is not None else "inside"
+        if place == "before":
+            if segment.overlap:
+                reached.append(frame)
+            continue
+        if place == "after" or (limit is not None and written >= limit):
+            return
+        while reached:
+            yield reached.popleft(), False
+        yield frame, True
+        written += 1
+
+
 def _batches(
-    reader: VideoReader, size: int, tracker: FlowTracker | None, limit: int | None
-) -> Iterator[list[tuple[DecodedFrame, Any]]]:
+    frames: Iterator[tuple[DecodedFrame, bool]], size: int, tracker: FlowTracker | None
+) -> Iterator[list[tuple[DecodedFrame, Any, bool]]]:
     """Frames in batches, each with its flow back to the previous frame
     (computed here, in the decoding thread, while the network works)."""
-    batch: list[tuple[DecodedFrame, Any]] = []
-    for frame in reader:
-        if limit is not None and frame.index >= limit:
-            break
-        batch.append((frame, tracker(frame.rgb) if tracker else None))
+    batch: list[tuple[DecodedFrame, Any, bool]] = []
+    for frame, keep in frames:
+        batch.append((frame, tracker(frame.rgb) if tracker else None, keep))
         if len(batch) == size:
             yield batch
             batch = []
@@ -214,12 +238,14 @@ def stylize_video(
     stylizer: Stylizer | None = None,
     options: RunOptions | None = None,
     progress: Callable[[int], None] | None = None,
+    segment: Segment | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Stylize every frame of ``input`` into ``output``, keeping size, timing
     and audio. Options are :class:`RunOptions` fields (``style``,
     ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
-    loaded network across clips."""
+    loaded network across clips. ``segment`` renders only part of the clip
+    (video only, for joining later; see :mod:`vidstyle.chunks`)."""
     if style is not None:
         overrides["style"] = style
     options = (options or RunOptions()).replace(**overrides)
@@ -236,7 +262,7 @@ def stylize_video(
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
-            frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress)
+            frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress, segment)
     finally:
         reader.close()
     if reader.skipped_packets:
@@ -277,9 +303,10 @@ def _run(
     options: RunOptions,
     batch_size: int,
     progress: Callable[[int], None] | None,
+    segment: Segment | None = None,
 ) -> tuple[int, float]:
     info = reader.info
-    audio_source = info.path if options.audio and info.has_audio else None
+    audio_source = info.path if options.audio and info.has_audio and segment is None else None
     writer = VideoWriter(temporary, info, options.encoder(), audio_source=audio_source)
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
@@ -292,7 +319,7 @@ def _run(
     blender = TemporalBlender(temporal.strength) if tracker else None
 
     def decode() -> None:
-        for batch in _batches(reader, batch_size, tracker, options.max_frames):
+        for batch in _batches(_frames_to_render(reader, segment, options.max_frames), batch_size, tracker):
             _put(decoded, batch, stop)
         _put(decoded, _END, stop)
 
@@ -303,17 +330,20 @@ def _run(
             if item is _END:
                 return
             frames, images = item
-            for (frame, flow), image in zip(frames, images):
+            kept = 0
+            for (frame, flow, keep), image in zip(frames, images):
                 if blender is not None:
                     image = blender(image, flow)
-                writer.write(image, frame.pts, frame.time_base)
-                written += 1
+                if keep:
+                    writer.write(image, frame.pts, frame.time_base)
+                    kept += 1
+            written += kept
             if bar is not None:
-                bar.update(len(frames))
+                bar.update(kept)
             if progress:
                 progress(written)
 
-    total = reader.estimated_frames()
+    total = None if segment else reader.estimated_frames()
     if options.max_frames:
         total = min(total or options.max_frames, options.max_frames)
     bar = None if options.quiet else tqdm(
@@ -330,7 +360,7 @@ def _run(
             item = _next(decoded, decoder)
             if item is _END:
                 break
-            images = stylizer(np.stack([frame.rgb for frame, _ in item]))
+            images = stylizer(np.stack([frame.rgb for frame, *_ in item]))
             _put_checked(stylized, (item, images), encoder)
         _put_checked(stylized, _END, encoder)
         encoder.join()

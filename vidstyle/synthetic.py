@@ -62,6 +62,7 @@ class ClipSpec:
     rotation: int = 0
     noise: float = 0.0  # per-frame sensor noise (standard deviation, 0-255 scale)
     cut_at: int | None = None  # from this frame on, a different scene (a hard cut)
+    keyframe_interval: int | None = None  # frames per GOP (None: the encoder's default)
 
 
 def _pick_pixel_format(codec: str, width: int, height: int) -> str:
@@ -85,6 +86,10 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
         stream.time_base = time_base
         if spec.rotation:
             stream.set_display_rotation(spec.rotation)
+        if spec.keyframe_interval:
+            stream.codec_context.gop_size = spec.keyframe_interval
+            if spec.codec == "libx264":
+                stream.options = {"x264-params": f"keyint={spec.keyframe_interval}:min-keyint={spec.keyframe_interval}:scenecut=0"}
         audio_stream = None
         if spec.audio:
             audio_stream = container.add_stream(spec.audio_codec, rate=48000)

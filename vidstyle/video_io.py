@@ -239,6 +239,10 @@ class VideoReader:
         if index == 0:
             raise VideoError(f"no decodable video frames in {self.path}")
 
+    def seek(self, pts: int) -> None:
+        """Continue from the keyframe at or before ``pts`` (stream time base)."""
+        self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+
     def close(self) -> None:
         self.container.close()
 
@@ -547,6 +551,45 @@ class _AudioCarrier:
         if self.input is not None:
             self.input.close()
             self.input = None
+
+
+def concat_video_files(parts: list[Path], output: str | Path, audio_source: str | Path | None = None) -> int:
+    """Join encoded parts (same codec settings, timestamps already on one
+    time line) into ``output`` by copying packets, adding the audio of
+    ``audio_source``; returns the number of video packets written."""
+    output = Path(output)
+    format_name = container_format(output)
+    container = av.open(str(output), mode="w", format=format_name)
+    audio = None
+    written = 0
+    try:
+        with av.open(str(parts[0])) as first:
+            stream = container.add_stream_from_template(first.streams.video[0])
+        if audio_source is not None:
+            audio = _AudioCarrier(audio_source, container, format_name)
+        last_dts: int | None = None
+        for part in parts:
+            with av.open(str(part)) as source:
+                for packet in source.demux(source.streams.video[0]):
+                    if packet.size == 0:
+                        continue
+                    if last_dts is not None and packet.dts is not None and packet.dts <= last_dts:
+                        # a tie at a border; never move DTS past PTS
+                        packet.dts = last_dts + 1 if packet.pts is None else min(last_dts + 1, packet.pts)
+                    last_dts = packet.dts if packet.dts is not None else last_dts
+                    seconds = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                    packet.stream = stream
+                    container.mux(packet)
+                    written += 1
+                    if audio and seconds is not None:
+                        audio.mux_until(seconds)
+        if audio:
+            audio.mux_until(None, final=True)
+    finally:
+        if audio:
+            audio.close()
+        container.close()
+    return written
 
 
 def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE) -> VideoInfo:
