@@ -235,3 +235,24 @@ def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cl
         assert times == frame_times(tmp_path / "local" / name) and len(times) in (48, 5)
     assert audio_seconds(tmp_path / "ray" / "long_tiny.mp4") == pytest.approx(audio_seconds(tmp_path / "local" / "long_tiny.mp4"), abs=0.03)
     assert {r["status"] for r in manifest(tmp_path / "ray").values()} == {"done"}
+
+
+def test_transient_failures_are_retried_and_bad_input_is_not(make_clip, tmp_path, style_home):
+    from vidstyle.batch import _BatchRun, load_job, split_task
+    from vidstyle.batch_runners import TaskResult
+
+    make_clip("a.mp4", frames=2)
+    job = load_job(write_job(tmp_path, 'retries = 2\n[[items]]\ninput = "a.mp4"\nstyles = ["tiny", "tiny2"]\n'))
+    units = [unit for task in job.tasks for unit in split_task(task, 0)]
+    run = _BatchRun(job, job.tasks, [], units, progress=False)
+    flaky, bad = units
+    outcomes = []
+    for unit, results in ((flaky, [True, True, None]), (bad, [False])):
+        for transient in results:
+            run.on_start(unit)
+            error = None if transient is None else "disk hiccup" if transient else "not a readable video"
+            outcomes.append(run.on_result(TaskResult(unit.key, frames=2, error=error, transient=bool(transient))))
+    assert outcomes == [True, True, False, False]  # retried twice, then done; the bad input not retried
+    status = {o.task.key: (o.status, o.attempts) for o in run.report.outcomes}
+    assert status == {flaky.key: ("done", 3), bad.key: ("failed", 1)}
+    assert manifest(job.output_dir)[bad.key]["error"] == "not a readable video"
