@@ -2,6 +2,7 @@
 (weights only, half precision) and its model card NAME.md.
 
     python scripts/bundle_style.py runs/mosaic/mosaic.pth [--name mosaic] [--full-precision]
+    python scripts/bundle_style.py runs/fast/mosaic-fast.pth --fast --name mosaic   # -> styles/fast/mosaic.pth
 
 Half precision is used unless --full-precision: the script prints the
 largest pixel difference it causes on a test image so that the choice can
@@ -56,17 +57,41 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
     return "\n".join(lines)
 
 
+def fast_model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
+    config = metadata.get("train_config", {})
+    losses = metadata.get("losses", {})
+    lines = [
+        f"# Real-time network of style `{name}` (`--model fast`)",
+        "",
+        f"- **Distilled from**: the full `{config.get('teacher')}` network (see ../{name}.md for its style image and licence)",
+        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({', '.join(config.get('content', []))})",
+        f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
+        f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, crops of {config.get('image_size')} px; "
+        "loss: mean absolute difference from the full network's output",
+        f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
+        "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
+        f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
+        "",
+        f"Retrain with `vidstyle train --config configs/train/fast/{name}.toml`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--name")
     parser.add_argument("--full-precision", action="store_true")
+    parser.add_argument("--fast", action="store_true", help="A distilled real-time network: goes to styles/fast/.")
     args = parser.parse_args()
     checkpoint = strip_training_state(load_checkpoint(args.checkpoint))
-    name = args.name or checkpoint.name
+    name = args.name or checkpoint.name.removesuffix("-fast")
     checkpoint.name = name
     checkpoint.metadata = {**checkpoint.metadata, "architecture": checkpoint.architecture.to_dict()}
-    target = STYLES / f"{name}.pth"
+    folder = STYLES / "fast" if args.fast else STYLES
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{name}.pth"
     save_checkpoint(checkpoint, target, half=not args.full_precision)
     frame = torch.from_numpy(render_scene(0, 320, 180)).permute(2, 0, 1)[None].float()
     with torch.no_grad():
@@ -76,7 +101,8 @@ def main() -> None:
     size = target.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{target} is {size / 1e6:.1f} MB, over the 7 MB limit")
-    (STYLES / f"{name}.md").write_text(model_card(name, checkpoint.metadata, size, difference))
+    card = fast_model_card if args.fast else model_card
+    (folder / f"{name}.md").write_text(card(name, checkpoint.metadata, size, difference))
     print(f"wrote {target} ({size / 1e6:.2f} MB; half precision changes pixels by at most {difference:.2f}) and {name}.md")
 
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from vidstyle import Stylizer
 from vidstyle.checkpoints import load_checkpoint
+from vidstyle.evaluation import read_frames
 from vidstyle.images import read_image, resize_long_side, to_tensor, write_image
 from vidstyle.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
 from vidstyle.models import TransformerConfig
@@ -214,3 +216,37 @@ def test_interrupted_training_saves_a_resumable_checkpoint(cli, tmp_path, conten
     assert "--resume" in result.err
     checkpoint = load_checkpoint(out)
     assert checkpoint.training["step"] == 2
+
+
+def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, content_dir, tiny_style, cli, make_clip, monkeypatch):
+    """A small student learns to reproduce a teacher; placed in fast/ it is
+    what `--model fast` runs."""
+    config = tiny_config(
+        tmp_path, content_dir, "", teacher=str(tiny_style), name="tiny-fast", steps=60, learning_rate=1e-2,
+        architecture=TransformerConfig(base_channels=8, residual_blocks=1, output="residual", edge_kernel=3),
+    )
+    trainer = Trainer(config)
+    frame = to_tensor(render_scene(7, 48, 32))[None]
+
+    def distance() -> float:
+        with torch.no_grad():
+            return float((trainer.model(frame) - trainer.teacher(frame)).abs().mean())
+
+    before = distance()
+    result = trainer.run(progress=False)
+    assert distance() < 0.7 * before, (before, distance())
+    home = tmp_path / "home"
+    (home / "styles" / "fast").mkdir(parents=True)
+    (home / "styles" / "tiny.pth").write_bytes(tiny_style.read_bytes())
+    (home / "styles" / "fast" / "tiny.pth").write_bytes(result.path.read_bytes())
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    clip = make_clip(frames=3, width=48, height=32)
+    outputs = {}
+    for model in ("full", "fast"):
+        out = tmp_path / f"{model}.mkv"
+        assert cli("run", clip, "-o", out, "--style", "tiny", "--model", model, "--codec", "ffv1", "--temporal", "none", "-q").code == 0
+        outputs[model] = read_frames(out, None)
+    student = Stylizer(load_checkpoint(result.path))
+    for source, fast in zip(read_frames(clip, None), outputs["fast"]):
+        assert np.abs(fast.astype(int) - student(source)).mean() < 2.5  # it ran the student
+    assert "full+fast" in cli("styles").out

@@ -10,6 +10,11 @@ The library API::
 
 __version__ = "0.1.0"
 
+# OpenCV before PyAV: PyAV's wheels bundle xcb libraries under the same file
+# names as OpenCV's, and loaded first they make OpenCV's window hang in
+# cv2.namedWindow (PyAV issues 978 and 1050), which `vidstyle preview` needs.
+import cv2  # noqa: E402, F401
+
 from .errors import VidstyleError  # noqa: E402
 from .pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
 from .stylizer import Stylizer, StylizerOptions  # noqa: E402

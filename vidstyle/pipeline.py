@@ -52,6 +52,7 @@ class RunOptions:
     style: str = "mosaic"  # a name, a checkpoint, or a mix "mosaic:0.7,candy:0.3"
     strength: float = 1.0
     preserve_color: bool = False
+    model: str = "full"  # "fast": the real-time network (for long clips on a CPU)
     batch_size: int | None = None  # None: per device
     device: str = "auto"
     fp16: bool = False
@@ -95,6 +96,7 @@ class RunOptions:
             threads=self.threads,
             strength=self.strength,
             preserve_color=self.preserve_color,
+            model=self.model,
         )
 
     @classmethod

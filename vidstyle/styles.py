@@ -2,7 +2,9 @@
 
 A style is a checkpoint file ``NAME.pth``. ``--style`` takes either a name,
 looked up in the user folder first (so that a user can shadow a bundled
-style) and then in the package, or a path to a checkpoint file.
+style) and then in the package, or a path to a checkpoint file. The
+real-time network of a style (``--model fast``) is ``fast/NAME.pth`` in the
+same folders.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from .errors import StyleError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "styles"
 STYLE_SUFFIX = ".pth"
+MODELS = ("full", "fast")
+FAST_DIR = "fast"
 
 
 def user_style_dir() -> Path:
@@ -36,11 +40,18 @@ class StyleEntry:
     origin: str  # "user", "bundled" or "file"
 
 
-def available_styles() -> list[StyleEntry]:
+def check_model(model: str) -> None:
+    if model not in MODELS:
+        raise StyleError(f"unknown model {model!r}: use {' or '.join(MODELS)}")
+
+
+def available_styles(model: str = "full") -> list[StyleEntry]:
     """Every named style, user folder first; a user style hides a bundled
-    one of the same name."""
+    one of the same name. ``model="fast"`` lists the real-time networks."""
+    check_model(model)
     found: dict[str, StyleEntry] = {}
-    for origin, folder in style_dirs():
+    for origin, base in style_dirs():
+        folder = base / FAST_DIR if model == "fast" else base
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"*{STYLE_SUFFIX}")):
@@ -52,8 +63,9 @@ def looks_like_path(spec: str) -> bool:
     return spec.endswith((".pth", ".pt", ".ckpt")) or os.sep in spec or "/" in spec
 
 
-def find_style(spec: str) -> StyleEntry:
-    """Resolve a ``--style`` value to a file; unknown names suggest close matches."""
+def find_style(spec: str, model: str = "full") -> StyleEntry:
+    """Resolve a ``--style`` value to a file; unknown names suggest close
+    matches. A checkpoint path is used as it is, whatever ``model``."""
     spec = spec.strip()
     if not spec:
         raise StyleError("no style given")
@@ -62,9 +74,12 @@ def find_style(spec: str) -> StyleEntry:
         if not path.is_file():
             raise StyleError(f"no such style file: {spec}")
         return StyleEntry(path.stem, path, "file")
-    styles = {entry.name: entry for entry in available_styles()}
+    styles = {entry.name: entry for entry in available_styles(model)}
     if spec in styles:
         return styles[spec]
+    if model == "fast" and spec in {entry.name for entry in available_styles()}:
+        have = ", ".join(styles) or "none yet"
+        raise StyleError(f"style {spec!r} has no fast model (fast models: {have}); use --model full")
     if not styles:
         raise StyleError(f"unknown style {spec!r}: no styles are installed")
     close = difflib.get_close_matches(spec.lower(), list(styles), n=3, cutoff=0.5)
@@ -72,8 +87,8 @@ def find_style(spec: str) -> StyleEntry:
     raise StyleError(f"unknown style {spec!r}{hint}")
 
 
-def load_style(spec: str) -> StyleCheckpoint:
-    entry = find_style(spec)
+def load_style(spec: str, model: str = "full") -> StyleCheckpoint:
+    entry = find_style(spec, model)
     checkpoint = load_checkpoint(entry.path)
     if entry.origin != "file":
         checkpoint.name = entry.name

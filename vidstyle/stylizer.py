@@ -20,7 +20,7 @@ from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .devices import resolve_device
 from .errors import OptionError
 from .models import TransformerNet
-from .styles import load_style
+from .styles import check_model, load_style
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,13 @@ class StylizerOptions:
     threads: int | None = None  # CPU threads for the network (None: torch's default)
     strength: float = 1.0  # 0: the input unchanged; 1: the plain style
     preserve_color: bool = False  # keep the input's chroma, take luminance from the style
+    model: str = "full"  # "fast": the style's small real-time network
 
     def validate(self) -> None:
         if self.max_size is not None and self.max_size < 16:
             raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
         check_strength(self.strength)
+        check_model(self.model)
 
 
 def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
@@ -91,7 +93,7 @@ class Stylizer:
     def from_style(cls, style: str, options: StylizerOptions = StylizerOptions()) -> "Stylizer":
         """``style``: a name, a checkpoint path, or a mix such as ``mosaic:0.7,candy:0.3``."""
         mix = StyleMix.parse(style)
-        return cls([(load_style(name), weight) for name, weight in mix.components], options)
+        return cls([(load_style(name, options.model), weight) for name, weight in mix.components], options)
 
     @property
     def checkpoint(self) -> StyleCheckpoint:

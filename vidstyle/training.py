@@ -20,6 +20,7 @@ from .errors import OptionError, VidstyleError
 from .images import read_image, resize_long_side, to_array, to_tensor, write_image
 from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from .models import TransformerConfig, TransformerNet
+from .styles import load_style
 from .temporal import random_smooth_flow, temporal_loss
 
 
@@ -54,10 +55,14 @@ class TrainConfig:
     # weight of the output-level temporal loss on randomly moved crops (0: off)
     temporal_weight: float = 0.0
     temporal_max_shift: float = 4.0  # pixels, at training crop size
+    # Distillation: learn to reproduce this style network (a name or a
+    # checkpoint) instead of learning from a style image. Much cheaper per step
+    # (no loss network), which is how the small real-time networks are made.
+    teacher: str = ""
 
     def validate(self) -> None:
-        if not self.style_image:
-            raise OptionError("a style image is required")
+        if not self.style_image and not self.teacher:
+            raise OptionError("a style image (or a teacher network to distil) is required")
         if not self.content:
             raise OptionError("at least one content folder or video is required (--content)")
         for name in ("steps", "image_size", "batch_size", "checkpoint_every", "preview_every"):
@@ -83,7 +88,10 @@ class TrainConfig:
         base = merge(base, **overrides)
         base.loss = merge(base.loss, **loss_overrides)
         if not base.name:
-            base.name = Path(base.style_image).stem.replace("_", "-") if base.style_image else "style"
+            if base.style_image:
+                base.name = Path(base.style_image).stem.replace("_", "-")
+            else:
+                base.name = f"{Path(base.teacher).stem}-fast" if base.teacher else "style"
         return base
 
     @property
@@ -105,9 +113,16 @@ class Trainer:
         self.config = config
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        style = to_tensor(read_image(config.style_image)).to(self.device)
-        self.network = load_loss_network(self.device)
-        self.loss = PerceptualLoss(self.network, load_style_image_tensor(style, config.style_size), config.loss)
+        self.teacher: TransformerNet | None = None
+        self.loss: PerceptualLoss | None = None
+        if config.teacher:
+            teacher = load_style(config.teacher)
+            self.teacher_metadata = teacher.metadata
+            self.teacher = teacher.build_model().to(self.device).eval().requires_grad_(False)
+        else:
+            style = to_tensor(read_image(config.style_image)).to(self.device)
+            network = load_loss_network(self.device)
+            self.loss = PerceptualLoss(network, load_style_image_tensor(style, config.style_size), config.loss)
         self.crops = ContentCrops(
             config.content, config.image_size, self.device, min_scale=config.min_crop_scale, seed=config.seed
         )
@@ -149,7 +164,7 @@ class Trainer:
             }
         config = asdict(self.config)
         metadata = {
-            "style_image": Path(self.config.style_image).name,
+            "style_image": self._style_image_name(),
             "steps": self.step,
             "wall_seconds": round(self.seconds, 1),
             "device": str(self.device),
@@ -159,7 +174,13 @@ class Trainer:
         }
         return StyleCheckpoint(self.config.name, self.config.architecture, self.model.state_dict(), metadata, training)
 
+    def _style_image_name(self) -> str:
+        if self.teacher is not None:
+            return self.teacher_metadata.get("style_image", "")
+        return Path(self.config.style_image).name
+
     def save(self) -> None:
+        self.config.output_path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(self.checkpoint(), self.config.output_path)
 
     # -- work ---------------------------------------------------------------
@@ -167,9 +188,14 @@ class Trainer:
         content = self.crops.batch(self.config.batch_size)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
-            targets = self.loss.content_features(content)
             output = self.model(content)
-            losses = self.loss(output.float(), content, targets)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    target = self.teacher(content).float().clamp(0, 255)
+                distill = (output.float() - target).abs().mean() / 255.0
+                losses = {"total": distill, "distill": distill}
+            else:
+                losses = self.loss(output.float(), content, self.loss.content_features(content))
             if self.config.temporal_weight:
                 flow = random_smooth_flow(
                     content.shape[0], *content.shape[-2:], self.config.temporal_max_shift, self.crops.generator

@@ -26,6 +26,9 @@ class TransformerConfig:
     # predicts a change to the input logit, so that training starts from the
     # identity and the output always lies in range.
     output: str = "image"
+    # Lighter variants for real-time CPU use (the defaults are Johnson's):
+    edge_kernel: int = 9  # kernel of the first and last convolutions
+    separable: bool = False  # depthwise-separable convolutions in the residual blocks
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,12 +49,27 @@ class ConvLayer(nn.Module):
         return self.conv2d(self.reflection_pad(x))
 
 
-class ResidualBlock(nn.Module):
+class SeparableConvLayer(nn.Module):
+    """A depthwise 3x3 then a pointwise 1x1 convolution: about a ninth of the
+    multiply-adds of a full 3x3 convolution at these widths."""
+
     def __init__(self, channels: int):
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3)
+        self.reflection_pad = nn.ReflectionPad2d(1)
+        self.depthwise = nn.Conv2d(channels, channels, 3, groups=channels)
+        self.pointwise = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(self.reflection_pad(x)))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, separable: bool = False):
+        super().__init__()
+        conv = (lambda: SeparableConvLayer(channels)) if separable else (lambda: ConvLayer(channels, channels, 3))
+        self.conv1 = conv()
         self.in1 = nn.InstanceNorm2d(channels, affine=True)
-        self.conv2 = ConvLayer(channels, channels, 3)
+        self.conv2 = conv()
         self.in2 = nn.InstanceNorm2d(channels, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,19 +98,19 @@ class TransformerNet(nn.Module):
         super().__init__()
         self.config = config
         c = config.base_channels
-        self.conv1 = ConvLayer(3, c, 9)
+        self.conv1 = ConvLayer(3, c, config.edge_kernel)
         self.in1 = nn.InstanceNorm2d(c, affine=True)
         self.conv2 = ConvLayer(c, 2 * c, 3, stride=2)
         self.in2 = nn.InstanceNorm2d(2 * c, affine=True)
         self.conv3 = ConvLayer(2 * c, 4 * c, 3, stride=2)
         self.in3 = nn.InstanceNorm2d(4 * c, affine=True)
         for i in range(config.residual_blocks):
-            self.add_module(f"res{i + 1}", ResidualBlock(4 * c))
+            self.add_module(f"res{i + 1}", ResidualBlock(4 * c, config.separable))
         self.deconv1 = UpsampleConvLayer(4 * c, 2 * c, 3, upsample=2)
         self.in4 = nn.InstanceNorm2d(2 * c, affine=True)
         self.deconv2 = UpsampleConvLayer(2 * c, c, 3, upsample=2)
         self.in5 = nn.InstanceNorm2d(c, affine=True)
-        self.deconv3 = ConvLayer(c, 3, 9)
+        self.deconv3 = ConvLayer(c, 3, config.edge_kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

@@ -1,0 +1,45 @@
+"""Render the full and the fast (real-time) network of every style that has
+both, side by side on a held-out photo, so the quality cost of `--model fast`
+is visible: docs/fast-vs-full.jpg.
+
+    python scripts/compare_fast.py [--photo ../shared/content/golden_gate.jpg] [--width 360]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle import Stylizer, StylizerOptions
+from vidstyle.images import read_image, resize_long_side, write_image
+from vidstyle.sheet import label
+from vidstyle.styles import available_styles
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photo", type=Path, default=ROOT.parent / "shared" / "content" / "golden_gate.jpg")
+    parser.add_argument("--width", type=int, default=360)
+    parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "fast-vs-full.jpg")
+    args = parser.parse_args()
+    photo = resize_long_side(read_image(args.photo), args.width)
+    names = [entry.name for entry in available_styles("fast")]
+    if not names:
+        raise SystemExit("no fast models installed")
+    rows = []
+    for name in names:
+        tiles = [label(photo, "input")]
+        for model in ("full", "fast"):
+            stylized = Stylizer.from_style(name, StylizerOptions(model=model))(photo)
+            tiles.append(label(stylized, f"--style {name} --model {model}"))
+        rows.append(np.hstack(tiles))
+    write_image(np.vstack(rows), args.output)
+    print(f"wrote {args.output} ({len(names)} styles)")
+
+
+if __name__ == "__main__":
+    main()

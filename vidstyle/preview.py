@@ -1,0 +1,600 @@
+"""Live stylized preview of a camera, stream or file (``vidstyle preview``).
+
+A capture thread keeps only the newest frame, so however slow the network
+is, the picture lags the camera by one network call and never falls further
+behind; the main loop stylizes that frame, stabilises it against the
+previously displayed one (:class:`~vidstyle.temporal.FlowTracker` and
+:class:`~vidstyle.temporal.TemporalBlender`, as ``run`` does) and shows it.
+A file read without a window is the exception: it is handed over frame by
+frame, in order, so that a headless run is deterministic.
+
+Every key press, from the window or from a script, goes through
+:meth:`PreviewSession.handle_key`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import cv2
+import numpy as np
+
+from .atomic import atomic_output
+from .errors import OptionError, StyleError, VideoError
+from .images import resize_long_side, write_image
+from .styles import available_styles
+from .stylizer import Stylizer, StylizerOptions
+from .temporal import FlowTracker, TemporalBlender, TemporalOptions
+from .video_io import SEQUENCE_FORMAT, EncoderSettings, VideoInfo, VideoWriter, container_format
+
+log = logging.getLogger(__name__)
+
+LIVE_MAX_SIDE = 640  # without --size: live use wants frame rate more than pixels
+MIN_SIDE = 16
+STRENGTH_STEP = 0.1
+KEY_NAMES = {"space": " ", "esc": "\x1b"}  # for --keys, where these are awkward to type
+WINDOW_TITLE = "vidstyle preview"
+# Recordings carry each frame's real time (milliseconds); the rate is only the stream's nominal one.
+RECORD_TIME_BASE = Fraction(1, 1000)
+RECORD_RATE = Fraction(30)
+
+
+@dataclass
+class PreviewOptions:
+    """Every option of ``vidstyle preview``."""
+
+    source: int | str = 0  # camera index (also as a string: "0"), device path, video file or stream URL
+    style: str = "mosaic"  # where n/p start; a name, checkpoint or mix
+    size: tuple[int, int] | None = None  # (width, height); None: the source's, long side at most 640
+    model: str = "full"  # "full": the style network; "fast": its real-time network
+    device: str = "auto"
+    strength: float = 1.0
+    preserve_color: bool = False
+    temporal: str = "flow"  # "flow" or "none"; t toggles it
+    headless: bool = False  # no window
+    frames: int | None = None  # stop after this many frames
+    record: Path | None = None  # record the whole run here (r stops and starts recordings)
+    encoder: EncoderSettings = EncoderSettings()
+
+    def validate(self) -> None:
+        self.stylizer_options().validate()
+        TemporalOptions(mode=self.temporal).validate()
+        self.encoder.validate()
+        if self.frames is not None and self.frames < 1:
+            raise OptionError(f"--frames must be at least 1, got {self.frames}")
+        if self.size is not None and min(self.size) < MIN_SIDE:
+            raise OptionError(f"--size must be at least {MIN_SIDE}x{MIN_SIDE}, got {self.size[0]}x{self.size[1]}")
+        if self.record is not None and container_format(Path(self.record)) == SEQUENCE_FORMAT:
+            raise OptionError("--record needs a video file (.mp4, .mkv...), not an image sequence")
+
+    def stylizer_options(self) -> StylizerOptions:
+        return StylizerOptions(
+            device=self.device, strength=self.strength, preserve_color=self.preserve_color, model=self.model
+        )
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"320x240"`` -> ``(320, 240)``."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise OptionError(f"--size must be WIDTHxHEIGHT such as 320x240, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def parse_keys(spec: str) -> dict[int, str]:
+    """``"3:n,5:+,5:+,9:space"`` -> ``{3: "n", 5: "++", 9: " "}``: key presses
+    by frame number, for :func:`run_preview`'s ``keys``."""
+    keys: dict[int, str] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        frame, colon, key = entry.partition(":")
+        key = KEY_NAMES.get(key.strip().lower(), key.strip())
+        if not colon or not frame.strip().isdigit() or len(key) != 1:
+            raise OptionError(f"bad --keys entry {entry!r}: use FRAME:KEY, e.g. 10:n,20:+,30:space")
+        keys[int(frame)] = keys.get(int(frame), "") + key
+    return keys
+
+
+def style_cycle(start: str, model: str) -> list[str]:
+    """The styles n/p go through: the installed ones that have a network for
+    ``model``, and ``start`` first when it is not one of them (a file or a mix)."""
+    styles = [entry.name for entry in available_styles(model)]
+    return styles if start in styles else [start, *styles]
+
+
+def unique_path(folder: Path, prefix: str, suffix: str) -> Path:
+    """``folder/PREFIX-YYYYmmdd-HHMMSS.SUFFIX``, with -2, -3... when taken
+    (several snapshots within a second)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, number = folder / f"{prefix}-{stamp}{suffix}", 2
+    while path.exists():
+        path, number = folder / f"{prefix}-{stamp}-{number}{suffix}", number + 1
+    return path
+
+
+class Recorder:
+    """One recording, encoded like ``run``'s output into a temporary file
+    beside ``path`` (:func:`~vidstyle.atomic.atomic_output`) and renamed
+    onto it by :meth:`close`. Frames keep the time they were captured at."""
+
+    def __init__(self, path: Path, width: int, height: int, settings: EncoderSettings):
+        self.path = Path(path)
+        info = VideoInfo(
+            path=self.path, width=width, height=height, frame_rate=RECORD_RATE, time_base=RECORD_TIME_BASE,
+            frame_count=None, duration=None, codec="rawvideo", rotation=0, has_audio=False,
+        )
+        with contextlib.ExitStack() as stack:  # the temporary file goes if the encoder refuses
+            temporary = stack.enter_context(atomic_output(self.path))
+            self._writer = VideoWriter(temporary, info, settings)
+            self._output = stack.pop_all()  # kept open until close()
+        self._start_ms: float | None = None
+
+    def write(self, rgb: np.ndarray, time_ms: float) -> None:
+        if self._start_ms is None:
+            self._start_ms = time_ms
+        self._writer.write(rgb, round(time_ms - self._start_ms))
+
+    def close(self) -> Path:
+        with self._output:  # renamed onto the target; removed if finishing the file fails
+            self._writer.close()
+        return self.path
+
+
+@dataclass(frozen=True)
+class FrameSettings:
+    """What shaped a frame (the timeline in :class:`PreviewStats`)."""
+
+    style: str
+    strength: float
+    temporal: bool
+
+
+class PreviewSession:
+    """The preview's state (style, strength, stabiliser, recording) and what
+    each key does to it; capture and display are not its business, so the
+    window and a headless script drive it alike."""
+
+    def __init__(self, options: PreviewOptions):
+        self.options = options
+        self.styles = style_cycle(options.style, options.model)
+        self.style_index = self.styles.index(options.style)
+        self.strength = options.strength
+        self.temporal = options.temporal == "flow"
+        self.side_by_side = False
+        self.folder = Path(options.record).parent if options.record else Path(".")
+        self._stylizers: dict[str, Stylizer] = {}
+        self._load(self.style)  # an unknown style fails before the camera opens
+        temporal = TemporalOptions()
+        self._tracker = FlowTracker(temporal)
+        self._blender = TemporalBlender(temporal.strength)
+        self.recorder: Recorder | None = None
+        self._record_to: Path | None = options.record  # opened at the next frame, whose size it takes
+        self.recordings: list[Path] = []
+        self.snapshots: list[Path] = []
+        self.last_output: np.ndarray | None = None
+        self.frames = 0
+        self.timeline: list[tuple[int, FrameSettings]] = []  # (first frame, settings) at each change
+
+    @property
+    def style(self) -> str:
+        return self.styles[self.style_index]
+
+    @property
+    def recording(self) -> bool:
+        return self._record_to is not None or self.recorder is not None
+
+    def _load(self, style: str) -> Stylizer:
+        """Each style's network is loaded once, so that cycling is instant."""
+        if style not in self._stylizers:
+            self._stylizers[style] = Stylizer.from_style(style, self.options.stylizer_options())
+        return self._stylizers[style]
+
+    def stylizer(self) -> Stylizer:
+        """The current style's network, at the current strength."""
+        stylizer = self._load(self.style)
+        if stylizer.options.strength != self.strength:
+            stylizer.options = dataclasses.replace(stylizer.options, strength=self.strength)
+        return stylizer
+
+    def handle_key(self, key: str) -> bool:
+        """Apply one key press (a character: " " is space, "\\x1b" Esc);
+        False means quit."""
+        if key in ("q", "\x1b"):
+            return False
+        if key in ("n", "p"):
+            self._switch_style(1 if key == "n" else -1)
+        elif key in ("+", "=", "-", "_"):  # = and _ share the keys of + and -
+            step = STRENGTH_STEP if key in ("+", "=") else -STRENGTH_STEP
+            self.strength = round(min(1.0, max(0.0, self.strength + step)), 6)
+        elif key == "s":
+            self.side_by_side = not self.side_by_side
+        elif key == "t":
+            self.temporal = not self.temporal
+            self._reset_temporal()
+        elif key == " ":
+            self.snapshot()
+        elif key == "r":
+            self.toggle_recording()
+        return True
+
+    def _switch_style(self, step: int) -> None:
+        index = (self.style_index + step) % len(self.styles)
+        try:
+            self._load(self.styles[index])
+        except StyleError as exc:  # a broken file in the style folder should not end the preview
+            log.warning("%s; staying with %s", exc, self.style)
+            return
+        self.style_index = index
+        self._reset_temporal()  # a new style starts clean instead of ghosting the old one
+
+    def _reset_temporal(self) -> None:
+        self._tracker.reset()
+        self._blender.reset()
+
+    def snapshot(self) -> Path | None:
+        """Save the last stylized frame as a PNG."""
+        if self.last_output is None:
+            log.info("no frame to save yet")
+            return None
+        path = unique_path(self.folder, "vidstyle-snapshot", ".png")
+        write_image(self.last_output, path)
+        self.snapshots.append(path)
+        return path
+
+    def toggle_recording(self) -> None:
+        if self.recording:
+            self.stop_recording()
+        else:
+            suffix = Path(self.options.record).suffix if self.options.record else ".mp4"
+            self._record_to = unique_path(self.folder, "vidstyle-recording", suffix)
+
+    def stop_recording(self) -> None:
+        """Finish the recording in progress (renamed into place)."""
+        self._record_to = None
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            self.recordings.append(recorder.close())
+
+    def process(self, rgb: np.ndarray, time_ms: float) -> np.ndarray:
+        """Stylize, stabilise and record one captured frame."""
+        out = self.stylizer()(rgb)
+        if self.temporal and self.strength > 0:  # at strength 0 the input is the output: nothing to steady
+            out = self._blender(out, self._tracker(rgb))
+        else:
+            self._reset_temporal()
+        if self._record_to is not None:
+            height, width = out.shape[:2]
+            self.recorder = Recorder(self._record_to, width, height, self.options.encoder)
+            self._record_to = None
+        if self.recorder is not None:
+            self.recorder.write(out, time_ms)
+        settings = FrameSettings(self.style, self.strength, self.temporal)
+        if not self.timeline or self.timeline[-1][1] != settings:
+            self.timeline.append((self.frames, settings))
+        self.last_output = out
+        self.frames += 1
+        return out
+
+    def status(self) -> str:
+        """The overlay's first line."""
+        parts = [self.style, f"strength {self.strength:.1f}", "flow" if self.temporal else "no flow"]
+        return "  ".join(parts + (["REC"] if self.recording else []))
+
+    def close(self) -> None:
+        self.stop_recording()
+
+
+@dataclass
+class Source:
+    capture: cv2.VideoCapture
+    description: str  # "camera 0", "video file clip.mp4"...
+    is_file: bool
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV and its FFmpeg print warnings on stderr when a source cannot
+    be opened; the error vidstyle raises says it in one line (``--debug``
+    keeps them)."""
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when OpenCV first loads FFmpeg
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def open_source(source: int | str) -> Source:
+    """Open a camera index, device path, video file or stream URL."""
+    if isinstance(source, str) and source.strip().isdigit():
+        source = int(source)
+    if isinstance(source, int):
+        description, is_file = f"camera {source}", False
+    else:
+        path = Path(source).expanduser()
+        is_file = path.is_file()
+        if "://" in source:
+            description = f"stream {source}"
+        elif not path.exists():
+            raise VideoError(f"no such file or device: {source}")
+        else:
+            description, source = f"{'video file' if is_file else 'device'} {source}", str(path)
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        capture.release()
+        raise VideoError(f"cannot open {description}")
+    return Source(capture, description, is_file)
+
+
+@dataclass
+class Captured:
+    rgb: np.ndarray  # at the preview's size
+    time_ms: float  # a file's own timestamp; for a live source, since capture began
+    captured_at: float  # time.perf_counter() when read
+
+
+class FrameGrabber:
+    """Reads the source in its own thread. Live, it keeps only the newest
+    frame: one the loop has not taken when the next arrives is dropped. In
+    order (a file without a window), it reads a frame only when the loop
+    asks, so none is dropped. A file shown in a window plays at its own
+    frame rate, as a camera would deliver it."""
+
+    def __init__(self, source: Source, size: tuple[int, int] | None, in_order: bool):
+        self.source = source
+        self.size = size
+        self.in_order = in_order
+        self._paced = source.is_file and not in_order
+        self._started = 0.0  # perf_counter at start(): a live source's time 0
+        self._origin: float | None = None  # perf_counter time of a paced file's time 0
+        self._condition = threading.Condition()
+        self._latest: Captured | None = None
+        self._wanted = False
+        self._stopping = False
+        self.ended = False
+        self.error: BaseException | None = None
+        self.frames_read = 0
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name="vidstyle-capture", daemon=True)
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        self._thread.start()
+
+    def _fit(self, bgr: np.ndarray) -> np.ndarray:
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if self.size is None:
+            return resize_long_side(rgb, LIVE_MAX_SIDE)
+        if (rgb.shape[1], rgb.shape[0]) == self.size:
+            return rgb
+        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+
+    def _run(self) -> None:
+        capture = self.source.capture
+        try:
+            while True:
+                with self._condition:
+                    if self.in_order:
+                        self._condition.wait_for(lambda: self._wanted or self._stopping)
+                    if self._stopping:
+                        return
+                ok, bgr = capture.read()
+                if not ok or bgr is None:
+                    return
+                now = time.perf_counter()
+                if self.source.is_file:
+                    time_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+                else:
+                    time_ms = (now - self._started) * 1000.0
+                frame = Captured(self._fit(bgr), time_ms, now)
+                if self._paced:
+                    self._wait_until_due(time_ms, now)
+                    frame.captured_at = time.perf_counter()
+                with self._condition:
+                    if self._latest is not None:
+                        self.dropped += 1
+                    self._latest, self._wanted = frame, False
+                    self.frames_read += 1
+                    self._condition.notify_all()
+        except BaseException as exc:  # handed to the main thread by get()
+            self.error = exc
+        finally:
+            with self._condition:
+                self.ended = True
+                self._condition.notify_all()
+
+    def _wait_until_due(self, time_ms: float, now: float) -> None:
+        """Hold a file's frame until its time comes, counted from the first."""
+        if self._origin is None:
+            self._origin = now - time_ms / 1000.0
+        with self._condition:
+            self._condition.wait_for(lambda: self._stopping, self._origin + time_ms / 1000.0 - now)
+
+    def get(self) -> Captured | None:
+        """The newest frame not yet taken, waiting for one; None once the
+        source has ended (or stopped delivering) and every frame was taken."""
+        with self._condition:
+            self._wanted = True
+            self._condition.notify_all()
+            self._condition.wait_for(lambda: self._latest is not None or self.ended)
+            frame, self._latest = self._latest, None
+        if frame is None and self.error is not None:
+            raise self.error
+        return frame
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        self._thread.join(timeout=2)
+        if not self._thread.is_alive():  # never release a capture that a read is still using
+            self.source.capture.release()
+
+
+class Meter:
+    """Frame rate and capture-to-display latency: recent ones for the
+    overlay, over the whole run for the summary."""
+
+    def __init__(self, recent: int = 30):
+        self.first_capture: float | None = None
+        self.last_display: float | None = None
+        self.frames = 0
+        self.total_latency = 0.0
+        self._recent: deque[tuple[float, float]] = deque(maxlen=recent)  # (displayed at, latency s)
+
+    def add(self, captured_at: float) -> None:
+        now = time.perf_counter()
+        if self.first_capture is None:
+            self.first_capture = captured_at
+        self.last_display = now
+        self.frames += 1
+        self.total_latency += now - captured_at
+        self._recent.append((now, now - captured_at))
+
+    @property
+    def seconds(self) -> float:
+        return self.last_display - self.first_capture if self.frames else 0.0
+
+    @property
+    def mean_latency_ms(self) -> float:
+        return 1000.0 * self.total_latency / self.frames if self.frames else 0.0
+
+    def recent(self) -> str:
+        """The overlay's second line."""
+        if len(self._recent) < 2:
+            return ""
+        span = self._recent[-1][0] - self._recent[0][0]
+        fps = (len(self._recent) - 1) / span if span > 0 else 0.0
+        latency = 1000.0 * sum(latency for _, latency in self._recent) / len(self._recent)
+        return f"{fps:.1f} fps  {latency:.0f} ms"
+
+
+def check_display() -> None:
+    """A window needs a display; on Linux that is an X11 or Wayland session."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise OptionError("no display to show the preview on (DISPLAY is not set): use --headless, and --record FILE to keep the result")
+
+
+def compose(original: np.ndarray, stylized: np.ndarray, side_by_side: bool, lines: list[str]) -> np.ndarray:
+    """The window's picture (BGR): the stylized frame, or the original beside
+    it, with the overlay lines in white on a darkened band, readable over
+    any style."""
+    image = np.hstack([original, stylized]) if side_by_side else stylized
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    lines = [line for line in lines if line]
+    if not lines:
+        return bgr
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.35, min(0.8, stylized.shape[1] / 1280))
+    sizes = [cv2.getTextSize(line, font, scale, 1)[0] for line in lines]
+    step = max(height for _, height in sizes) + 6
+    band = bgr[: step * len(lines) + 6, : max(width for width, _ in sizes) + 12]
+    band //= 2
+    for row, line in enumerate(lines, start=1):
+        cv2.putText(bgr, line, (6, row * step), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return bgr
+
+
+class Window:
+    """The OpenCV window: shows a picture, returns the key pressed, if any."""
+
+    def __init__(self) -> None:
+        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+
+    def show(self, bgr: np.ndarray) -> str | None:
+        cv2.imshow(WINDOW_TITLE, bgr)
+        code = cv2.waitKey(1)
+        if cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) < 1:
+            return "q"  # closed with the mouse
+        return chr(code) if 0 <= code < 256 else None  # special keys (arrows...) have larger codes
+
+    def close(self) -> None:
+        with contextlib.suppress(cv2.error):
+            cv2.destroyWindow(WINDOW_TITLE)
+
+
+@dataclass
+class PreviewStats:
+    frames: int
+    seconds: float  # from the first capture to the last display
+    mean_latency_ms: float  # capture to display
+    dropped: int  # frames the capture replaced before the loop took them
+    recordings: list[Path] = field(default_factory=list)
+    snapshots: list[Path] = field(default_factory=list)
+    timeline: list[tuple[int, FrameSettings]] = field(default_factory=list)  # (first frame, settings) at each change
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def settings_at(self, frame: int) -> FrameSettings:
+        return [settings for start, settings in self.timeline if start <= frame][-1]
+
+    def summary(self) -> str:
+        return f"processed {self.frames} frames at {self.fps:.1f} fps (mean latency {self.mean_latency_ms:.0f} ms)"
+
+
+def run_preview(options: PreviewOptions, keys: Mapping[int, str] | None = None) -> PreviewStats:
+    """Run until q or Esc, ``options.frames``, or the end of the source.
+
+    ``keys`` scripts key presses: ``{4: "n+"}`` presses n, then +, just
+    before the fifth frame is stylized, through the same
+    :meth:`PreviewSession.handle_key` as the keyboard. Recordings are
+    finished whenever the preview ends (a lost camera, Ctrl-C, an error)."""
+    options.validate()
+    if not options.headless:
+        check_display()
+    session = PreviewSession(options)
+    source = open_source(options.source)
+    grabber = FrameGrabber(source, options.size, in_order=source.is_file and options.headless)
+    grabber.start()
+    meter = Meter()
+    window = None
+    try:
+        window = None if options.headless else Window()
+        while options.frames is None or session.frames < options.frames:
+            if not all(session.handle_key(key) for key in (keys or {}).get(session.frames, "")):
+                break
+            frame = grabber.get()
+            if frame is None:
+                if grabber.frames_read == 0:
+                    raise VideoError(f"no frames could be read from {source.description}")
+                if not source.is_file:
+                    log.warning("%s stopped delivering frames after %d; ending the preview", source.description, grabber.frames_read)
+                break
+            stylized = session.process(frame.rgb, frame.time_ms)
+            key = None
+            if window is not None:
+                key = window.show(compose(frame.rgb, stylized, session.side_by_side, [session.status(), meter.recent()]))
+            meter.add(frame.captured_at)
+            if key is not None and not session.handle_key(key):
+                break
+    finally:
+        grabber.stop()
+        if window is not None:
+            window.close()
+        session.close()
+    return PreviewStats(
+        frames=session.frames,
+        seconds=meter.seconds,
+        mean_latency_ms=meter.mean_latency_ms,
+        dropped=grabber.dropped,
+        recordings=session.recordings,
+        snapshots=session.snapshots,
+        timeline=session.timeline,
+    )
