@@ -1,10 +1,11 @@
 """Live-preview throughput of the full and the fast (real-time) network.
 
 Frames of a real clip are resized to each size and pushed one at a time
-(latency first, as `vidstyle preview` does) through the network and the
-online temporal step (optical flow, warp, blend). Both models run in the
-same process on the same frames, so the fast/full ratio is what carries
-across machines; the fps figures are this machine's.
+through the preview's own per-frame path (`PreviewSession.process`: the
+network with the live optical flow beside it, then warp and blend), so
+capture and display are left out. Both models run in the same process on
+the same frames, so the fast/full ratio is what carries across machines;
+the fps figures are this machine's.
 
     python benchmarks/preview_speed.py [--style mosaic] [--clip ../shared/clips/bikes.mp4]
         [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none]
@@ -19,23 +20,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidstyle import Stylizer, StylizerOptions
+from vidstyle.devices import resolve_device
 from vidstyle.evaluation import read_frames
-from vidstyle.temporal import FlowTracker, TemporalBlender, TemporalOptions
+from vidstyle.preview import PreviewOptions, PreviewSession
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def preview_fps(stylizer: Stylizer, frames: list[np.ndarray], temporal: bool) -> float:
-    options = TemporalOptions(preset="ultrafast")
-    tracker, blender = (FlowTracker(options), TemporalBlender(options.strength)) if temporal else (None, None)
-    stylizer(frames[0])  # warm-up
-    started = time.perf_counter()
-    for frame in frames:
-        image = stylizer(frame)
-        if tracker is not None:
-            image = blender(image, tracker(frame))
-    return len(frames) / (time.perf_counter() - started)
+def preview_fps(options: PreviewOptions, frames: list[np.ndarray]) -> float:
+    session = PreviewSession(options)
+    try:
+        session.process(frames[0], 0.0)  # warm-up
+        started = time.perf_counter()
+        for index, frame in enumerate(frames):
+            session.process(frame, 1000.0 * index / 30)
+        return len(frames) / (time.perf_counter() - started)
+    finally:
+        session.close()
 
 
 def main() -> None:
@@ -48,13 +49,16 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     source = read_frames(args.clip, args.frames)
-    models = {name: Stylizer.from_style(args.style, StylizerOptions(device=args.device, model=name)) for name in ("full", "fast")}
-    print(f"style {args.style}, {len(source)} frames of {args.clip.name}, temporal {args.temporal}, device {models['full'].device}")
+    models = {
+        name: PreviewOptions(style=args.style, model=name, device=args.device, temporal=args.temporal, headless=True)
+        for name in ("full", "fast")
+    }
+    print(f"style {args.style}, {len(source)} frames of {args.clip.name}, temporal {args.temporal}, device {resolve_device(args.device)}")
     print(f"{'size':>9} {'full fps':>9} {'fast fps':>9} {'fast/full':>10}")
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in source]
-        fps = {name: preview_fps(stylizer, frames, args.temporal == "flow") for name, stylizer in models.items()}
+        fps = {name: preview_fps(options, frames) for name, options in models.items()}
         print(f"{size:>9} {fps['full']:>9.1f} {fps['fast']:>9.1f} {fps['fast'] / fps['full']:>10.2f}", flush=True)
 
 

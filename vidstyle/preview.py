@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -46,6 +47,9 @@ MIN_SIDE = 16
 STRENGTH_STEP = 0.1
 KEY_NAMES = {"space": " ", "esc": "\x1b"}  # for --keys, where these are awkward to type
 WINDOW_TITLE = "vidstyle preview"
+# Live use trades flow quality for speed: DIS "ultrafast" at 240 px costs
+# about a third of "medium" at 360 px (benchmarks/preview_speed.py).
+LIVE_TEMPORAL = TemporalOptions(preset="ultrafast", flow_size=180)
 # Recordings carry each frame's real time (milliseconds); the rate is only the stream's nominal one.
 RECORD_TIME_BASE = Fraction(1, 1000)
 RECORD_RATE = Fraction(30)
@@ -175,9 +179,10 @@ class PreviewSession:
         self.folder = Path(options.record).parent if options.record else Path(".")
         self._stylizers: dict[str, Stylizer] = {}
         self._load(self.style)  # an unknown style fails before the camera opens
-        temporal = TemporalOptions()
-        self._tracker = FlowTracker(temporal)
-        self._blender = TemporalBlender(temporal.strength)
+        self._tracker = FlowTracker(LIVE_TEMPORAL)
+        self._blender = TemporalBlender(LIVE_TEMPORAL.strength)
+        # optical flow runs beside the network on the same frame, as in `run`
+        self._flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidstyle-flow")
         self.recorder: Recorder | None = None
         self._record_to: Path | None = options.record  # opened at the next frame, whose size it takes
         self.recordings: list[Path] = []
@@ -268,9 +273,11 @@ class PreviewSession:
 
     def process(self, rgb: np.ndarray, time_ms: float) -> np.ndarray:
         """Stylize, stabilise and record one captured frame."""
+        steady = self.temporal and self.strength > 0  # at strength 0 the input is the output: nothing to steady
+        flow = self._flow_worker.submit(self._tracker, rgb) if steady else None
         out = self.stylizer()(rgb)
-        if self.temporal and self.strength > 0:  # at strength 0 the input is the output: nothing to steady
-            out = self._blender(out, self._tracker(rgb))
+        if flow is not None:
+            out = self._blender(out, flow.result())
         else:
             self._reset_temporal()
         if self._record_to is not None:
@@ -292,6 +299,7 @@ class PreviewSession:
         return "  ".join(parts + (["REC"] if self.recording else []))
 
     def close(self) -> None:
+        self._flow_worker.shutdown(wait=True)
         self.stop_recording()
 
 
