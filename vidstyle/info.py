@@ -24,9 +24,15 @@ def system_info() -> dict[str, Any]:
         device_info.update(name=properties.name, memory_gib=round(properties.total_memory / 2**30, 1))
     else:
         device_info.update(name="CPU", threads=torch.get_num_threads())
-    styles = available_styles()
+    styles, fast = available_styles(), available_styles("fast")
     folders = [
-        {"origin": origin, "path": str(folder), "exists": folder.is_dir(), "styles": sum(s.origin == origin for s in styles)}
+        {
+            "origin": origin,
+            "path": str(folder),
+            "exists": folder.is_dir(),
+            "styles": sum(s.origin == origin for s in styles),
+            "fast_models": sum(s.origin == origin for s in fast),
+        }
         for origin, folder in style_dirs()
     ]
     return {
@@ -41,6 +47,7 @@ def system_info() -> dict[str, Any]:
         "device": device_info,
         "style_folders": folders,
         "styles": [s.name for s in styles],
+        "fast_models": [s.name for s in fast],
         "encoders": available_video_encoders(),
     }
 
@@ -49,16 +56,17 @@ def format_info(info: dict[str, Any]) -> str:
     """The human-readable form of :func:`system_info`."""
     v = info["versions"]
     d = info["device"]
-    device = f"{d['auto']} ({d['name']}, {d['memory_gib']} GiB)" if "memory_gib" in d else f"{d['auto']} ({d['threads']} threads)"
+    device = f"{d['auto']} ({d['name']}, {d['memory_gib']} GiB)" if "memory_gib" in d else f"{d['auto']} ({d['threads']} thread{'s' if d['threads'] != 1 else ''})"
     lines = [
         f"vidstyle  {v['vidstyle']}",
         f"torch     {v['torch']} (CUDA {v['cuda'] or 'not built in'})",
         f"PyAV      {v['pyav']} (FFmpeg {v['ffmpeg']})",
         f"OpenCV    {v['opencv']}",
         f"device    {device} is what --device auto picks",
-        "styles    " + "; ".join(
-            f"{f['origin']}: {f['path']} ({f['styles']} style{'s' if f['styles'] != 1 else ''}{'' if f['exists'] else ', not created yet'})"
-            for f in info["style_folders"]
+        *(
+            f"{'styles' if i == 0 else '':<10}{f['origin']}: {f['path']} ({f['styles']} style{'s' if f['styles'] != 1 else ''}"
+            f", {f['fast_models']} fast{'' if f['exists'] else ', not created yet'})"
+            for i, f in enumerate(info["style_folders"])
         ),
         f"encoders  {', '.join(info['encoders'])}",
     ]
