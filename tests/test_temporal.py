@@ -13,7 +13,6 @@ from vidstyle.temporal import (
     FlowTracker,
     TemporalBlender,
     TemporalOptions,
-    occlusion_mask,
     warp,
     warp_tensor,
     warping_error,
@@ -54,17 +53,16 @@ def test_tensor_warp_matches_image_warp():
     assert np.abs(got - expected)[2:-2, 2:-2].max() < 1e-3
 
 
-def test_occlusion_mask_flags_disoccluded_region():
+@pytest.mark.parametrize("check", ["consistency", "photometric"])
+def test_occlusion_mask_flags_disoccluded_region(check):
     background = textured(96, 128, seed=1)
     square = textured(32, 32, seed=2)
     previous = background.copy()
     previous[32:64, 40:72] = square
     current = background.copy()
     current[32:64, 52:84] = square  # the square moved 12 px right, uncovering x in [40, 52)
-    estimator = FlowEstimator(TemporalOptions(flow_size=512))
-    backward = estimator.flow_gray(estimator.gray(current), estimator.gray(previous))
-    forward = estimator.flow_gray(estimator.gray(previous), estimator.gray(current))
-    unreliable = occlusion_mask(backward, forward)
+    estimator = FlowEstimator(TemporalOptions(flow_size=512, occlusion=check))
+    _, unreliable = estimator.flow_with_occlusions(estimator.gray(current), estimator.gray(previous))
     uncovered = unreliable[36:60, 42:50].mean()
     static = unreliable[70:, :].mean()
     assert uncovered > 0.5, uncovered

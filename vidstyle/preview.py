@@ -47,9 +47,10 @@ MIN_SIDE = 16
 STRENGTH_STEP = 0.1
 KEY_NAMES = {"space": " ", "esc": "\x1b"}  # for --keys, where these are awkward to type
 WINDOW_TITLE = "vidstyle preview"
-# Live use trades flow quality for speed: DIS "ultrafast" at 240 px costs
-# about a third of "medium" at 360 px (benchmarks/preview_speed.py).
-LIVE_TEMPORAL = TemporalOptions(preset="ultrafast", flow_size=180)
+# Live use trades flow quality for speed: one DIS "ultrafast" flow at 240 px
+# with a photometric occlusion check costs a fraction of run's two "medium"
+# flows at 360 px (benchmarks/preview_speed.py).
+LIVE_TEMPORAL = TemporalOptions(preset="ultrafast", flow_size=240, occlusion="photometric")
 # Recordings carry each frame's real time (milliseconds); the rate is only the stream's nominal one.
 RECORD_TIME_BASE = Fraction(1, 1000)
 RECORD_RATE = Fraction(30)

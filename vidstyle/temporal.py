@@ -40,6 +40,11 @@ class TemporalOptions:
     flow_size: int = 360  # flow is computed with the long side scaled to at most this
     cut_threshold: float = 0.4  # a frame whose input changes this much (mean abs, 0-1 scale) starts a new shot
     occlusion_reset: float = 0.6  # ...or whose occluded fraction is above this
+    # "consistency": forward-backward check (two flows, the reference);
+    # "photometric": where the warped previous frame does not match (one flow,
+    # for live use, where the second flow costs too much)
+    occlusion: str = "consistency"
+    photometric_threshold: float = 24.0  # gray levels (0-255)
 
     def validate(self) -> None:
         if self.mode not in ("flow", "none"):
@@ -52,6 +57,8 @@ class TemporalOptions:
             raise OptionError(f"unknown DIS preset {self.preset!r}: use {', '.join(DIS_PRESETS)}")
         if self.flow_size < 16:
             raise OptionError("flow size must be at least 16")
+        if self.occlusion not in ("consistency", "photometric"):
+            raise OptionError(f"unknown occlusion check {self.occlusion!r}: use consistency or photometric")
 
 
 def to_gray(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -87,8 +94,10 @@ class FlowEstimator:
 
     def flow_with_occlusions(self, current: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Backward flow (working size) from ``current`` to ``reference``
-        (gray) and the mask of its unreliable pixels (forward-backward check)."""
+        (gray) and the mask of its unreliable pixels."""
         backward = self.flow_gray(current, reference)
+        if self.options.occlusion == "photometric":
+            return backward, photometric_mask(backward, current, reference, self.options.photometric_threshold)
         forward = self.flow_gray(reference, current)
         return backward, occlusion_mask(backward, forward)
 
@@ -146,6 +155,20 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     returned = warp(forward, backward)
     round_trip = backward + returned
     occluded = (round_trip**2).sum(-1) > 0.01 * ((backward**2).sum(-1) + (returned**2).sum(-1)) + 0.5
+    return occluded | unreliable_motion(backward)
+
+
+def photometric_mask(backward: np.ndarray, current: np.ndarray, reference: np.ndarray, threshold: float) -> np.ndarray:
+    """Pixels where the reference frame (gray) warped along ``backward`` does
+    not match the current one by more than ``threshold`` levels, plus motion
+    boundaries and flow leaving the frame: one flow instead of two."""
+    mismatch = np.abs(warp(reference, backward).astype(np.float32) - current.astype(np.float32)) > threshold
+    return mismatch | unreliable_motion(backward)
+
+
+def unreliable_motion(backward: np.ndarray) -> np.ndarray:
+    """Motion boundaries (|grad w|^2 > 0.01 |w|^2 + 0.002) and pixels whose
+    flow lands outside the reference frame."""
     du_dy, du_dx = np.gradient(backward[..., 0])
     dv_dy, dv_dx = np.gradient(backward[..., 1])
     gradient = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
@@ -155,7 +178,7 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     lands_x = grid_x + backward[..., 0]
     lands_y = grid_y + backward[..., 1]
     outside = (lands_x < 0) | (lands_x > w - 1) | (lands_y < 0) | (lands_y > h - 1)
-    return occluded | boundary | outside
+    return boundary | outside
 
 
 @dataclass
