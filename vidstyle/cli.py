@@ -202,13 +202,15 @@ def image(
         result = apply_controls(content, result, strength, preserve_color)
         style_name, device_used = str(style_image), str(resolve_device(device))
     write_image(result, output)
+    seconds = time.perf_counter() - started
     if as_json:
         _print_json({
             "input": str(input),
             "output": str(output),
             "size": {"width": result.shape[1], "height": result.shape[0]},
             "frames": 1,
-            "seconds": round(time.perf_counter() - started, 3),
+            "fps": round(1.0 / max(seconds, 1e-9), 3),
+            "seconds": round(seconds, 3),
             "device": device_used,
             "style": style_name,
             "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size},
@@ -267,6 +269,8 @@ def sheet(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Render one picture in every available style, labelled with the names to pass to --style."""
+    import time
+
     from .images import read_image, write_image
     from .sheet import render_sheet
     from .stylizer import StylizerOptions
@@ -274,6 +278,9 @@ def sheet(
     _check_json_output(as_json, output)
     if columns is not None and columns < 1:
         _fail(f"--columns must be at least 1, got {columns}")
+    from .devices import resolve_device
+
+    started = time.perf_counter()
     result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device))
     write_image(result.image, output)
     if as_json:
@@ -281,6 +288,8 @@ def sheet(
             "input": str(input),
             "output": str(output),
             "size": {"width": result.image.shape[1], "height": result.image.shape[0]},
+            "seconds": round(time.perf_counter() - started, 3),
+            "device": str(resolve_device(device)),
             "tile": {"width": result.tile_size[0], "height": result.tile_size[1]},
             "columns": result.columns,
             "labels": result.labels,
