@@ -271,6 +271,7 @@ def sheet(
     """Render one picture in every available style, labelled with the names to pass to --style."""
     import time
 
+    from .devices import resolve_device
     from .images import read_image, write_image
     from .sheet import render_sheet
     from .stylizer import StylizerOptions
@@ -278,8 +279,6 @@ def sheet(
     _check_json_output(as_json, output)
     if columns is not None and columns < 1:
         _fail(f"--columns must be at least 1, got {columns}")
-    from .devices import resolve_device
-
     started = time.perf_counter()
     result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device))
     write_image(result.image, output)
