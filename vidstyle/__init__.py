@@ -4,8 +4,10 @@ The library API::
 
     import vidstyle
     vidstyle.stylize_video("clip.mp4", "clip_mosaic.mp4", style="mosaic")
-    stylizer = vidstyle.Stylizer.from_style("mosaic")
+    stylizer = vidstyle.Stylizer.from_style("mosaic:0.7,candy:0.3", vidstyle.StylizerOptions(strength=0.8))
     painted = stylizer(frames)  # (N, H, W, 3) uint8 RGB
+    report = vidstyle.run_batch(vidstyle.load_job("job.toml"), workers=2)
+    stats = vidstyle.run_preview(vidstyle.PreviewOptions(source=0, headless=True, frames=100))
 """
 
 __version__ = "0.1.0"
@@ -15,9 +17,23 @@ __version__ = "0.1.0"
 # cv2.namedWindow (PyAV issues 978 and 1050), which `vidstyle preview` needs.
 import cv2  # noqa: E402, F401
 
+from .batch import load_job, run_batch  # noqa: E402
 from .errors import VidstyleError  # noqa: E402
 from .pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
+from .preview import PreviewOptions, run_preview  # noqa: E402
 from .stylizer import Stylizer, StylizerOptions  # noqa: E402
 from .styles import available_styles  # noqa: E402
 
-__all__ = ["VidstyleError", "RunOptions", "RunResult", "stylize_video", "Stylizer", "StylizerOptions", "available_styles"]
+__all__ = [
+    "VidstyleError",
+    "RunOptions",
+    "RunResult",
+    "stylize_video",
+    "Stylizer",
+    "StylizerOptions",
+    "available_styles",
+    "load_job",
+    "run_batch",
+    "PreviewOptions",
+    "run_preview",
+]

@@ -66,10 +66,6 @@ class StyleMix:
     def weights(self) -> list[float]:
         return [weight for _, weight in self.components]
 
-    @property
-    def is_single(self) -> bool:
-        return len(self.components) == 1
-
 
 _WEIGHT = re.compile(r"^(.*):\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
 
