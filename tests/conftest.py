@@ -37,6 +37,23 @@ def tiny_style(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def interrupt_second_batch(monkeypatch):
+    """Ctrl-C while the second batch of frames is being stylized."""
+    from vidstyle import Stylizer
+
+    calls = []
+    original = Stylizer.__call__
+
+    def interrupt_on_second_batch(self, frames):
+        calls.append(len(frames))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, frames)
+
+    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_second_batch)
+
+
+@pytest.fixture
 def make_clip(tmp_path):
     def make(name: str = "clip.mp4", **spec) -> Path:
         return write_clip(tmp_path / name, ClipSpec(**spec))

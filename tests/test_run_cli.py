@@ -85,18 +85,8 @@ def test_out_of_memory_halves_the_batch_and_carries_on(tiny_style, monkeypatch):
     assert sizes[0] == 8 and set(sizes[1:]) <= {4, 2}
 
 
-def test_interrupted_run_leaves_no_output(make_clip, tiny_style, tmp_path, monkeypatch, cli):
+def test_interrupted_run_leaves_no_output(make_clip, tiny_style, tmp_path, interrupt_second_batch, cli):
     clip = make_clip(frames=12)
-    calls = []
-    original = Stylizer.__call__
-
-    def interrupt_on_second_batch(self, frames):
-        calls.append(len(frames))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(self, frames)
-
-    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_second_batch)
     result = cli("run", clip, "-o", tmp_path / "out.mp4", "--style", tiny_style, "--batch-size", "2", "-q")
     assert result.code == 130
     assert "interrupted" in result.err

@@ -197,22 +197,12 @@ def test_sequence_and_codec_errors_are_one_line(cli, make_clip, tiny_style, tmp_
 
 
 @pytest.mark.parametrize("folder_exists", [False, True])
-def test_interrupted_sequence_leaves_nothing(cli, tiny_style, tmp_path, monkeypatch, folder_exists):
+def test_interrupted_sequence_leaves_nothing(cli, tiny_style, tmp_path, interrupt_second_batch, folder_exists):
     pattern = write_sequence(tmp_path / "plates", frames=6)
     folder = tmp_path / "out"
     if folder_exists:
         folder.mkdir()
         (folder / "notes.txt").write_text("keep me")
-    calls = []
-    original = Stylizer.__call__
-
-    def interrupt_on_second_batch(self, frames):
-        calls.append(len(frames))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(self, frames)
-
-    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_second_batch)
     result = cli("run", pattern, "-o", folder / "styled.%04d.png", "--style", tiny_style, "--batch-size", "2", "-q")
     assert result.code == 130
     assert names(tmp_path) == (["out", "plates"] if folder_exists else ["plates"])

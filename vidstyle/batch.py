@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import glob
 import hashlib
 import json
@@ -186,6 +187,13 @@ def output_name(template: str, source: str, style: str, where: str) -> str:
 
 
 def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest_of(path: Path, size: int, mtime_ns: int) -> str:  # noqa: ARG001 (size and mtime key the cache)
+    """Every task of a style hashes the same checkpoint: read it once."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -382,22 +390,29 @@ class _BatchRun:
         self.manifest = Manifest(job.manifest_path)
         self.report = BatchReport([TaskOutcome(t, "skipped") for t in up_to_date])
         self.units = {unit.key: unit for unit in units}
-        self.parts_left = {task.key: {u.key for u in units if u.task is task} for task in todo}
+        self.units_of: dict[str, list[Unit]] = {task.key: [] for task in todo}
+        for unit in units:
+            self.units_of[unit.task.key].append(unit)
+        self.parts_left = {key: {u.key for u in task_units} for key, task_units in self.units_of.items()}
         self.frames = {task.key: 0 for task in todo}
         self.attempts: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.finished: set[str] = set()
         self.bar = _ProgressBar(todo, len(job.tasks), enabled=progress)
 
+    def _attempts(self, task: Task) -> int:
+        return max(self.attempts.get(u.key, 0) for u in self.units_of[task.key])
+
     def on_start(self, unit: Unit) -> None:
         self.attempts[unit.key] = self.attempts.get(unit.key, 0) + 1
         task = unit.task
-        if task.key not in self.started:
-            self.started[task.key] = time.time()
-            parts = len(self.parts_left[task.key])
-            self.manifest.update(task, status="running", started=_now(), parts=parts, error=None)
-            self.bar.write(f"start  {task.describe()} -> {task.key}" + (f" ({parts} parts)" if parts > 1 else ""))
-        self.manifest.update(task, attempts=max(self.attempts.get(u, 0) for u in self.parts_left[task.key] | {unit.key}))
+        if task.key in self.started:
+            self.manifest.update(task, attempts=self._attempts(task))
+            return
+        self.started[task.key] = time.time()
+        parts = len(self.units_of[task.key])
+        self.manifest.update(task, status="running", started=_now(), parts=parts, attempts=1, error=None)
+        self.bar.write(f"start  {task.describe()} -> {task.key}" + (f" ({parts} parts)" if parts > 1 else ""))
 
     def on_result(self, result: "TaskResult") -> bool:
         """Record a unit's result; True asks the runner to run it again."""
@@ -428,7 +443,7 @@ class _BatchRun:
         return False
 
     def _join(self, task: Task) -> None:
-        parts = [u.output for u in self.units.values() if u.task is task]
+        parts = [u.output for u in self.units_of[task.key]]
         audio = task.input if task.options.audio else None
         with atomic_output(task.output) as temporary:
             concat_video_files(parts, temporary, audio_source=audio)
@@ -438,10 +453,9 @@ class _BatchRun:
         seconds = time.time() - self.started.get(task.key, time.time())
         frames = self.frames[task.key] if status == "done" else 0
         self.manifest.update(task, status=status, finished=_now(), seconds=round(seconds, 2), frames=frames, error=error)
-        attempts = max(self.attempts.get(u.key, 0) for u in self.units.values() if u.task is task)
-        self.report.outcomes.append(TaskOutcome(task, status, seconds, frames, attempts, error))
+        self.report.outcomes.append(TaskOutcome(task, status, seconds, frames, self._attempts(task), error))
         line = f"done   {task.describe()}: {frames} frames in {seconds:.1f} s" if status == "done" else f"FAILED {task.describe()}: {error}"
-        self.bar.finish_task(task, [u.key for u in self.units.values() if u.task is task], line)
+        self.bar.finish_task(task, [u.key for u in self.units_of[task.key]], line)
 
     def interrupted(self) -> None:
         self.report.interrupted = True
@@ -504,8 +518,12 @@ class _ProgressBar:
         self.frames_of: dict[str, int] = {}
         self.seen: dict[str, int] = {}
         total = 0
+        estimates: dict[tuple[str, Any], int | None] = {}  # an input rendered in several styles is probed once
         for task in todo:
-            count = _estimated_frames(task) or 0
+            source = (task.input, task.options.frame_rate)
+            if source not in estimates:
+                estimates[source] = _estimated_frames(task)
+            count = estimates[source] or 0
             if task.options.max_frames:
                 count = min(count, task.options.max_frames) if count else task.options.max_frames
             self.frames_of[task.key] = count

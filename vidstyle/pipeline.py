@@ -177,22 +177,20 @@ def _frames_to_render(reader: VideoReader, segment: Segment | None, limit: int |
     """(frame, keep) in order: with a segment, up to ``segment.overlap``
     frames before its start come first with keep=False, to prime the
     stabiliser; they are stylized but not written."""
-    if segment is None or segment.start is None:
-        reached: deque[DecodedFrame] = deque()
-    else:
+    segment = segment or Segment()
+    if segment.start is not None:
         reader.seek(segment.start - 1 if segment.overlap else segment.start)
-        reached = deque(maxlen=max(1, segment.overlap))
+    primers: deque[DecodedFrame] = deque(maxlen=segment.overlap)
     written = 0
     for frame in reader:
-        place = segment.wants(frame.pts) if segment is not None and frame.pts is not None else "inside"
+        place = segment.wants(frame.pts) if frame.pts is not None else "inside"
         if place == "before":
-            if segment.overlap:
-                reached.append(frame)
+            primers.append(frame)
             continue
         if place == "after" or (limit is not None and written >= limit):
             return
-        while reached:
-            yield reached.popleft(), False
+        while primers:
+            yield primers.popleft(), False
         yield frame, True
         written += 1
 

@@ -132,8 +132,9 @@ class Stylizer:
         outputs = [model(x) for model in self.models]
         if (work_h, work_w) != (height, width):
             outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
-        # Controls apply at full size, so that strength 0 is the input itself.
-        y = blend_styles(batch, [y.float().clamp(0, 255) for y in outputs], self.weights, self.options.strength)
+        # Controls apply at full size, so that strength 0 is the input itself
+        # (blend_styles passes a single style at strength 1 through untouched).
+        y = blend_styles(batch, outputs, self.weights, self.options.strength)
         if self.options.preserve_color:
             y = preserve_color(batch, y)
         return y.float().clamp_(0, 255)
