@@ -1,14 +1,16 @@
-"""Live-preview throughput of the full and the fast (real-time) network.
+"""Live-preview throughput of the full and the fast (real-time) network,
+on each execution backend (PyTorch and ONNX Runtime).
 
 Frames of a real clip are resized to each size and pushed one at a time
 through the preview's own per-frame path (`PreviewSession.process`: the
 network with the live optical flow beside it, then warp and blend), so
-capture and display are left out. Both models run in the same process on
-the same frames, so the fast/full ratio is what carries across machines;
-the fps figures are this machine's.
+capture and display are left out. Every model and backend runs in the same
+process on the same frames, so the ratios against the baseline (the full
+network on PyTorch) are what carries across machines; the fps figures are
+this machine's.
 
     python benchmarks/preview_speed.py [--style mosaic] [--clip ../shared/clips/bikes.mp4]
-        [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none]
+        [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none] [--backends torch,onnx]
 """
 
 from __future__ import annotations
@@ -47,19 +49,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--temporal", choices=["flow", "none"], default="flow")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backends", default="torch,onnx", help="comma-separated; the first is the baseline's")
     args = parser.parse_args()
     source = read_frames(args.clip, args.frames)
-    models = {
-        name: PreviewOptions(style=args.style, model=name, device=args.device, temporal=args.temporal, headless=True)
-        for name in ("full", "fast")
+    backends = args.backends.split(",")
+    runs = {
+        f"{model}/{backend}": PreviewOptions(
+            style=args.style, model=model, device=args.device, backend=backend, temporal=args.temporal, headless=True
+        )
+        for model in ("full", "fast")
+        for backend in backends
     }
+    baseline = f"full/{backends[0]}"
     print(f"style {args.style}, {len(source)} frames of {args.clip.name}, temporal {args.temporal}, device {resolve_device(args.device)}")
-    print(f"{'size':>9} {'full fps':>9} {'fast fps':>9} {'fast/full':>10}")
+    print(f"fps, and in brackets the ratio to {baseline}")
+    print(f"{'size':>9} " + " ".join(f"{name:>18}" for name in runs))
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         frames = [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in source]
-        fps = {name: preview_fps(options, frames) for name, options in models.items()}
-        print(f"{size:>9} {fps['full']:>9.1f} {fps['fast']:>9.1f} {fps['fast'] / fps['full']:>10.2f}", flush=True)
+        fps = {name: preview_fps(options, frames) for name, options in runs.items()}
+        cells = [f"{value:>9.1f} ({value / fps[baseline]:>4.2f}x)" for value in fps.values()]
+        print(f"{size:>9} " + " ".join(f"{cell:>18}" for cell in cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,11 @@ the input and the Gram style loss (style strength), with flow/none ratios;
 then the cost of the temporal step (flow + blend) per frame as a fraction
 of the network's time, at 640x360 on the current device.
 
-    python benchmarks/temporal.py [--style mosaic] [--style-image ../shared/styles/mosaic.jpg]
+With ``--against OTHER`` (say, a network before temporal training) both
+networks run on the same clips, and the per-frame ratios show whether the
+training made the network itself steadier without weakening the style.
+
+    python benchmarks/temporal.py [--style mosaic] [--against CKPT] [--style-image ../shared/styles/mosaic.jpg]
                                   [--clip ../shared/clips/bikes.mp4 ...] [--frames 60]
 """
 
@@ -41,39 +45,55 @@ def temporal_cost(stylizer: Stylizer, width: int = 640, height: int = 360, frame
     return model, (time.perf_counter() - started) / frames
 
 
+def default_clips(folder: Path, frames: int) -> list[Path]:
+    """bikes.mp4 (real footage), a noisy synthetic pan with moving objects,
+    and a camera move (zoom, pan, roll) over a held-out photo."""
+    clips = []
+    bikes = ROOT.parent / "shared/clips/bikes.mp4"
+    if bikes.is_file():
+        clips.append(bikes)
+    clips.append(write_clip(folder / "pan_noisy.mp4", ClipSpec(width=480, height=270, frames=frames, noise=4.0)))
+    photo = ROOT.parent / "shared/content/tubingen.jpg"
+    if photo.is_file():
+        clips.append(write_clip(folder / "camera_move.mp4", ClipSpec(width=480, height=270, frames=frames, noise=2.0, photo=str(photo))))
+    return clips
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", default="mosaic")
+    parser.add_argument("--against", help="a second style (e.g. the network before temporal training): per-frame flicker of both")
     parser.add_argument("--style-image", type=Path, default=ROOT.parent / "shared/styles/mosaic.jpg")
     parser.add_argument("--clip", type=Path, action="append")
     parser.add_argument("--frames", type=int, default=60, help="frames of each clip to use")
     args = parser.parse_args()
-    stylizer = Stylizer.from_style(args.style)
+    stylizers = [Stylizer.from_style(args.style)] + ([Stylizer.from_style(args.against)] if args.against else [])
     style_image = args.style_image if args.style_image.is_file() else None
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        clips = list(args.clip or [])
-        if not clips:
-            bikes = ROOT.parent / "shared/clips/bikes.mp4"
-            clips = [bikes] if bikes.is_file() else []
-            clips.append(write_clip(folder / "pan_noisy.mp4", ClipSpec(width=480, height=270, frames=args.frames, noise=4.0)))
-        print(f"style {stylizer.name} on {stylizer.device}; style loss against {style_image or '(none)'}")
-        print(f"{'clip':>16} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}")
+        clips = list(args.clip or []) or default_clips(folder, args.frames)
+        print(f"on {stylizers[0].device}; style loss against {style_image or '(none)'}")
+        print(f"{'clip':>16} {'network':>24} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}")
         for clip in clips:
             trimmed = folder / f"in_{clip.stem}.mkv"
-            stylize_video(clip, trimmed, stylizer=_Identity(stylizer), options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
+            stylize_video(clip, trimmed, stylizer=_Identity(stylizers[0]), options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
             scores = {}
-            for mode in ("none", "flow"):
-                out = folder / f"{clip.stem}_{mode}.mkv"
-                stylize_video(trimmed, out, stylizer=stylizer, options=RunOptions(codec="ffv1", temporal=mode, quiet=True))
-                scores[mode] = evaluate_video(trimmed, out, style_image)
-                s = scores[mode]
-                style = f"{s.style_loss:.4f}" if s.style_loss is not None else "-"
-                print(f"{clip.stem[:16]:>16} {mode:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
-            ratio = scores["flow"].warping_error / max(scores["none"].warping_error, 1e-12)
-            change = scores["flow"].change_from_input / scores["none"].change_from_input
-            print(f"{'':>16} flow/none: warping error x{ratio:.2f}, change from input x{change:.2f}")
-    model, temporal = temporal_cost(stylizer)
+            for index, stylizer in enumerate(stylizers):
+                for mode in ("none", "flow"):
+                    out = folder / f"{clip.stem}_{index}_{mode}.mkv"
+                    stylize_video(trimmed, out, stylizer=stylizer, options=RunOptions(codec="ffv1", temporal=mode, quiet=True))
+                    s = scores[index, mode] = evaluate_video(trimmed, out, style_image)
+                    style = f"{s.style_loss:.4f}" if s.style_loss is not None else "-"
+                    print(f"{clip.stem[:16]:>16} {stylizer.name[-24:]:>24} {mode:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
+                none, flow = scores[index, "none"], scores[index, "flow"]
+                print(f"{'':>16} {'':>24} flow/none: warping error x{flow.warping_error / max(none.warping_error, 1e-12):.2f}, change from input x{flow.change_from_input / none.change_from_input:.2f}")
+            if args.against:
+                new, old = scores[0, "none"], scores[1, "none"]
+                line = f"per-frame, {stylizers[0].name} / {stylizers[1].name}: warping error x{new.warping_error / max(old.warping_error, 1e-12):.2f}, change x{new.change_from_input / old.change_from_input:.2f}"
+                if new.style_loss is not None:
+                    line += f", style loss x{new.style_loss / old.style_loss:.2f}"
+                print(f"{'':>16} {line}")
+    model, temporal = temporal_cost(stylizers[0])
     print(f"640x360 per frame: network {model * 1000:.0f} ms, temporal step {temporal * 1000:.0f} ms ({temporal / model:.0%} of the network)")
 
 

@@ -43,6 +43,21 @@ def test_flow_and_warp_recover_a_known_translation():
     assert np.abs(warped[:-4, :-4].astype(int) - current[:-4, :-4]).max() == 0
 
 
+def test_frame_pairs_carry_the_motion_between_real_frames(make_clip):
+    from vidstyle.data import FramePairs
+
+    clip = make_clip(width=200, height=120, frames=10, noise=2)
+    pairs = FramePairs([clip], size=64, max_side=200, pairs_per_video=9)
+    assert len(pairs) == 9
+    previous, current, flow, reliable = pairs.batch(16)
+    assert previous.shape == current.shape == (16, 3, 64, 64) and flow.shape == (16, 2, 64, 64)
+    mask = reliable.bool().expand_as(current)
+    assert mask.float().mean() > 0.5
+    moved = (warp_tensor(previous, flow) - current).abs()[mask].mean()
+    still = (previous - current).abs()[mask].mean()
+    assert moved < 0.4 * still  # the flow explains the pan, flipped crops included
+
+
 def test_tensor_warp_matches_image_warp():
     image = textured(32, 40).astype(np.float32)
     rng = np.random.default_rng(3)

@@ -181,23 +181,29 @@ def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
     assert bad.code == 2 and "steps" in bad.err
 
 
-def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_image):
-    from vidstyle.temporal import random_smooth_flow, temporal_loss
+def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_image, make_clip):
+    from vidstyle.temporal import pair_temporal_loss, random_smooth_flow, temporal_loss
 
-    trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, temporal_weight=50.0, steps=25))
+    clip = make_clip(width=96, height=64, frames=12, noise=3)
+    trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, content=[str(content_dir), str(clip)],
+                                  temporal_weight=50.0, steps=25))
+    assert trainer.pairs is not None and len(trainer.pairs) >= 8  # consecutive frames of the clip, with flow
     generator = torch.Generator().manual_seed(5)
     batch = torch.stack([to_tensor(resize_long_side(render_scene(70 + i, 48, 32), 32)) for i in range(2)])
     flow = random_smooth_flow(2, *batch.shape[-2:], 3.0, generator)
+    pairs = trainer.pairs.batch(4)
 
-    def stability() -> float:
+    def stability() -> tuple[float, float]:
         torch.manual_seed(0)
         with torch.no_grad():
-            return temporal_loss(trainer.model, batch, trainer.model(batch), flow).item()
+            moved = temporal_loss(trainer.model, batch, trainer.model(batch), flow).item()
+            return moved, pair_temporal_loss(trainer.model, *pairs).item()
 
     before = stability()
     trainer.run(progress=False)
-    assert "temporal" in trainer.smoothed
-    assert stability() < before
+    assert {"temporal", "temporal_video"} <= set(trainer.smoothed)
+    after = stability()
+    assert after[0] < before[0] and after[1] < before[1]
 
 
 def test_interrupted_training_saves_a_resumable_checkpoint(cli, tmp_path, content_dir, style_image, monkeypatch):

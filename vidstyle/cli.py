@@ -31,6 +31,7 @@ EXIT_INTERRUPTED = 130
 
 
 STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
+BACKEND_HELP = "auto: ONNX Runtime on the CPU (faster) when installed, else PyTorch; torch; onnx [default: auto]."
 STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
 PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
 JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
@@ -73,6 +74,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 2 on CPU, 8 on CUDA]."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
+    backend: Optional[str] = typer.Option(None, "--backend", help=BACKEND_HELP),
     fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
     max_size: Optional[int] = typer.Option(None, "--max-size", help="Stylize at most this many pixels on the long side; the output keeps the input size."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
@@ -101,6 +103,7 @@ def run(
         model=model,
         batch_size=batch_size,
         device=device,
+        backend=backend,
         fp16=fp16,
         max_size=max_size,
         threads=threads,
@@ -123,7 +126,7 @@ def run(
     if as_json:
         _print_json(result.to_dict())
     elif not options.quiet:
-        typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device})", err=True)
+        typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device}, {result.backend})", err=True)
 
 
 @app.command()
@@ -164,6 +167,7 @@ def image(
     size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP + " (fast method)"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -185,10 +189,10 @@ def image(
         from .stylizer import Stylizer, StylizerOptions
 
         stylizer = Stylizer.from_style(
-            style or "mosaic", StylizerOptions(device=device, strength=strength, preserve_color=preserve_color)
+            style or "mosaic", StylizerOptions(device=device, backend=backend, strength=strength, preserve_color=preserve_color)
         )
         result = stylizer(resize_long_side(content, size))
-        style_name, device_used = stylizer.name, str(stylizer.device)
+        style_name, device_used, backend_used = stylizer.name, str(stylizer.device), stylizer.backend
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
@@ -200,7 +204,7 @@ def image(
             config = config.with_style_weight(style_weight)
         result = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
         result = apply_controls(content, result, strength, preserve_color)
-        style_name, device_used = str(style_image), str(resolve_device(device))
+        style_name, device_used, backend_used = str(style_image), str(resolve_device(device)), "torch"
     write_image(result, output)
     seconds = time.perf_counter() - started
     if as_json:
@@ -212,6 +216,7 @@ def image(
             "fps": round(1.0 / max(seconds, 1e-9), 3),
             "seconds": round(seconds, 3),
             "device": device_used,
+            "backend": backend_used,
             "style": style_name,
             "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size},
         })
@@ -226,6 +231,7 @@ def preview(
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
     model: str = typer.Option("full", "--model", help="full: the style network; fast: its slimmer NAME-fast network."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none: plain per-frame (t toggles)."),
@@ -244,6 +250,7 @@ def preview(
         size=parse_size(size) if size else None,
         model=model,
         device=device,
+        backend=backend,
         strength=strength,
         preserve_color=preserve_color,
         temporal=temporal,

@@ -100,3 +100,78 @@ class ContentCrops:
 
     def batch(self, batch_size: int) -> torch.Tensor:
         return torch.stack([self.crop() for _ in range(batch_size)]).clamp_(0, 255)
+
+
+class FramePairs:
+    """Consecutive frames of the content videos, with the optical flow
+    between them and its reliable pixels: real motion for the temporal loss
+    (output t+1 should be output t moved along the flow of the inputs).
+
+    Flow is computed once, here, with the same DIS estimator and
+    forward-backward check the stabiliser uses, on frames downscaled to
+    ``max_side``; crops keep that scale, so the flow needs no rescaling.
+    """
+
+    def __init__(
+        self,
+        video_files: Sequence[Path],
+        size: int,
+        device: torch.device | str = "cpu",
+        max_side: int = 360,
+        pairs_per_video: int = 48,
+        seed: int = 0,
+    ):
+        from .temporal import FlowEstimator, TemporalOptions
+        from .video_io import VideoReader
+
+        estimator = FlowEstimator(TemporalOptions(flow_size=max_side))
+        self.previous: list[torch.Tensor] = []
+        self.current: list[torch.Tensor] = []
+        self.flows: list[torch.Tensor] = []
+        self.reliable: list[torch.Tensor] = []
+        for video in video_files:
+            with VideoReader(video) as reader:
+                total = reader.info.frame_count or pairs_per_video
+                step = max(1, total // pairs_per_video)
+                last = None
+                for frame in reader:
+                    rgb = resize_long_side(frame.rgb, max_side)
+                    if last is not None and frame.index % step == 0 and min(rgb.shape[:2]) >= size:
+                        self._add(estimator, last, rgb, device)
+                    last = rgb
+        self.size = size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _add(self, estimator, previous: np.ndarray, current: np.ndarray, device) -> None:
+        backward, unreliable = estimator.flow_with_occlusions(estimator.gray(current), estimator.gray(previous))
+        to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).to(device)  # noqa: E731
+        self.previous.append(to_tensor(previous))
+        self.current.append(to_tensor(current))
+        self.flows.append(to_tensor(backward.astype(np.float32)))
+        self.reliable.append(torch.from_numpy(~unreliable)[None].to(device))
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Crops of (frame t-1, frame t, flow t -> t-1, reliable mask), with
+        random flips; pixels whose flow leaves the crop are not reliable."""
+        picks = [self._crop() for _ in range(batch_size)]
+        return tuple(torch.stack(parts) for parts in zip(*picks))  # type: ignore[return-value]
+
+    def _crop(self):
+        index = int(torch.randint(len(self), (), generator=self.generator))
+        flow = self.flows[index]
+        h, w = flow.shape[-2:]
+        top = int(torch.randint(h - self.size + 1, (), generator=self.generator))
+        left = int(torch.randint(w - self.size + 1, (), generator=self.generator))
+        window = (..., slice(top, top + self.size), slice(left, left + self.size))
+        previous, current = self.previous[index][window].float(), self.current[index][window].float()
+        flow, reliable = flow[window].clone(), self.reliable[index][window].clone()
+        ys, xs = torch.meshgrid(torch.arange(self.size), torch.arange(self.size), indexing="ij")
+        lands_x, lands_y = xs.to(flow) + flow[0], ys.to(flow) + flow[1]
+        reliable &= (lands_x >= 0) & (lands_x <= self.size - 1) & (lands_y >= 0) & (lands_y <= self.size - 1)
+        if float(torch.rand((), generator=self.generator)) < 0.5:
+            previous, current, flow, reliable = (t.flip(-1) for t in (previous, current, flow, reliable))
+            flow[0] = -flow[0]
+        return previous, current, flow, reliable.float()

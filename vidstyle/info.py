@@ -14,11 +14,12 @@ def system_info() -> dict[str, Any]:
 
     from . import __version__
     from .devices import resolve_device
+    from .runtime import onnx_runtime_available, resolve_backend
     from .styles import available_styles, style_dirs
     from .video_io import available_video_encoders
 
     device = resolve_device("auto")
-    device_info: dict[str, Any] = {"auto": str(device)}
+    device_info: dict[str, Any] = {"auto": str(device), "backend": resolve_backend("auto", device)}
     if device.type == "cuda":
         properties = torch.cuda.get_device_properties(device)
         device_info.update(name=properties.name, memory_gib=round(properties.total_memory / 2**30, 1))
@@ -43,6 +44,7 @@ def system_info() -> dict[str, Any]:
             "pyav": av.__version__,
             "ffmpeg": av.ffmpeg_version_info,
             "opencv": cv2.__version__,
+            "onnxruntime": _onnxruntime_version() if onnx_runtime_available() else None,
         },
         "device": device_info,
         "style_folders": folders,
@@ -50,6 +52,12 @@ def system_info() -> dict[str, Any]:
         "fast_models": [s.name for s in fast],
         "encoders": available_video_encoders(),
     }
+
+
+def _onnxruntime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -62,7 +70,8 @@ def format_info(info: dict[str, Any]) -> str:
         f"torch     {v['torch']} (CUDA {v['cuda'] or 'not built in'})",
         f"PyAV      {v['pyav']} (FFmpeg {v['ffmpeg']})",
         f"OpenCV    {v['opencv']}",
-        f"device    {device} is what --device auto picks",
+        f"ONNX RT   {v['onnxruntime'] or 'not installed (networks run on PyTorch)'}",
+        f"device    {device} is what --device auto picks, running networks on {d['backend']}",
         *(
             f"{'styles' if i == 0 else '':<10}{f['origin']}: {f['path']} ({f['styles']} style{'s' if f['styles'] != 1 else ''}"
             f", {f['fast_models']} fast{'' if f['exists'] else ', not created yet'})"

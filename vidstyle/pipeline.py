@@ -55,6 +55,7 @@ class RunOptions:
     model: str = "full"  # "fast": the real-time network (for long clips on a CPU)
     batch_size: int | None = None  # None: per device
     device: str = "auto"
+    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, "torch" otherwise
     fp16: bool = False
     max_size: int | None = None
     threads: int | None = None
@@ -97,6 +98,7 @@ class RunOptions:
             strength=self.strength,
             preserve_color=self.preserve_color,
             model=self.model,
+            backend=self.backend,
         )
 
     @classmethod
@@ -126,6 +128,7 @@ class RunResult:
     width: int
     height: int
     device: str
+    backend: str = "torch"
     skipped_packets: int = 0
     options: dict = field(default_factory=dict)
 
@@ -143,6 +146,7 @@ class RunResult:
             "fps": round(self.fps, 3),
             "seconds": round(self.seconds, 3),
             "device": self.device,
+            "backend": self.backend,
             "style": self.style,
             "skipped_packets": self.skipped_packets,
             "options": self.options,
@@ -277,6 +281,7 @@ def stylize_video(
         width=info.width,
         height=info.height,
         device=str(stylizer.device),
+        backend=stylizer.backend,
         skipped_packets=reader.skipped_packets,
         options=asdict(options),
     )

@@ -65,6 +65,7 @@ class PreviewOptions:
     size: tuple[int, int] | None = None  # (width, height); None: the source's, long side at most 640
     model: str = "full"  # "full": the style network; "fast": its real-time network
     device: str = "auto"
+    backend: str = "auto"
     strength: float = 1.0
     preserve_color: bool = False
     temporal: str = "flow"  # "flow" or "none"; t toggles it
@@ -86,7 +87,11 @@ class PreviewOptions:
 
     def stylizer_options(self) -> StylizerOptions:
         return StylizerOptions(
-            device=self.device, strength=self.strength, preserve_color=self.preserve_color, model=self.model
+            device=self.device,
+            backend=self.backend,
+            strength=self.strength,
+            preserve_color=self.preserve_color,
+            model=self.model,
         )
 
 

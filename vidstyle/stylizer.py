@@ -20,6 +20,7 @@ from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .devices import resolve_device
 from .errors import OptionError
 from .models import TransformerNet
+from .runtime import Network, check_backend, compile_network
 from .styles import check_model, load_style
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ class StylizerOptions:
     strength: float = 1.0  # 0: the input unchanged; 1: the plain style
     preserve_color: bool = False  # keep the input's chroma, take luminance from the style
     model: str = "full"  # "fast": the style's small real-time network
+    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, else "torch"
 
     def validate(self) -> None:
         if self.max_size is not None and self.max_size < 16:
             raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
         check_strength(self.strength)
         check_model(self.model)
+        check_backend(self.backend)
 
 
 def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
@@ -78,16 +81,18 @@ class Stylizer:
         if options.threads and self.device.type == "cpu":
             torch.set_num_threads(options.threads)
         self.half = options.fp16 and self.device.type == "cuda"
-        self.models = [self._prepare(checkpoint.build_model()) for checkpoint in self.checkpoints]
+        compiled = [self._prepare(checkpoint.build_model()) for checkpoint in self.checkpoints]
+        self.networks: list[Network] = [network for network, _ in compiled]
+        self.backend = compiled[0][1]
         self.max_batch: int | None = None  # lowered when the GPU runs out of memory
 
-    def _prepare(self, model: TransformerNet) -> TransformerNet:
-        model = model.to(self.device)
+    def _prepare(self, model: TransformerNet) -> tuple[Network, str]:
+        model = model.to(self.device).eval().requires_grad_(False)
         if self.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         if self.half:
             model = model.half()
-        return model.eval().requires_grad_(False)
+        return compile_network(model, self.device, self.options.backend)
 
     @classmethod
     def from_style(cls, style: str, options: StylizerOptions = StylizerOptions()) -> "Stylizer":
@@ -129,7 +134,7 @@ class Stylizer:
             x = x.to(batch.dtype)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        outputs = [model(x) for model in self.models]
+        outputs = [network(x) for network in self.networks]
         if (work_h, work_w) != (height, width):
             outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
         # Controls apply at full size, so that strength 0 is the input itself

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -47,6 +48,25 @@ def render_scene(index: int, width: int, height: int, seed: int = 0) -> np.ndarr
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+@lru_cache(maxsize=2)
+def _photo(path: str, width: int, height: int) -> np.ndarray:
+    from .images import read_image
+
+    photo = read_image(path)
+    scale = 1.4 * max(width / photo.shape[1], height / photo.shape[0])
+    return cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def camera_move(photo: str | Path, index: int, width: int, height: int) -> np.ndarray:
+    """Frame ``index`` of a slow zoom-in with a pan and a roll over a photo:
+    real texture under camera motion whose flow is not a plain shift."""
+    image = _photo(str(photo), width, height)
+    centre = (image.shape[1] / 2 + 1.5 * index, image.shape[0] / 2 + 0.5 * index)
+    matrix = cv2.getRotationMatrix2D(centre, 0.15 * index, 1.0 + 0.004 * index)
+    matrix[:, 2] += (width / 2 - centre[0], height / 2 - centre[1])
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     width: int = 64
@@ -62,6 +82,7 @@ class ClipSpec:
     rotation: int = 0
     noise: float = 0.0  # per-frame sensor noise (standard deviation, 0-255 scale)
     cut_at: int | None = None  # from this frame on, a different scene (a hard cut)
+    photo: str | None = None  # a camera move (zoom, pan, roll) over this photo instead of the landscape
     keyframe_interval: int | None = None  # frames per GOP (None: the encoder's default)
 
 
@@ -97,7 +118,10 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
         noise = np.random.default_rng(7)
         for i, pts in enumerate(timestamps):
             after_cut = spec.cut_at is not None and i >= spec.cut_at
-            rgb = render_scene(i, spec.width, spec.height, seed=5 if after_cut else 0)
+            if spec.photo:
+                rgb = camera_move(spec.photo, i, spec.width, spec.height)
+            else:
+                rgb = render_scene(i, spec.width, spec.height, seed=5 if after_cut else 0)
             if after_cut:
                 rgb = 255 - rgb[::-1]  # night instead of day, upside down: nothing in common
             if spec.noise:

@@ -292,3 +292,15 @@ def temporal_loss(model: torch.nn.Module, content: torch.Tensor, output: torch.T
     margin = int(flow.abs().amax().ceil().item()) + 1
     difference = (restyled - expected)[..., margin:-margin, margin:-margin] / 255.0
     return difference.pow(2).mean()
+
+
+def pair_temporal_loss(
+    model: torch.nn.Module, previous: torch.Tensor, current: torch.Tensor, flow: torch.Tensor, reliable: torch.Tensor
+) -> torch.Tensor:
+    """Output-level temporal loss on real consecutive frames (Ruder et al.
+    2016, ReCoNet): ||f(x_t) - warp(f(x_t-1))||^2 over the pixels where the
+    input's flow is reliable. Scaled to RGB in [0, 1]."""
+    outputs = model(torch.cat([previous, current]))
+    before, after = outputs.float().chunk(2)
+    difference = (after - warp_tensor(before, flow)) / 255.0
+    return (difference.pow(2) * reliable).sum() / (3 * reliable.sum()).clamp(min=1.0)

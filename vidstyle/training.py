@@ -14,14 +14,14 @@ from tqdm import tqdm
 
 from .config import build, merge, read_toml
 from .checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
-from .data import ContentCrops
+from .data import ContentCrops, FramePairs, find_content_files
 from .devices import resolve_device
 from .errors import OptionError, VidstyleError
 from .images import read_image, resize_long_side, to_array, to_tensor, write_image
 from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from .models import TransformerConfig, TransformerNet
 from .styles import load_style
-from .temporal import random_smooth_flow, temporal_loss
+from .temporal import pair_temporal_loss, random_smooth_flow, temporal_loss
 
 
 @dataclass
@@ -52,7 +52,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_minutes: float | None = None  # checkpoint and stop after this much wall time
-    # weight of the output-level temporal loss on randomly moved crops (0: off)
+    # weight of the output-level temporal losses (0: off): on crops moved by
+    # random smooth flows, and on consecutive frames of the content videos
     temporal_weight: float = 0.0
     temporal_max_shift: float = 4.0  # pixels, at training crop size
     # Distillation: learn to reproduce this style network (a name or a
@@ -126,6 +127,11 @@ class Trainer:
         self.crops = ContentCrops(
             config.content, config.image_size, self.device, min_scale=config.min_crop_scale, seed=config.seed
         )
+        self.pairs: FramePairs | None = None
+        if config.temporal_weight:
+            videos = find_content_files(config.content)[1]
+            pairs = FramePairs(videos, config.image_size, self.device, seed=config.seed) if videos else None
+            self.pairs = pairs if pairs else None  # a video too small for a crop gives no pairs
         self.model = TransformerNet(config.architecture).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.step = 0
@@ -149,6 +155,8 @@ class Trainer:
         self.seconds = float(state["seconds"])
         self.smoothed = dict(state.get("smoothed", {}))
         self.crops.generator.set_state(state["crop_rng"])
+        if self.pairs is not None and "pair_rng" in state:
+            self.pairs.generator.set_state(state["pair_rng"])
         torch.set_rng_state(state["torch_rng"])
 
     def checkpoint(self, final: bool = False) -> StyleCheckpoint:
@@ -162,6 +170,8 @@ class Trainer:
                 "crop_rng": self.crops.generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
             }
+            if self.pairs is not None:
+                training["pair_rng"] = self.pairs.generator.get_state()
         config = asdict(self.config)
         metadata = {
             "style_image": self._style_image_name(),
@@ -201,7 +211,12 @@ class Trainer:
                     content.shape[0], *content.shape[-2:], self.config.temporal_max_shift, self.crops.generator
                 ).to(self.device)
                 losses["temporal"] = temporal_loss(self.model, content, output.float(), flow)
-                losses["total"] = losses["total"] + self.config.temporal_weight * losses["temporal"]
+                stability = losses["temporal"]
+                if self.pairs is not None:
+                    pairs = self.pairs.batch(max(1, self.config.batch_size // 2))
+                    losses["temporal_video"] = pair_temporal_loss(self.model, *pairs)
+                    stability = stability + losses["temporal_video"]
+                losses["total"] = losses["total"] + self.config.temporal_weight * stability
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.optimizer.step()
