@@ -3,6 +3,8 @@ are deterministic because a file is then read frame by frame in order."""
 
 from __future__ import annotations
 
+import json
+
 import logging
 import re
 import subprocess
@@ -87,6 +89,10 @@ def test_headless_prints_one_line_and_records_every_frame(cli, make_clip, tiny_s
     assert SUMMARY.match(result.out.strip()).group(1) == "5", result.err
     assert len(frame_times(small)) == 5
     assert (probe(small).width, probe(small).height) == (32, 24)
+
+    result = cli("preview", "--source", clip, "--style", tiny_style, "--headless", "--frames", "6", "--json")
+    report = json.loads(result.out)
+    assert report["frames"] == 6 and report["fps"] > 0 and report["recordings"] == []
 
 
 def test_keys_switch_style_and_strength(make_clip, style_home, tmp_path):

@@ -239,6 +239,7 @@ def preview(
     frames: Optional[int] = typer.Option(None, "--frames", help="Stop after N frames [default: at q, Esc or the end of the source]."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record the stylized video to FILE (.mp4, .mkv...) from the start."),
     keys: Optional[str] = typer.Option(None, "--keys", help="Scripted key presses FRAME:KEY,..., e.g. 10:n,20:+,30:space,40:q."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize a camera (or stream, or file) live in a window; keys: n/p style, +/- strength,
     s side by side, t stabiliser, space snapshot, r record, q quit."""
@@ -260,6 +261,9 @@ def preview(
     )
     with _on_interrupt(lambda: "interrupted; recordings and snapshots made so far are kept"):
         stats = run_preview(options, parse_keys(keys) if keys else None)
+    if as_json:
+        _print_json(stats.to_dict())
+        return
     for path in stats.recordings + stats.snapshots:
         typer.echo(f"wrote {path}", err=True)
     typer.echo(stats.summary())

@@ -318,8 +318,7 @@ def _run(
     stop = threading.Event()
     written = 0
     temporal = options.temporal_options()
-    # At strength 0 the output is the input: there is no style to stabilise.
-    stabilise = temporal.mode == "flow" and stylizer.options.strength > 0
+    stabilise = temporal.mode == "flow" and stylizer.changes_input
     tracker = FlowTracker(temporal) if stabilise else None
     blender = TemporalBlender(temporal.strength) if tracker else None
 

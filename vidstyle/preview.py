@@ -279,9 +279,10 @@ class PreviewSession:
 
     def process(self, rgb: np.ndarray, time_ms: float) -> np.ndarray:
         """Stylize, stabilise and record one captured frame."""
-        steady = self.temporal and self.strength > 0  # at strength 0 the input is the output: nothing to steady
+        stylizer = self.stylizer()
+        steady = self.temporal and stylizer.changes_input
         flow = self._flow_worker.submit(self._tracker, rgb) if steady else None
-        out = self.stylizer()(rgb)
+        out = stylizer(rgb)
         if flow is not None:
             out = self._blender(out, flow.result())
         else:
@@ -561,6 +562,18 @@ class PreviewStats:
 
     def summary(self) -> str:
         return f"processed {self.frames} frames at {self.fps:.1f} fps (mean latency {self.mean_latency_ms:.0f} ms)"
+
+    def to_dict(self) -> dict:
+        """The ``--json`` report."""
+        return {
+            "frames": self.frames,
+            "fps": round(self.fps, 3),
+            "seconds": round(self.seconds, 3),
+            "mean_latency_ms": round(self.mean_latency_ms, 2),
+            "dropped": self.dropped,
+            "recordings": [str(p) for p in self.recordings],
+            "snapshots": [str(p) for p in self.snapshots],
+        }
 
 
 def run_preview(options: PreviewOptions, keys: Mapping[int, str] | None = None) -> PreviewStats:

@@ -111,6 +111,13 @@ class Stylizer:
             return self.checkpoint.name
         return ",".join(f"{c.name}:{w:.3g}" for c, w in zip(self.checkpoints, self.weights))
 
+    @property
+    def changes_input(self) -> bool:
+        """False at strength 0, where the output is the input itself: then
+        there is no style to stabilise, and the stabiliser would only smear
+        the input's own motion."""
+        return self.options.strength > 0
+
     def default_batch_size(self) -> int:
         return 8 if self.device.type == "cuda" else 2
 
