@@ -67,7 +67,8 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, action="append")
     parser.add_argument("--frames", type=int, default=60, help="frames of each clip to use")
     args = parser.parse_args()
-    stylizers = [Stylizer.from_style(args.style)] + ([Stylizer.from_style(args.against)] if args.against else [])
+    specs = [args.style] + ([args.against] if args.against else [])
+    stylizers = [Stylizer.from_style(spec) for spec in specs]
     style_image = args.style_image if args.style_image.is_file() else None
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -84,12 +85,12 @@ def main() -> None:
                     stylize_video(trimmed, out, stylizer=stylizer, options=RunOptions(codec="ffv1", temporal=mode, quiet=True))
                     s = scores[index, mode] = evaluate_video(trimmed, out, style_image)
                     style = f"{s.style_loss:.4f}" if s.style_loss is not None else "-"
-                    print(f"{clip.stem[:16]:>16} {stylizer.name[-24:]:>24} {mode:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
+                    print(f"{clip.stem[:16]:>16} {specs[index][-24:]:>24} {mode:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
                 none, flow = scores[index, "none"], scores[index, "flow"]
                 print(f"{'':>16} {'':>24} flow/none: warping error x{flow.warping_error / max(none.warping_error, 1e-12):.2f}, change from input x{flow.change_from_input / none.change_from_input:.2f}")
             if args.against:
                 new, old = scores[0, "none"], scores[1, "none"]
-                line = f"per-frame, {stylizers[0].name} / {stylizers[1].name}: warping error x{new.warping_error / max(old.warping_error, 1e-12):.2f}, change x{new.change_from_input / old.change_from_input:.2f}"
+                line = f"per-frame, {specs[0]} / {specs[1]}: warping error x{new.warping_error / max(old.warping_error, 1e-12):.2f}, change x{new.change_from_input / old.change_from_input:.2f}"
                 if new.style_loss is not None:
                     line += f", style loss x{new.style_loss / old.style_loss:.2f}"
                 print(f"{'':>16} {line}")
@@ -99,6 +100,9 @@ def main() -> None:
 
 class _Identity:
     """Stands in for a stylizer to cut the first frames of a clip losslessly."""
+
+    backend = "none"
+    changes_input = False
 
     def __init__(self, like: Stylizer):
         self.name, self.device = "input", like.device

@@ -26,6 +26,9 @@ STYLES = ROOT / "vidstyle" / "styles"
 MAX_BYTES = 7 * 1024 * 1024
 
 
+QUALITY_HEADING = "## Quality and known limits"
+
+
 def model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
     config = metadata.get("train_config", {})
     loss = config.get("loss", {})
@@ -47,6 +50,12 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         f"{', '.join(loss.get('style_taps', {}))}; content at {', '.join(loss.get('content_taps', {}))}; "
         f"weights style {loss.get('style_weight')}, content {loss.get('content_weight')}, "
         f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}",
+        *(
+            [f"- **Temporal loss**: weight {config['temporal_weight']} (moved crops, and DIS flow between "
+             "consecutive frames of the content videos)"]
+            if config.get("temporal_weight")
+            else []
+        ),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         f"- **Final losses** (smoothed): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
@@ -102,7 +111,14 @@ def main() -> None:
     if size > MAX_BYTES:
         raise SystemExit(f"{target} is {size / 1e6:.1f} MB, over the 7 MB limit")
     card = fast_model_card if args.fast else model_card
-    (folder / f"{name}.md").write_text(card(name, checkpoint.metadata, size, difference))
+    card_path = folder / f"{name}.md"
+    text = card(name, checkpoint.metadata, size, difference)
+    # The hand-written assessment (looks, figures against Gatys) outlives a
+    # retrain until someone rewrites it; the generated facts are replaced.
+    kept = card_path.read_text().partition(QUALITY_HEADING)[2] if card_path.is_file() else ""
+    if kept:
+        text = text.rstrip("\n") + "\n\n" + QUALITY_HEADING + kept
+    card_path.write_text(text)
     print(f"wrote {target} ({size / 1e6:.2f} MB; half precision changes pixels by at most {difference:.2f}) and {name}.md")
 
 
