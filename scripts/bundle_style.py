@@ -52,7 +52,8 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}",
         *(
             [f"- **Temporal loss**: weight {config['temporal_weight']} (moved crops, and DIS flow between "
-             "consecutive frames of the content videos)"]
+             "consecutive frames of the content videos), added for the last steps by "
+             f"`scripts/temporal_finetune.sh {config['temporal_weight']:g} STEPS {name}`"]
             if config.get("temporal_weight")
             else []
         ),
