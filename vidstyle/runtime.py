@@ -1,6 +1,6 @@
 """Execution backends for the style networks.
 
-On the CPU, ONNX Runtime runs our small convolutional networks 1.3-1.8x
+On the CPU, ONNX Runtime runs our small convolutional networks 1.2-1.7x
 faster than PyTorch's own kernels (benchmarks/backend_speed.py), so ``auto``
 exports each network to ONNX in memory (well under a second) and runs it
 there. PyTorch stays the backend on CUDA, and the fallback when ONNX Runtime
@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 
 from .errors import OptionError
+from .models import TransformerNet
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class OnnxNetwork:
     the same reflection padding here, outside the graph.
     """
 
-    def __init__(self, model: torch.nn.Module, threads: int | None = None):
+    def __init__(self, model: TransformerNet):
         import onnxruntime
 
         model = model.float().eval()
@@ -84,7 +85,7 @@ class OnnxNetwork:
                 dynamo=False,
             )
         session_options = onnxruntime.SessionOptions()
-        session_options.intra_op_num_threads = threads or torch.get_num_threads()
+        session_options.intra_op_num_threads = torch.get_num_threads()  # honours --threads
         session_options.inter_op_num_threads = 1
         session_options.log_severity_level = 3  # errors only
         # Idle workers sleep instead of spinning: the optical flow and the
@@ -96,15 +97,12 @@ class OnnxNetwork:
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         height, width = frames.shape[-2:]
-        pad_h, pad_w = (-height) % 4, (-width) % 4
-        x = frames.detach().float()
-        if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        x = TransformerNet.pad_to_multiple(frames.detach().float())
         y = self.session.run(None, {"frames": x.contiguous().numpy()})[0]
         return torch.from_numpy(y[..., :height, :width])
 
 
-def compile_network(model: torch.nn.Module, device: torch.device, backend: str = "auto") -> tuple[Network, str]:
+def compile_network(model: TransformerNet, device: torch.device, backend: str = "auto") -> tuple[Network, str]:
     """The network as a callable on ``device``, and the backend it runs on.
 
     ``auto`` falls back to PyTorch (logged) when the export fails; an

@@ -112,10 +112,16 @@ class TransformerNet(nn.Module):
         self.in5 = nn.InstanceNorm2d(c, affine=True)
         self.deconv3 = ConvLayer(c, 3, config.edge_kernel)
 
+    @staticmethod
+    def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> torch.Tensor:
+        """Reflection-pad bottom and right so that both sides divide by
+        ``multiple`` (the two stride-2 stages need 4); crop back afterwards."""
+        pad_h, pad_w = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
+        return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        pad_h, pad_w = (-height) % 4, (-width) % 4
-        inputs = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        inputs = self.pad_to_multiple(x)
         y = F.relu(self.in1(self.conv1(inputs)))
         y = F.relu(self.in2(self.conv2(y)))
         y = F.relu(self.in3(self.conv3(y)))
