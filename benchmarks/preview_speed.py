@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidstyle.devices import resolve_device
-from vidstyle.evaluation import read_frames
-from vidstyle.preview import PreviewOptions, PreviewSession
+from vidstyle.apps.preview import PreviewOptions, PreviewSession
+from vidstyle.stylize.devices import resolve_device
+from vidstyle.temporal.metrics import read_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 from vidstyle import Stylizer
-from vidstyle.images import read_image, resize_long_side, to_tensor
-from vidstyle.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
-from vidstyle.optimize import OptimizeConfig, optimize_image
-from vidstyle.styles import available_styles, load_style
+from vidstyle.media.images import read_image, resize_long_side, to_tensor
+from vidstyle.models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = ["golden_gate.jpg", "tubingen.jpg"]  # never used in training (configs/train/content.txt)

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle import RunOptions, Stylizer, stylize_video
-from vidstyle.evaluation import evaluate_video
-from vidstyle.synthetic import ClipSpec, render_scene, write_clip
-from vidstyle.temporal import FlowTracker, TemporalBlender, TemporalOptions
+from vidstyle.media.synthetic import ClipSpec, render_scene, write_clip
+from vidstyle.temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
+from vidstyle.temporal.metrics import evaluate_video
 
 ROOT = Path(__file__).resolve().parent.parent
 

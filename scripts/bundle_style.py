@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidstyle.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
-from vidstyle.synthetic import render_scene
+from vidstyle.media.synthetic import render_scene
+from vidstyle.stylize.checkpoints import load_checkpoint, save_checkpoint, strip_training_state
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES = ROOT / "vidstyle" / "styles"

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from vidstyle import Stylizer
-from vidstyle.controls import apply_controls, blend_styles
-from vidstyle.images import read_image, resize_long_side, to_tensor, write_image
-from vidstyle.sheet import label
-from vidstyle.styles import load_style
+from vidstyle.apps.sheet import label
+from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
+from vidstyle.stylize.controls import apply_controls, blend_styles
+from vidstyle.stylize.styles import load_style
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle import Stylizer, StylizerOptions
-from vidstyle.images import read_image, resize_long_side, write_image
-from vidstyle.sheet import label
-from vidstyle.styles import available_styles
+from vidstyle.apps.sheet import label
+from vidstyle.media.images import read_image, resize_long_side, write_image
+from vidstyle.stylize.styles import available_styles
 
 ROOT = Path(__file__).resolve().parent.parent
 

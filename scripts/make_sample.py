@@ -1,13 +1,13 @@
 """Render samples/landscape.mp4, the clip the README's first command stylizes.
 
 A procedural landscape panning left with moving boxes and a tone on the
-audio track (see vidstyle.synthetic), 480x270, 24 fps, 3 seconds: made by
+audio track (see vidstyle.media.synthetic), 480x270, 24 fps, 3 seconds: made by
 the project itself, so it can be shipped and regenerated anywhere.
 """
 
 from pathlib import Path
 
-from vidstyle.synthetic import ClipSpec, write_clip
+from vidstyle.media.synthetic import ClipSpec, write_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidstyle.images import IMAGE_EXTENSIONS, read_image, resize_long_side, write_image
+from vidstyle.media.images import IMAGE_EXTENSIONS, read_image, resize_long_side, write_image
 
 ROOT = Path(__file__).resolve().parent.parent
 

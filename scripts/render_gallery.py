@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle import Stylizer
-from vidstyle.images import read_image, resize_long_side, write_image
-from vidstyle.sheet import fit, label
-from vidstyle.styles import available_styles, load_style
+from vidstyle.apps.sheet import fit, label
+from vidstyle.media.images import read_image, resize_long_side, write_image
+from vidstyle.stylize.styles import available_styles, load_style
 
 ROOT = Path(__file__).resolve().parent.parent
 

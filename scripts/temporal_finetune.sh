@@ -16,7 +16,7 @@ for name in "$@"; do
     out=runs/temporal/$name.pth
     resume=$state
     [[ -f $out ]] && resume=$out   # continue an interrupted fine-tune
-    done_steps=$(.venv/bin/python -c "from vidstyle.checkpoints import load_checkpoint; print(load_checkpoint('$state').metadata['steps'])")
+    done_steps=$(.venv/bin/python -c "from vidstyle.stylize.checkpoints import load_checkpoint; print(load_checkpoint('$state').metadata['steps'])")
     echo "== $name: $done_steps + $steps steps at temporal weight $weight (from $resume)"
     "$vidstyle" train --config "configs/train/$name.toml" --resume "$resume" --steps $((done_steps + steps)) \
         --temporal-weight "$weight" -o "$out"

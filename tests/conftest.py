@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidstyle.checkpoints import StyleCheckpoint, save_checkpoint
 from vidstyle.cli import main
+from vidstyle.media.synthetic import ClipSpec, write_clip
 from vidstyle.models import TransformerConfig, TransformerNet
-from vidstyle.synthetic import ClipSpec, write_clip
+from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -7,9 +7,9 @@ import pickle
 import pytest
 import torch
 
-from vidstyle.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from vidstyle.errors import StyleError
 from vidstyle.models import TransformerConfig, TransformerNet
+from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 
 
 def pytorch_examples_state_dict() -> dict[str, torch.Tensor]:

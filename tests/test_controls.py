@@ -10,13 +10,13 @@ import pytest
 
 from helpers import one_line_error
 from vidstyle import Stylizer, StylizerOptions
-from vidstyle.controls import StyleMix
-from vidstyle.evaluation import read_frames
-from vidstyle.images import read_image
-from vidstyle.sheet import LABEL_HEIGHT, fit
-from vidstyle.synthetic import render_scene
-from vidstyle.temporal import TemporalOptions, warping_error
-from vidstyle.video_io import probe
+from vidstyle.apps.sheet import LABEL_HEIGHT, fit
+from vidstyle.media.images import read_image
+from vidstyle.media.synthetic import render_scene
+from vidstyle.media.video_io import probe
+from vidstyle.stylize.controls import StyleMix
+from vidstyle.temporal.consistency import TemporalOptions, warping_error
+from vidstyle.temporal.metrics import read_frames
 
 PHOTO = render_scene(3, 96, 64)
 

@@ -17,10 +17,7 @@ import pytest
 import torch
 
 from helpers import frame_times, one_line_error
-from vidstyle.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
-from vidstyle.images import read_image
-from vidstyle.models import TransformerNet
-from vidstyle.preview import (
+from vidstyle.apps.preview import (
     FrameGrabber,
     PreviewOptions,
     FrameSettings,
@@ -28,9 +25,12 @@ from vidstyle.preview import (
     run_preview,
     style_cycle,
 )
-from vidstyle.stylizer import Stylizer, StylizerOptions
-from vidstyle.synthetic import render_scene
-from vidstyle.video_io import EncoderSettings, VideoReader, probe
+from vidstyle.media.images import read_image
+from vidstyle.media.synthetic import render_scene
+from vidstyle.media.video_io import EncoderSettings, VideoReader, probe
+from vidstyle.models import TransformerNet
+from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from vidstyle.stylize.stylizer import Stylizer, StylizerOptions
 
 SUMMARY = re.compile(r"^processed (\d+) frames at \d+\.\d fps \(mean latency \d+ ms\)$")
 
@@ -214,7 +214,7 @@ class LosingCamera:
 def test_camera_lost_mid_run_ends_cleanly_and_keeps_the_recording(tiny_style, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(cv2, "VideoCapture", LosingCamera)
     out = tmp_path / "lost.mp4"
-    with caplog.at_level(logging.WARNING, logger="vidstyle.preview"):
+    with caplog.at_level(logging.WARNING, logger="vidstyle.apps.preview"):
         stats = run_preview(PreviewOptions(source="0", style=str(tiny_style), headless=True, record=out))
     assert 1 <= stats.frames <= 6
     assert stats.recordings == [out]
@@ -267,7 +267,7 @@ def test_opencv_loads_before_pyav_so_that_the_window_can_open():
 def test_live_stabiliser_steadies_a_moving_clip(make_clip, tmp_path):
     """The preview's own (one-flow, photometric-mask) stabiliser cuts the
     warping error of a moving textured clip well below per-frame output."""
-    from vidstyle.temporal import TemporalOptions, warping_error
+    from vidstyle.temporal.consistency import TemporalOptions, warping_error
 
     clip = make_clip(width=128, height=96, frames=12, noise=6)
     errors = {}

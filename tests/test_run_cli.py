@@ -13,8 +13,8 @@ import torch
 
 from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
-from vidstyle.checkpoints import load_checkpoint
-from vidstyle.video_io import VideoReader, probe
+from vidstyle.media.video_io import VideoReader, probe
+from vidstyle.stylize.checkpoints import load_checkpoint
 
 
 @pytest.mark.parametrize("suffix,size", [(".mp4", (64, 48)), (".mov", (65, 47)), (".mkv", (50, 38))])

@@ -10,10 +10,10 @@ import torch
 
 from helpers import one_line_error
 from vidstyle import Stylizer, StylizerOptions
-from vidstyle import runtime
 from vidstyle.errors import OptionError
-from vidstyle.images import read_image, resize_long_side
-from vidstyle.styles import load_style
+from vidstyle.media.images import read_image, resize_long_side
+from vidstyle.stylize import runtime
+from vidstyle.stylize.styles import load_style
 
 CPU = torch.device("cpu")
 

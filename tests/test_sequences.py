@@ -11,8 +11,8 @@ import pytest
 
 from helpers import frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
-from vidstyle.synthetic import render_scene
-from vidstyle.video_io import (
+from vidstyle.media.synthetic import render_scene
+from vidstyle.media.video_io import (
     VideoReader,
     is_image_sequence,
     output_exists,

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from vidstyle import stylize_video
-from vidstyle.synthetic import render_scene
-from vidstyle.temporal import (
+from vidstyle.media.synthetic import render_scene
+from vidstyle.media.video_io import VideoReader
+from vidstyle.temporal.consistency import (
     FlowEstimator,
     FlowTracker,
     TemporalBlender,
@@ -17,7 +18,6 @@ from vidstyle.temporal import (
     warp_tensor,
     warping_error,
 )
-from vidstyle.video_io import VideoReader
 
 
 def textured(height=96, width=128, seed=0) -> np.ndarray:
@@ -44,7 +44,7 @@ def test_flow_and_warp_recover_a_known_translation():
 
 
 def test_frame_pairs_carry_the_motion_between_real_frames(make_clip):
-    from vidstyle.data import FramePairs
+    from vidstyle.training.data import FramePairs
 
     clip = make_clip(width=200, height=120, frames=10, noise=2)
     pairs = FramePairs([clip], size=64, max_side=200, pairs_per_video=9)

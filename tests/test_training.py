@@ -7,15 +7,15 @@ import pytest
 import torch
 
 from vidstyle import Stylizer
-from vidstyle.checkpoints import load_checkpoint
-from vidstyle.evaluation import read_frames
-from vidstyle.images import read_image, resize_long_side, to_tensor, write_image
-from vidstyle.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
+from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
+from vidstyle.media.synthetic import render_scene
+from vidstyle.media.video_io import probe
 from vidstyle.models import TransformerConfig
-from vidstyle.optimize import OptimizeConfig, optimize_image
-from vidstyle.synthetic import render_scene
-from vidstyle.training import TrainConfig, Trainer
-from vidstyle.video_io import probe
+from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
+from vidstyle.stylize.checkpoints import load_checkpoint
+from vidstyle.temporal.metrics import read_frames
+from vidstyle.training.gatys import OptimizeConfig, optimize_image
+from vidstyle.training.trainer import TrainConfig, Trainer
 
 
 def stripes(size: int = 96) -> np.ndarray:
@@ -182,7 +182,7 @@ def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
 
 
 def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_image, make_clip):
-    from vidstyle.temporal import pair_temporal_loss, random_smooth_flow, temporal_loss
+    from vidstyle.temporal.consistency import pair_temporal_loss, random_smooth_flow, temporal_loss
 
     clip = make_clip(width=96, height=64, frames=12, noise=3)
     trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, content=[str(content_dir), str(clip)],

@@ -17,12 +17,12 @@ __version__ = "0.1.0"
 # cv2.namedWindow (PyAV issues 978 and 1050), which `vidstyle preview` needs.
 import cv2  # noqa: E402, F401
 
-from .batch import load_job, run_batch  # noqa: E402
+from .apps.batch.job import load_job, run_batch  # noqa: E402
 from .errors import VidstyleError  # noqa: E402
-from .pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
-from .preview import PreviewOptions, run_preview  # noqa: E402
-from .stylizer import Stylizer, StylizerOptions  # noqa: E402
-from .styles import available_styles  # noqa: E402
+from .apps.pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
+from .apps.preview import PreviewOptions, run_preview  # noqa: E402
+from .stylize.stylizer import Stylizer, StylizerOptions  # noqa: E402
+from .stylize.styles import available_styles  # noqa: E402
 
 __all__ = [
     "VidstyleError",

@@ -92,7 +92,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
-    from .pipeline import RunOptions, stylize_video
+    from .apps.pipeline import RunOptions, stylize_video
 
     _check_json_output(as_json, output)
     options = RunOptions.load(
@@ -132,7 +132,7 @@ def run(
 @app.command()
 def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List the available styles, one per line: name, origin, models, file."""
-    from .styles import available_styles, style_dirs
+    from .stylize.styles import available_styles, style_dirs
 
     entries = available_styles()
     fast = {e.name for e in available_styles("fast")}
@@ -174,8 +174,8 @@ def image(
     """Stylize one still image, with the fast network or by optimisation."""
     import time
 
-    from .controls import apply_controls, check_strength
-    from .images import read_image, resize_long_side, write_image
+    from .media.images import read_image, resize_long_side, write_image
+    from .stylize.controls import apply_controls, check_strength
 
     _check_json_output(as_json, output)
     if method not in ("fast", "optimize"):
@@ -186,7 +186,7 @@ def image(
     if method == "fast":
         if style_image is not None:
             _fail("--style-image needs --method optimize; the fast method takes --style")
-        from .stylizer import Stylizer, StylizerOptions
+        from .stylize.stylizer import Stylizer, StylizerOptions
 
         stylizer = Stylizer.from_style(
             style or "mosaic", StylizerOptions(device=device, backend=backend, strength=strength, preserve_color=preserve_color)
@@ -196,8 +196,8 @@ def image(
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
-        from .devices import resolve_device
-        from .optimize import OptimizeConfig, optimize_image
+        from .stylize.devices import resolve_device
+        from .training.gatys import OptimizeConfig, optimize_image
 
         config = OptimizeConfig(steps=steps, size=size or 512, device=device)
         if style_weight is not None:
@@ -243,7 +243,7 @@ def preview(
 ) -> None:
     """Stylize a camera (or stream, or file) live in a window; keys: n/p style, +/- strength,
     s side by side, t stabiliser, space snapshot, r record, q quit."""
-    from .preview import PreviewOptions, parse_keys, parse_size, run_preview
+    from .apps.preview import PreviewOptions, parse_keys, parse_size, run_preview
 
     options = PreviewOptions(
         source=source,
@@ -282,10 +282,10 @@ def sheet(
     """Render one picture in every available style, labelled with the names to pass to --style."""
     import time
 
-    from .devices import resolve_device
-    from .images import read_image, write_image
-    from .sheet import render_sheet
-    from .stylizer import StylizerOptions
+    from .apps.sheet import render_sheet
+    from .media.images import read_image, write_image
+    from .stylize.devices import resolve_device
+    from .stylize.stylizer import StylizerOptions
 
     _check_json_output(as_json, output)
     if columns is not None and columns < 1:
@@ -319,7 +319,7 @@ def batch(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar; only the summary."),
 ) -> None:
     """Render many clips in many styles; resumable (see the README for the job file)."""
-    from .batch import load_job, plan, run_batch
+    from .apps.batch.job import load_job, plan, run_batch
 
     loaded = load_job(job)
     if dry_run:
@@ -362,7 +362,7 @@ def train(
     quiet: bool = typer.Option(False, "-q", "--quiet"),
 ) -> None:
     """Train a fast style network from a style image (Johnson et al.)."""
-    from .training import TrainConfig, Trainer
+    from .training.trainer import TrainConfig, Trainer
 
     train_config = TrainConfig.load(
         config,
@@ -401,7 +401,7 @@ def evaluate(
     """Print JSON scores: warping error (flicker) and style strength."""
     import json
 
-    from .evaluation import evaluate_video
+    from .temporal.metrics import evaluate_video
 
     scores = evaluate_video(input, stylized, style_image, max_frames)
     typer.echo(json.dumps({"input": str(input), "stylized": str(stylized), **scores.to_dict()}))
@@ -410,7 +410,7 @@ def evaluate(
 @app.command()
 def info(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Versions, the device `auto` picks, style folders and available encoders."""
-    from .info import format_info, system_info
+    from .apps.info import format_info, system_info
 
     report = system_info()
     if as_json:

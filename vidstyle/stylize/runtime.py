@@ -16,8 +16,8 @@ from typing import Callable
 
 import torch
 
-from .errors import OptionError
-from .models import TransformerNet
+from ..errors import OptionError
+from ..models import TransformerNet
 
 log = logging.getLogger(__name__)
 

@@ -22,14 +22,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from .atomic import atomic_output, atomic_sequence_output
-from .chunks import Segment
-from .config import build, merge, read_toml
-from .errors import OptionError, VidstyleError
-from .stylizer import Stylizer, StylizerOptions
-from .temporal import FlowTracker, TemporalBlender, TemporalOptions
-from .sequences import is_image_sequence, printf_pattern, sequence_stem
-from .video_io import (
+from ..config import build, merge, read_toml
+from ..errors import OptionError, VidstyleError
+from ..media.atomic import atomic_output, atomic_sequence_output
+from ..media.chunks import Segment
+from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
+from ..media.video_io import (
     DEFAULT_SEQUENCE_RATE,
     EXTENSION_FORMATS,
     DecodedFrame,
@@ -39,6 +37,8 @@ from .video_io import (
     container_format,
     parse_frame_rate,
 )
+from ..stylize.stylizer import Stylizer, StylizerOptions
+from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def stylize_video(
     and audio. Options are :class:`RunOptions` fields (``style``,
     ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
     loaded network across clips. ``segment`` renders only part of the clip
-    (video only, for joining later; see :mod:`vidstyle.chunks`)."""
+    (video only, for joining later; see :mod:`vidstyle.media.chunks`)."""
     if style is not None:
         overrides["style"] = style
     options = (options or RunOptions()).replace(**overrides)

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .errors import OptionError, VidstyleError
-from .models import EfficientNetLite0
+from ..errors import OptionError, VidstyleError
+from .efficientnet import EfficientNetLite0
 
 EPS = 1e-8
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from .atomic import atomic_output
-from .errors import StyleError
-from .models import TransformerConfig, TransformerNet
+from ..errors import StyleError
+from ..media.atomic import atomic_output
+from ..models import TransformerConfig, TransformerNet
 
 FORMAT = "vidstyle.style"
 VERSION = 1

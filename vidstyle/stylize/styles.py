@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import StyleError
 from .checkpoints import StyleCheckpoint, load_checkpoint
-from .errors import StyleError
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "styles"
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "styles"
 STYLE_SUFFIX = ".pth"
 MODELS = ("full", "fast")
 FAST_DIR = "fast"

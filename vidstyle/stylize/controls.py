@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import OptionError
+from ..errors import OptionError
 
 _EPS = 1.0 / 512  # keeps logit finite at 0 and 255 while rounding back exactly
 
@@ -122,7 +122,7 @@ def preserve_color(content: torch.Tensor, stylized: torch.Tensor) -> torch.Tenso
 
 def apply_controls(content: np.ndarray, stylized: np.ndarray, strength: float = 1.0, keep_color: bool = False) -> np.ndarray:
     """Strength and colour preservation for one finished RGB uint8 image (for
-    results that do not come from a :class:`~vidstyle.stylizer.Stylizer`,
+    results that do not come from a :class:`~vidstyle.stylize.stylizer.Stylizer`,
     such as Gatys optimisation). ``content`` is resized to ``stylized``."""
     check_strength(strength)
     if strength == 1.0 and not keep_color:

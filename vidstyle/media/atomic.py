@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from .errors import VidstyleError
+from ..errors import VidstyleError
 from .sequences import sequence_files, sequence_stem
 
 

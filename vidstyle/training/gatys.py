@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .devices import resolve_device
-from .errors import OptionError
-from .images import resize_long_side, to_array, to_tensor
-from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from ..errors import OptionError
+from ..media.images import resize_long_side, to_array, to_tensor
+from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from ..stylize.devices import resolve_device
 
 
 def _gatys_loss() -> LossConfig:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import OptionError
-from .styles import available_styles
-from .stylizer import Stylizer, StylizerOptions
+from ..errors import OptionError
+from ..stylize.styles import available_styles
+from ..stylize.stylizer import Stylizer, StylizerOptions
 
 LABEL_HEIGHT = 26
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import VidstyleError
-from .images import IMAGE_EXTENSIONS, read_image, resize_long_side
+from ..errors import VidstyleError
+from ..media.images import IMAGE_EXTENSIONS, read_image, resize_long_side
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
 
@@ -37,7 +37,7 @@ def find_content_files(sources: Iterable[str | Path]) -> tuple[list[Path], list[
 
 def sample_video_frames(path: Path, count: int) -> list[np.ndarray]:
     """About ``count`` frames spread evenly over a video."""
-    from .video_io import VideoReader  # PyAV only when videos are used
+    from ..media.video_io import VideoReader  # PyAV only when videos are used
 
     with VideoReader(path) as reader:
         total = reader.info.frame_count or count
@@ -121,8 +121,8 @@ class FramePairs:
         pairs_per_video: int = 48,
         seed: int = 0,
     ):
-        from .temporal import FlowEstimator, TemporalOptions
-        from .video_io import VideoReader
+        from ..media.video_io import VideoReader
+        from ..temporal.consistency import FlowEstimator, TemporalOptions
 
         estimator = FlowEstimator(TemporalOptions(flow_size=max_side))
         self.previous: list[torch.Tensor] = []

@@ -28,18 +28,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .atomic import atomic_output
-from .chunks import Segment, plan_segments
-from .config import read_toml
-from .controls import StyleMix
-from .errors import OptionError, StyleError, VidstyleError
-from .pipeline import RunOptions
-from .styles import find_style
-from .video_io import concat_video_files
-from .sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
+from ...config import read_toml
+from ...errors import OptionError, StyleError, VidstyleError
+from ...media.atomic import atomic_output
+from ...media.chunks import Segment, plan_segments
+from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
+from ...media.video_io import concat_video_files
+from ...stylize.controls import StyleMix
+from ...stylize.styles import find_style
+from ..pipeline import RunOptions
 
 if TYPE_CHECKING:
-    from .batch_runners import TaskResult
+    from .runners import TaskResult
 
 MANIFEST_NAME = "vidstyle-batch.json"
 DEFAULT_RAY_CHUNK_SECONDS = 60.0
@@ -351,7 +351,7 @@ def run_batch(
     """Render every task of ``job`` that is not already up to date.
     ``chunk_seconds`` (default: 60 on Ray, off locally) splits long clips
     into segments rendered in parallel."""
-    from .batch_runners import LocalRunner, RayRunner
+    from .runners import LocalRunner, RayRunner
 
     if workers < 1:
         raise OptionError(f"--workers must be at least 1, got {workers}")
@@ -497,7 +497,7 @@ def _signals_as_interrupts() -> Iterator[None]:
 
 
 def _estimated_frames(task: Task) -> int | None:
-    from .video_io import VideoReader
+    from ...media.video_io import VideoReader
 
     try:
         with VideoReader(task.input, frame_rate=task.options.frame_rate) as reader:

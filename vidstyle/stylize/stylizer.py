@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import OptionError
+from ..models import TransformerNet
 from .checkpoints import StyleCheckpoint
 from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .devices import resolve_device
-from .errors import OptionError
-from .models import TransformerNet
 from .runtime import Network, check_backend, compile_network
 from .styles import check_model, load_style
 

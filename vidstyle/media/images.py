@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..errors import VidstyleError
 from .atomic import atomic_output
-from .errors import VidstyleError
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import VidstyleError
-from .images import read_image, resize_long_side, to_tensor
-from .losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
-from .temporal import TemporalOptions, warping_error
-from .video_io import VideoReader
+from ..errors import VidstyleError
+from ..media.images import read_image, resize_long_side, to_tensor
+from ..media.video_io import VideoReader
+from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from .consistency import TemporalOptions, warping_error
 
 # The metric's own flow: full resolution and the careful preset, independent
 # of whatever the stabiliser under test uses.

@@ -1,0 +1,1 @@
+"""Training style networks (Johnson training, distillation, temporal fine-tuning), their content data, and Gatys optimisation."""
