@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidstyle.apps.preview import PreviewOptions, PreviewSession
+from vidstyle.apps.preview.session import PreviewOptions, PreviewSession
 from vidstyle.stylize.devices import resolve_device
 from vidstyle.temporal.metrics import read_frames
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from vidstyle import RunOptions, Stylizer, StylizerOptions, stylize_video
+from vidstyle.media.reader import VideoReader
 from vidstyle.media.synthetic import ClipSpec, write_clip
-from vidstyle.media.video_io import VideoReader
 
 
 def model_only_fps(stylizer: Stylizer, frames: np.ndarray, batch_size: int) -> float:

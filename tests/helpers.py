@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import av
 
-from vidstyle.media.video_io import VideoReader
+from vidstyle.media.reader import VideoReader
 
 
 def frame_times(path) -> list[float]:

@@ -15,7 +15,7 @@ import cv2
 import pytest
 
 from helpers import audio_seconds, frame_times, one_line_error
-from vidstyle.media.video_io import probe
+from vidstyle.media.reader import probe
 from vidstyle.temporal.metrics import read_frames
 
 VIDSTYLE = [sys.executable, "-m", "vidstyle"]
@@ -239,7 +239,7 @@ def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cl
 
 def test_transient_failures_are_retried_and_bad_input_is_not(make_clip, tmp_path, style_home):
     from vidstyle.apps.batch.job import _BatchRun, load_job, split_task
-    from vidstyle.apps.batch.runners import TaskResult
+    from vidstyle.apps.batch.units import TaskResult
 
     make_clip("a.mp4", frames=2)
     job = load_job(write_job(tmp_path, 'retries = 2\n[[items]]\ninput = "a.mp4"\nstyles = ["tiny", "tiny2"]\n'))

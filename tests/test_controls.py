@@ -12,8 +12,8 @@ from helpers import one_line_error
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.apps.sheet import LABEL_HEIGHT, fit
 from vidstyle.media.images import read_image
+from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import probe
 from vidstyle.stylize.controls import StyleMix
 from vidstyle.temporal.consistency import TemporalOptions, warping_error
 from vidstyle.temporal.metrics import read_frames

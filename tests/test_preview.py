@@ -17,17 +17,12 @@ import pytest
 import torch
 
 from helpers import frame_times, one_line_error
-from vidstyle.apps.preview import (
-    FrameGrabber,
-    PreviewOptions,
-    FrameSettings,
-    open_source,
-    run_preview,
-    style_cycle,
-)
+from vidstyle.apps.preview.capture import FrameGrabber, open_source
+from vidstyle.apps.preview.session import FrameSettings, PreviewOptions, run_preview, style_cycle
 from vidstyle.media.images import read_image
+from vidstyle.media.reader import VideoReader, probe
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import EncoderSettings, VideoReader, probe
+from vidstyle.media.writer import EncoderSettings
 from vidstyle.models import TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from vidstyle.stylize.stylizer import Stylizer, StylizerOptions

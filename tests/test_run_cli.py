@@ -13,7 +13,7 @@ import torch
 
 from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
-from vidstyle.media.video_io import VideoReader, probe
+from vidstyle.media.reader import VideoReader, probe
 from vidstyle.stylize.checkpoints import load_checkpoint
 
 

@@ -11,15 +11,9 @@ import pytest
 
 from helpers import frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
+from vidstyle.media.reader import VideoReader, probe
+from vidstyle.media.sequences import is_image_sequence, output_exists, remove_output, sequence_files
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import (
-    VideoReader,
-    is_image_sequence,
-    output_exists,
-    probe,
-    remove_output,
-    sequence_files,
-)
 
 
 def write_sequence(folder, name="shot010", first=1001, frames=4, width=64, height=48):

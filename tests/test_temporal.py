@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from vidstyle import stylize_video
+from vidstyle.media.reader import VideoReader
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import VideoReader
 from vidstyle.temporal.consistency import (
     FlowEstimator,
     FlowTracker,

@@ -8,8 +8,8 @@ import torch
 
 from vidstyle import Stylizer
 from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
+from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import probe
 from vidstyle.models import TransformerConfig
 from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
 from vidstyle.stylize.checkpoints import load_checkpoint

@@ -8,8 +8,9 @@ import pytest
 
 from helpers import audio_seconds, frame_times
 from vidstyle.errors import OptionError, VideoError
+from vidstyle.media.reader import VideoReader, probe
 from vidstyle.media.synthetic import render_scene
-from vidstyle.media.video_io import EncoderSettings, VideoReader, VideoWriter, probe
+from vidstyle.media.writer import EncoderSettings, VideoWriter
 
 
 def copy_through(source, target, settings=EncoderSettings(), audio=True):

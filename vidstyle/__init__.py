@@ -10,7 +10,7 @@ The library API::
     stats = vidstyle.run_preview(vidstyle.PreviewOptions(source=0, headless=True, frames=100))
 """
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401
 
 # OpenCV before PyAV: PyAV's wheels bundle xcb libraries under the same file
 # names as OpenCV's, and loaded first they make OpenCV's window hang in
@@ -18,11 +18,11 @@ __version__ = "0.1.0"
 import cv2  # noqa: E402, F401
 
 from .apps.batch.job import load_job, run_batch  # noqa: E402
-from .errors import VidstyleError  # noqa: E402
 from .apps.pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
-from .apps.preview import PreviewOptions, run_preview  # noqa: E402
-from .stylize.stylizer import Stylizer, StylizerOptions  # noqa: E402
+from .apps.preview.session import PreviewOptions, run_preview  # noqa: E402
+from .errors import VidstyleError  # noqa: E402
 from .stylize.styles import available_styles  # noqa: E402
+from .stylize.stylizer import Stylizer, StylizerOptions  # noqa: E402
 
 __all__ = [
     "VidstyleError",

@@ -243,7 +243,7 @@ def preview(
 ) -> None:
     """Stylize a camera (or stream, or file) live in a window; keys: n/p style, +/- strength,
     s side by side, t stabiliser, space snapshot, r record, q quit."""
-    from .apps.preview import PreviewOptions, parse_keys, parse_size, run_preview
+    from .apps.preview.session import PreviewOptions, parse_keys, parse_size, run_preview
 
     options = PreviewOptions(
         source=source,

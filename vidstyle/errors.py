@@ -20,3 +20,10 @@ class StyleError(VidstyleError):
 
 class OptionError(VidstyleError):
     """An option value that cannot work."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has
+    none), for one-line errors that quote a library."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

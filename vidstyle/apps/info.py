@@ -12,11 +12,11 @@ def system_info() -> dict[str, Any]:
     import cv2
     import torch
 
-    from .. import __version__
-    from ..media.video_io import available_video_encoders
+    from ..media.writer import available_video_encoders
     from ..stylize.devices import resolve_device
     from ..stylize.runtime import onnx_runtime_available, resolve_backend
     from ..stylize.styles import available_styles, style_dirs
+    from ..version import __version__
 
     device = resolve_device("auto")
     device_info: dict[str, Any] = {"auto": str(device), "backend": resolve_backend("auto", device)}

@@ -26,17 +26,9 @@ from ..config import build, merge, read_toml
 from ..errors import OptionError, VidstyleError
 from ..media.atomic import atomic_output, atomic_sequence_output
 from ..media.chunks import Segment
+from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
-from ..media.video_io import (
-    DEFAULT_SEQUENCE_RATE,
-    EXTENSION_FORMATS,
-    DecodedFrame,
-    EncoderSettings,
-    VideoReader,
-    VideoWriter,
-    container_format,
-    parse_frame_rate,
-)
+from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
 from ..stylize.stylizer import Stylizer, StylizerOptions
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 

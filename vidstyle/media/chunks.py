@@ -1,5 +1,5 @@
 """Splitting a long clip into segments that render in parallel (the parts
-are joined back by :func:`vidstyle.media.video_io.concat_video_files`).
+are joined back by :func:`vidstyle.media.writer.concat_video_files`).
 
 Segments start at keyframes of the input, so each part can be decoded from
 its own start. Each part also stylizes a few frames *before* its start
@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import VideoError
-from .video_io import open_input
+from .reader import open_input
 
 DEFAULT_OVERLAP = 8  # frames: enough for the stabiliser's blend to settle (0.7^8 < 6%)
 

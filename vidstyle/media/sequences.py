@@ -3,8 +3,8 @@
 Post-production hands frames around as numbered image files rather than
 video files. This module only knows about names on disk (which files a
 pattern stands for, which number comes first); decoding and encoding them is
-left to :mod:`vidstyle.media.video_io`, so that batch planning can use it without
-loading PyAV.
+left to :mod:`vidstyle.media.reader` and :mod:`vidstyle.media.writer`, so
+that batch planning can use it without loading PyAV.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import VidstyleError
 from ..media.images import read_image, resize_long_side, to_tensor
-from ..media.video_io import VideoReader
+from ..media.reader import VideoReader
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from .consistency import TemporalOptions, warping_error
 

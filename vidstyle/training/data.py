@@ -37,7 +37,7 @@ def find_content_files(sources: Iterable[str | Path]) -> tuple[list[Path], list[
 
 def sample_video_frames(path: Path, count: int) -> list[np.ndarray]:
     """About ``count`` frames spread evenly over a video."""
-    from ..media.video_io import VideoReader  # PyAV only when videos are used
+    from ..media.reader import VideoReader  # PyAV only when videos are used
 
     with VideoReader(path) as reader:
         total = reader.info.frame_count or count
@@ -121,7 +121,7 @@ class FramePairs:
         pairs_per_video: int = 48,
         seed: int = 0,
     ):
-        from ..media.video_io import VideoReader
+        from ..media.reader import VideoReader
         from ..temporal.consistency import FlowEstimator, TemporalOptions
 
         estimator = FlowEstimator(TemporalOptions(flow_size=max_side))

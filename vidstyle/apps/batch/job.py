@@ -26,20 +26,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from ...config import read_toml
 from ...errors import OptionError, StyleError, VidstyleError
 from ...media.atomic import atomic_output
-from ...media.chunks import Segment, plan_segments
+from ...media.chunks import plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
-from ...media.video_io import concat_video_files
+from ...media.writer import concat_video_files
 from ...stylize.controls import StyleMix
 from ...stylize.styles import find_style
 from ..pipeline import RunOptions
-
-if TYPE_CHECKING:
-    from .runners import TaskResult
+from .runners import LocalRunner, RayRunner
+from .units import Task, TaskResult, Unit
 
 MANIFEST_NAME = "vidstyle-batch.json"
 DEFAULT_RAY_CHUNK_SECONDS = 60.0
@@ -49,21 +48,6 @@ VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".m
 UNHASHED_OPTIONS = {"quiet", "threads", "device", "backend", "batch_size"}
 JOB_KEYS = {"output_dir", "defaults", "items", "name", "retries"}
 ITEM_KEYS = {"input", "styles", "style", "name"}
-
-
-@dataclass
-class Task:
-    """One input rendered in one style."""
-
-    key: str  # the output path relative to the output folder: unique in a job
-    input: str  # a file or an image-sequence pattern
-    style: str
-    output: Path
-    options: RunOptions
-    settings_hash: str = ""
-
-    def describe(self) -> str:
-        return f"{Path(self.input).name} [{self.style}]"
 
 
 @dataclass
@@ -310,17 +294,6 @@ def plan(job: Job, force: bool = False) -> tuple[list[Task], list[Task]]:
     return todo, up_to_date
 
 
-@dataclass
-class Unit:
-    """What one worker renders: a whole task, or one segment of a long clip
-    (joined into the task's output when every segment is done)."""
-
-    key: str
-    task: Task
-    output: Path
-    segment: Segment | None = None
-
-
 def split_task(task: Task, chunk_seconds: float) -> list[Unit]:
     """One unit per segment of the input cut at keyframes about every
     ``chunk_seconds``; a single unit when chunking is off or cannot apply."""
@@ -351,8 +324,6 @@ def run_batch(
     """Render every task of ``job`` that is not already up to date.
     ``chunk_seconds`` (default: 60 on Ray, off locally) splits long clips
     into segments rendered in parallel."""
-    from .runners import LocalRunner, RayRunner
-
     if workers < 1:
         raise OptionError(f"--workers must be at least 1, got {workers}")
     if chunk_seconds is None:
@@ -414,7 +385,7 @@ class _BatchRun:
         self.manifest.update(task, status="running", started=_now(), parts=parts, attempts=1, error=None)
         self.bar.write(f"start  {task.describe()} -> {task.key}" + (f" ({parts} parts)" if parts > 1 else ""))
 
-    def on_result(self, result: "TaskResult") -> bool:
+    def on_result(self, result: TaskResult) -> bool:
         """Record a unit's result; True asks the runner to run it again."""
         unit = self.units[result.key]
         task = unit.task
@@ -497,7 +468,7 @@ def _signals_as_interrupts() -> Iterator[None]:
 
 
 def _estimated_frames(task: Task) -> int | None:
-    from ...media.video_io import VideoReader
+    from ...media.reader import VideoReader
 
     try:
         with VideoReader(task.input, frame_rate=task.options.frame_rate) as reader:

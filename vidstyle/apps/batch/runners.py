@@ -1,47 +1,26 @@
 """Where batch work runs: one local process per unit, or Ray tasks on a cluster.
 
-A unit is a whole task or one segment of a long clip. Both runners take the
-same callbacks from :func:`vidstyle.apps.batch.job.run_batch`: ``on_start(unit)``
+A unit is a whole task or one segment of a long clip
+(:mod:`~vidstyle.apps.batch.units`, the only part of the batch the runners
+know). Both runners take the same callbacks from
+:func:`vidstyle.apps.batch.job.run_batch`: ``on_start(unit)``
 when a unit is launched, ``on_result(result)`` when it ends (returning True
 to have it run again) and ``on_progress(key, frames)`` as frames are written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import queue
 import signal
 import sys
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ...errors import OptionError, VidstyleError
+from .units import OnProgress, OnResult, OnStart, TaskResult, Unit, unit_spec
 
-if TYPE_CHECKING:
-    from .job import Unit
-
-OnStart = Callable[["Unit"], None]
-OnResult = Callable[["TaskResult"], bool]
-OnProgress = Callable[[str, int], None]
 STOP_GRACE_SECONDS = 10
-
-
-@dataclass
-class TaskResult:
-    key: str
-    frames: int = 0
-    error: str | None = None
-    transient: bool = False  # worth another attempt (not a bad input or option)
-
-
-def unit_spec(unit: "Unit", threads: int | None = None) -> dict[str, Any]:
-    """What a worker needs, as plain data that pickles anywhere."""
-    options = dataclasses.asdict(unit.task.options)
-    options.update(quiet=True, threads=options["threads"] or threads)
-    segment = dataclasses.asdict(unit.segment) if unit.segment is not None else None
-    return {"key": unit.key, "input": unit.task.input, "output": str(unit.output), "options": options, "segment": segment}
 
 
 def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
@@ -113,14 +92,14 @@ class LocalRunner:
             raise OptionError(f"--workers must be at least 1, got {workers}")
         self.workers = workers
 
-    def run(self, units: list["Unit"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: list[Unit], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")  # no inherited torch threads or locks
         messages = context.Queue()
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         pending = list(units)
-        running: dict[str, tuple["Unit", Any]] = {}
+        running: dict[str, tuple[Unit, Any]] = {}
         exited: dict[str, float] = {}
         try:
             while pending or running:
@@ -195,7 +174,7 @@ class RayRunner:
             raise OptionError("--ray needs Ray: pip install 'vidstyle[ray]'") from None
         self.address = address
 
-    def run(self, units: list["Unit"], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
+    def run(self, units: list[Unit], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
         import ray
 
         if not ray.is_initialized():
@@ -205,9 +184,9 @@ class RayRunner:
                 raise VidstyleError(f"cannot reach a Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(num_gpus=1 if gpus else 0, max_retries=0)(_ray_render)
-        futures: dict[Any, "Unit"] = {}
+        futures: dict[Any, Unit] = {}
 
-        def submit(unit: "Unit") -> None:
+        def submit(unit: Unit) -> None:
             on_start(unit)
             spec = unit_spec(unit, threads=None if gpus else 1)
             spec["options"]["device"] = "cuda" if gpus else "cpu"

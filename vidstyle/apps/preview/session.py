@@ -1,4 +1,8 @@
-"""Live stylized preview of a camera, stream or file (``vidstyle preview``).
+"""Live stylized preview of a camera, stream or file (``vidstyle preview``):
+its options, its state and what each key does (:class:`PreviewSession`), and
+:func:`run_preview`, which feeds it frames from
+:mod:`~vidstyle.apps.preview.capture` and shows the result through
+:mod:`~vidstyle.apps.preview.window`.
 
 A capture thread keeps only the newest frame, so however slow the network
 is, the picture lags the camera by one network call and never falls further
@@ -17,36 +21,32 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import re
-import sys
-import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
-import cv2
 import numpy as np
 
-from ..errors import OptionError, StyleError, VideoError
-from ..media.atomic import atomic_output
-from ..media.images import resize_long_side, write_image
-from ..media.video_io import SEQUENCE_FORMAT, EncoderSettings, VideoInfo, VideoWriter, container_format
-from ..stylize.styles import available_styles
-from ..stylize.stylizer import Stylizer, StylizerOptions
-from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
+from ...errors import OptionError, StyleError, VideoError
+from ...media.atomic import atomic_output
+from ...media.images import write_image
+from ...media.reader import SEQUENCE_FORMAT, VideoInfo
+from ...media.writer import EncoderSettings, VideoWriter, container_format
+from ...stylize.styles import available_styles
+from ...stylize.stylizer import Stylizer, StylizerOptions
+from ...temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
+from .capture import FrameGrabber, open_source
+from .window import Meter, Window, check_display, compose
 
 log = logging.getLogger(__name__)
 
-LIVE_MAX_SIDE = 640  # without --size: live use wants frame rate more than pixels
 MIN_SIDE = 16
 STRENGTH_STEP = 0.1
 KEY_NAMES = {"space": " ", "esc": "\x1b"}  # for --keys, where these are awkward to type
-WINDOW_TITLE = "vidstyle preview"
 # Live use trades flow quality for speed: one DIS "ultrafast" flow at 240 px
 # with a photometric occlusion check costs a fraction of run's two "medium"
 # flows at 360 px (benchmarks/preview_speed.py).
@@ -308,239 +308,6 @@ class PreviewSession:
     def close(self) -> None:
         self._flow_worker.shutdown(wait=True)
         self.stop_recording()
-
-
-@dataclass
-class Source:
-    capture: cv2.VideoCapture
-    description: str  # "camera 0", "video file clip.mp4"...
-    is_file: bool
-
-
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    """OpenCV and its FFmpeg print warnings on stderr when a source cannot
-    be opened; the error vidstyle raises says it in one line (``--debug``
-    keeps them)."""
-    if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when OpenCV first loads FFmpeg
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-
-
-def open_source(source: int | str) -> Source:
-    """Open a camera index, device path, video file or stream URL."""
-    if isinstance(source, str) and source.strip().isdigit():
-        source = int(source)
-    if isinstance(source, int):
-        description, is_file = f"camera {source}", False
-    else:
-        path = Path(source).expanduser()
-        is_file = path.is_file()
-        if "://" in source:
-            description = f"stream {source}"
-        elif not path.exists():
-            raise VideoError(f"no such file or device: {source}")
-        else:
-            description, source = f"{'video file' if is_file else 'device'} {source}", str(path)
-    with _quiet_opencv():
-        capture = cv2.VideoCapture(source)
-    if not capture.isOpened():
-        capture.release()
-        raise VideoError(f"cannot open {description}")
-    return Source(capture, description, is_file)
-
-
-@dataclass
-class Captured:
-    rgb: np.ndarray  # at the preview's size
-    time_ms: float  # a file's own timestamp; for a live source, since capture began
-    captured_at: float  # time.perf_counter() when read
-
-
-class FrameGrabber:
-    """Reads the source in its own thread. Live, it keeps only the newest
-    frame: one the loop has not taken when the next arrives is dropped. In
-    order (a file without a window), it reads a frame only when the loop
-    asks, so none is dropped. A file shown in a window plays at its own
-    frame rate, as a camera would deliver it."""
-
-    def __init__(self, source: Source, size: tuple[int, int] | None, in_order: bool):
-        self.source = source
-        self.size = size
-        self.in_order = in_order
-        self._paced = source.is_file and not in_order
-        self._started = 0.0  # perf_counter at start(): a live source's time 0
-        self._origin: float | None = None  # perf_counter time of a paced file's time 0
-        self._condition = threading.Condition()
-        self._latest: Captured | None = None
-        self._wanted = False
-        self._stopping = False
-        self.ended = False
-        self.error: BaseException | None = None
-        self.frames_read = 0
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="vidstyle-capture", daemon=True)
-
-    def start(self) -> None:
-        self._started = time.perf_counter()
-        self._thread.start()
-
-    def _fit(self, bgr: np.ndarray) -> np.ndarray:
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if self.size is None:
-            return resize_long_side(rgb, LIVE_MAX_SIDE)
-        if (rgb.shape[1], rgb.shape[0]) == self.size:
-            return rgb
-        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-
-    def _run(self) -> None:
-        capture = self.source.capture
-        try:
-            while True:
-                with self._condition:
-                    if self.in_order:
-                        self._condition.wait_for(lambda: self._wanted or self._stopping)
-                    if self._stopping:
-                        return
-                ok, bgr = capture.read()
-                if not ok or bgr is None:
-                    return
-                now = time.perf_counter()
-                if self.source.is_file:
-                    time_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
-                else:
-                    time_ms = (now - self._started) * 1000.0
-                frame = Captured(self._fit(bgr), time_ms, now)
-                if self._paced:
-                    self._wait_until_due(time_ms, now)
-                    frame.captured_at = time.perf_counter()
-                with self._condition:
-                    if self._latest is not None:
-                        self.dropped += 1
-                    self._latest, self._wanted = frame, False
-                    self.frames_read += 1
-                    self._condition.notify_all()
-        except BaseException as exc:  # handed to the main thread by get()
-            self.error = exc
-        finally:
-            with self._condition:
-                self.ended = True
-                self._condition.notify_all()
-
-    def _wait_until_due(self, time_ms: float, now: float) -> None:
-        """Hold a file's frame until its time comes, counted from the first."""
-        if self._origin is None:
-            self._origin = now - time_ms / 1000.0
-        with self._condition:
-            self._condition.wait_for(lambda: self._stopping, self._origin + time_ms / 1000.0 - now)
-
-    def get(self) -> Captured | None:
-        """The newest frame not yet taken, waiting for one; None once the
-        source has ended (or stopped delivering) and every frame was taken."""
-        with self._condition:
-            self._wanted = True
-            self._condition.notify_all()
-            self._condition.wait_for(lambda: self._latest is not None or self.ended)
-            frame, self._latest = self._latest, None
-        if frame is None and self.error is not None:
-            raise self.error
-        return frame
-
-    def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            self._condition.notify_all()
-        self._thread.join(timeout=2)
-        if not self._thread.is_alive():  # never release a capture that a read is still using
-            self.source.capture.release()
-
-
-class Meter:
-    """Frame rate and capture-to-display latency: recent ones for the
-    overlay, over the whole run for the summary."""
-
-    def __init__(self, recent: int = 30):
-        self.first_capture: float | None = None
-        self.last_display: float | None = None
-        self.frames = 0
-        self.total_latency = 0.0
-        self._recent: deque[tuple[float, float]] = deque(maxlen=recent)  # (displayed at, latency s)
-
-    def add(self, captured_at: float) -> None:
-        now = time.perf_counter()
-        if self.first_capture is None:
-            self.first_capture = captured_at
-        self.last_display = now
-        self.frames += 1
-        self.total_latency += now - captured_at
-        self._recent.append((now, now - captured_at))
-
-    @property
-    def seconds(self) -> float:
-        return self.last_display - self.first_capture if self.frames else 0.0
-
-    @property
-    def mean_latency_ms(self) -> float:
-        return 1000.0 * self.total_latency / self.frames if self.frames else 0.0
-
-    def recent(self) -> str:
-        """The overlay's second line."""
-        if len(self._recent) < 2:
-            return ""
-        span = self._recent[-1][0] - self._recent[0][0]
-        fps = (len(self._recent) - 1) / span if span > 0 else 0.0
-        latency = 1000.0 * sum(latency for _, latency in self._recent) / len(self._recent)
-        return f"{fps:.1f} fps  {latency:.0f} ms"
-
-
-def check_display() -> None:
-    """A window needs a display; on Linux that is an X11 or Wayland session."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise OptionError("no display to show the preview on (DISPLAY is not set): use --headless, and --record FILE to keep the result")
-
-
-def compose(original: np.ndarray, stylized: np.ndarray, side_by_side: bool, lines: list[str]) -> np.ndarray:
-    """The window's picture (BGR): the stylized frame, or the original beside
-    it, with the overlay lines in white on a darkened band, readable over
-    any style."""
-    image = np.hstack([original, stylized]) if side_by_side else stylized
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    lines = [line for line in lines if line]
-    if not lines:
-        return bgr
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.35, min(0.8, stylized.shape[1] / 1280))
-    sizes = [cv2.getTextSize(line, font, scale, 1)[0] for line in lines]
-    step = max(height for _, height in sizes) + 6
-    band = bgr[: step * len(lines) + 6, : max(width for width, _ in sizes) + 12]
-    band //= 2
-    for row, line in enumerate(lines, start=1):
-        cv2.putText(bgr, line, (6, row * step), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    return bgr
-
-
-class Window:
-    """The OpenCV window: shows a picture, returns the key pressed, if any."""
-
-    def __init__(self) -> None:
-        cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
-
-    def show(self, bgr: np.ndarray) -> str | None:
-        cv2.imshow(WINDOW_TITLE, bgr)
-        code = cv2.waitKey(1)
-        if cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE) < 1:
-            return "q"  # closed with the mouse
-        return chr(code) if 0 <= code < 256 else None  # special keys (arrows...) have larger codes
-
-    def close(self) -> None:
-        with contextlib.suppress(cv2.error):
-            cv2.destroyWindow(WINDOW_TITLE)
 
 
 @dataclass

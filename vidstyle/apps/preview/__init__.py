@@ -1,0 +1,1 @@
+"""The live preview: the session (options, keys, recording, the main loop), the capture thread, and the window."""
