@@ -8,6 +8,10 @@ The library API::
     painted = stylizer(frames)  # (N, H, W, 3) uint8 RGB
     report = vidstyle.run_batch(vidstyle.load_job("job.toml"), workers=2)
     stats = vidstyle.run_preview(vidstyle.PreviewOptions(source=0, headless=True, frames=100))
+
+The sub-packages are layers (``media``, ``models``, ``temporal``, ``stylize``,
+``training``, ``apps``), each importing only those below it; the README's
+"Layout" says what each holds.
 """
 
 from .version import __version__  # noqa: F401
