@@ -4,7 +4,9 @@ This module knows about containers, codecs and timestamps, and nothing
 about styles: frames come out as RGB uint8 arrays together with the
 presentation timestamp and time base that place them in time, which
 :mod:`vidstyle.media.writer` keeps, so variable frame rate input stays
-variable.
+variable. Asked for, frames of a high-bit-depth input come as uint16 RGB
+and the alpha channel comes beside the colour, so that nothing of a
+post-production plate is lost on the way through.
 
 Image sequences (``shot010.%04d.png``) go through FFmpeg's image2 demuxer:
 they are read at a frame rate the caller gives (images carry none) from
@@ -17,12 +19,13 @@ import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
 
 from ..errors import OptionError, VideoError, first_line
+from .formats import pixel_format, planar_alpha, read_alpha, with_alpha
 from .sequences import is_image_sequence, printf_pattern, sequence_numbers
 
 log = logging.getLogger(__name__)
@@ -46,14 +49,18 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise, as players apply it
     has_audio: bool
     start_number: int | None = None  # first frame number of an image sequence
+    pixel_format: str | None = None  # as decoded, e.g. yuv420p10le
+    bit_depth: int = 8  # bits per colour component (32 for float EXR)
+    has_alpha: bool = False
 
 
 @dataclass
 class DecodedFrame:
     index: int
-    rgb: np.ndarray  # (H, W, 3) uint8
+    rgb: np.ndarray  # (H, W, 3) uint8, or uint16 (0-65535) for a high-bit-depth input when asked
     pts: int | None
     time_base: Fraction
+    alpha: np.ndarray | None = None  # (H, W), the same dtype as rgb; only when asked and present
 
 
 def parse_frame_rate(value: float | int | str | Fraction) -> Fraction:
@@ -97,6 +104,16 @@ def open_input(path: str | Path) -> av.container.InputContainer:
         raise VideoError(f"not a readable video: {path} ({first_line(exc)})") from exc
 
 
+def _stream_format(stream: av.video.stream.VideoStream) -> tuple[str | None, bool]:
+    """The pixel format frames decode to, and whether it is VP9 whose alpha
+    sits beside the picture (WebM), which only libvpx's decoder returns."""
+    name = stream.codec_context.pix_fmt
+    side_alpha = stream.codec_context.name == "vp9" and str(stream.metadata.get("alpha_mode", "")) == "1"
+    if name and side_alpha:
+        name = with_alpha(name)
+    return name, side_alpha
+
+
 def _rotation(path: Path) -> int:
     """Display rotation in degrees counter-clockwise, as players apply it.
     FFmpeg exposes the display matrix on decoded frames, so the first frame
@@ -117,10 +134,24 @@ class VideoReader:
     Iterating yields :class:`DecodedFrame` objects in presentation order.
     Packets that fail to decode are skipped and counted in
     ``skipped_packets`` rather than ending the job. ``frame_rate`` is used
-    only for image sequences, which carry no timing of their own."""
+    only for image sequences, which carry no timing of their own.
 
-    def __init__(self, path: str | Path, threads: int = 0, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE):
+    By default every frame is 8-bit RGB, which is what training and the
+    metrics want. ``high_bit_depth`` decodes an input of more than 8 bits to
+    uint16 RGB instead, and ``alpha`` adds its alpha channel to each frame;
+    both may be changed until iteration starts."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        threads: int = 0,
+        frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE,
+        high_bit_depth: bool = False,
+        alpha: bool = False,
+    ):
         self.path = Path(path)
+        self.high_bit_depth = high_bit_depth
+        self.alpha = alpha
         numbers: list[int] = []
         if is_image_sequence(self.path):
             self.container, numbers = open_sequence(self.path, parse_frame_rate(frame_rate))
@@ -139,6 +170,8 @@ class VideoReader:
             self.container.close()
             raise VideoError(f"video stream in {self.path} has no frame size (corrupt or unsupported)")
         self.skipped_packets = 0
+        decoded_format, self._side_alpha = _stream_format(self.stream)
+        facts = pixel_format(decoded_format) if decoded_format else None
         self.info = VideoInfo(
             path=self.path,
             width=ctx.width,
@@ -151,6 +184,9 @@ class VideoReader:
             rotation=0 if numbers else _rotation(self.path),
             has_audio=bool(self.container.streams.audio),
             start_number=numbers[0] if numbers else None,
+            pixel_format=decoded_format,
+            bit_depth=facts.depth if facts else 8,
+            has_alpha=bool(facts and facts.alpha),
         )
 
     def _duration(self) -> float | None:
@@ -167,12 +203,37 @@ class VideoReader:
             return round(self.info.duration * float(self.info.frame_rate))
         return None
 
+    def _decoder(self) -> Callable[[av.Packet], list[av.VideoFrame]]:
+        if self.alpha and self._side_alpha:
+            context = av.CodecContext.create("libvpx-vp9", "r")
+            context.thread_type = "AUTO"
+            return context.decode
+        return lambda packet: packet.decode()
+
+    def _converter(self) -> Callable[[av.VideoFrame], tuple[np.ndarray, np.ndarray | None]]:
+        """Frame to (rgb, alpha): 8-bit RGB and no alpha unless asked for
+        and the input has them."""
+        deep = self.high_bit_depth and self.info.bit_depth > 8
+        rgb_format = "rgb48le" if deep else "rgb24"
+        if not (self.alpha and self.info.has_alpha):
+            return lambda frame: (frame.to_ndarray(format=rgb_format), None)
+        rgba_format = "rgba64le" if deep else "rgba"
+
+        def split(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray | None]:
+            if planar_alpha(pixel_format(frame.format.name)):
+                return frame.to_ndarray(format=rgb_format), read_alpha(frame, 16 if deep else 8)
+            rgba = frame.to_ndarray(format=rgba_format)
+            return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+
+        return split
+
     def __iter__(self) -> Iterator[DecodedFrame]:
         index = 0
+        decode, convert = self._decoder(), self._converter()
         try:
             for packet in self.container.demux(self.stream):
                 try:
-                    frames = packet.decode()
+                    frames = decode(packet)
                 except av.error.FFmpegError as exc:
                     if packet.size == 0:  # the flush packet: nothing more to recover
                         break
@@ -180,7 +241,8 @@ class VideoReader:
                     log.debug("skipping undecodable packet at pts %s: %s", packet.pts, exc)
                     continue
                 for frame in frames:
-                    yield DecodedFrame(index, frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base or self.info.time_base)
+                    rgb, alpha = convert(frame)
+                    yield DecodedFrame(index, rgb, frame.pts, frame.time_base or self.info.time_base, alpha)
                     index += 1
         except av.error.FFmpegError as exc:
             if index == 0:
@@ -202,6 +264,15 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def count_packets(path: str | Path) -> int:
+    """Video packets in a file, read without decoding: the frame count of
+    an encoded part (one packet a frame for every encoder vidstyle uses)."""
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise VideoError(f"no video stream in {path}")
+        return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
 
 
 def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE) -> VideoInfo:

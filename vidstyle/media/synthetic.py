@@ -3,7 +3,10 @@
 The scene is a small procedural landscape (sky, sun, hills with parallax,
 moving boxes) with real texture and motion, so that stylization and
 temporal stability have something to work on, and every property a test
-cares about (size, timestamps, audio, container, codec) is under control.
+cares about (size, timestamps, audio, container, codec, bit depth, alpha)
+is under control. A pixel format of more than 8 bits gets frames with
+detail between the 8-bit levels, so that a test can tell whether it
+survived; ``alpha`` adds a moving matte.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Sequence
 import av
 import cv2
 import numpy as np
+
+from .formats import pixel_format, planar_alpha, write_alpha
 
 
 def render_scene(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -46,6 +51,40 @@ def render_scene(index: int, width: int, height: int, seed: int = 0) -> np.ndarr
     offset = shift % (4 * 64)
     image += texture[:height, offset : offset + width]
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def render_deep(index: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """The scene as HxWx3 uint16 with detail no 8-bit frame holds: each
+    pixel sits a fixed pattern of 10-bit steps (64/65535) off the 8-bit grid."""
+    offsets = (np.add.outer(np.arange(height) * 13, np.arange(width) * 7) % 4 - 1.5) * 64
+    deep = render_scene(index, width, height, seed).astype(np.float32) * 257 + offsets[..., None]
+    return np.clip(deep, 0, 65535).astype(np.uint16)
+
+
+def render_matte(index: int, width: int, height: int) -> np.ndarray:
+    """An alpha matte (HxW float in [0, 1]): a left-to-right ramp with an
+    opaque disc moving across it and a fully transparent corner."""
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    y = np.arange(height, dtype=np.float32)[:, None]
+    matte = np.broadcast_to(0.25 + 0.5 * x, (height, width)).copy()
+    cx, cy = (index * 3) % max(1, width), height / 2
+    matte[(np.arange(width)[None, :] - cx) ** 2 + (y - cy) ** 2 < (max(2, height // 4)) ** 2] = 1.0
+    matte[: max(1, height // 4), : max(1, width // 4)] = 0.0
+    return matte
+
+
+def _encode_frame(rgb8: np.ndarray, deep: np.ndarray | None, matte: np.ndarray | None, pix_fmt: str) -> av.VideoFrame:
+    """A synthetic frame in ``pix_fmt``; the matte goes straight into an
+    alpha plane where the format has one (see media.formats)."""
+    rgb = rgb8 if deep is None else deep
+    levels = None if matte is None else np.round(matte * np.iinfo(rgb.dtype).max).astype(rgb.dtype)
+    separate = levels is not None and planar_alpha(pixel_format(pix_fmt))
+    pixels = rgb if levels is None or separate else np.dstack([rgb, levels])
+    layout = {(1, 3): "rgb24", (1, 4): "rgba", (2, 3): "rgb48le", (2, 4): "rgba64le"}[(rgb.dtype.itemsize, pixels.shape[2])]
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=layout).reformat(format=pix_fmt)
+    if separate:
+        write_alpha(frame, levels)
+    return frame
 
 
 @lru_cache(maxsize=2)
@@ -84,6 +123,7 @@ class ClipSpec:
     cut_at: int | None = None  # from this frame on, a different scene (a hard cut)
     photo: str | None = None  # a camera move (zoom, pan, roll) over this photo instead of the landscape
     keyframe_interval: int | None = None  # frames per GOP (None: the encoder's default)
+    alpha: bool = False  # a moving matte, for a pixel format with alpha (yuva444p, argb...)
 
 
 def _pick_pixel_format(codec: str, width: int, height: int) -> str:
@@ -116,6 +156,7 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
             audio_stream = container.add_stream(spec.audio_codec, rate=48000)
             audio_stream.layout = "mono"
         noise = np.random.default_rng(7)
+        deep = pixel_format(stream.pix_fmt).depth > 8
         for i, pts in enumerate(timestamps):
             after_cut = spec.cut_at is not None and i >= spec.cut_at
             if spec.photo:
@@ -126,8 +167,9 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
                 rgb = 255 - rgb[::-1]  # night instead of day, upside down: nothing in common
             if spec.noise:
                 rgb = np.clip(rgb + noise.normal(0, spec.noise, rgb.shape), 0, 255).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame = frame.reformat(format=stream.pix_fmt)
+            detail = render_deep(i, spec.width, spec.height) if deep and not (spec.photo or after_cut or spec.noise) else None
+            matte = render_matte(i, spec.width, spec.height) if spec.alpha else None
+            frame = _encode_frame(rgb, detail, matte, stream.pix_fmt)
             frame.pts = pts
             frame.time_base = time_base
             for packet in stream.encode(frame):

@@ -9,7 +9,12 @@ accepts its codec and re-encoded otherwise.
 
 Image sequences (``shot010.%04d.png``) go through FFmpeg's image2 muxer:
 written one image per frame, keeping the input's first number. Sequences
-carry no audio.
+carry no audio, and no rotation: their frames are turned upright instead,
+as FFmpeg itself does.
+
+The output's pixel format keeps the input's bit depth and alpha channel
+where the codec can store them, and says so once (a warning) where it
+cannot.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import av
 import numpy as np
 
 from ..errors import OptionError, first_line
+from .formats import closest_format, pixel_format, planar_alpha, write_alpha
 from .reader import SEQUENCE_FORMAT, VideoInfo
 from .sequences import is_image_sequence, printf_pattern
 
@@ -61,6 +67,10 @@ PREFERRED_PIXEL_FORMATS = {
 PRORES_PROFILES = {"yuv422p10le": "hq", "yuv444p10le": "4444", "yuva444p10le": "4444"}
 DNXHR_PROFILES = {"yuv422p": "dnxhr_hq", "yuv422p10le": "dnxhr_hqx", "yuv444p10le": "dnxhr_444", "gbrp10le": "dnxhr_444"}
 DNXHR_MIN_SIZE = (256, 120)  # FFmpeg's DNxHR encoder refuses smaller frames
+# Encoders whose alpha channel FFmpeg also decodes back (x265's alpha layer,
+# for one, is not read by FFmpeg's HEVC decoder).
+ALPHA_CODECS = {"prores_ks", "qtrle", "ffv1", "png", "tiff", "exr", "libvpx-vp9"}
+ALPHA_HINT = "prores_ks (.mov), qtrle (.mov), ffv1 (.mkv), libvpx-vp9 (.webm) or a .png/.tif/.exr sequence"
 
 
 @dataclass(frozen=True)
@@ -92,12 +102,25 @@ def container_format(path: Path) -> str:
     return EXTENSION_FORMATS[suffix]
 
 
-def _choose_pixel_format(codec: av.codec.Codec, width: int, height: int, wanted: str | None) -> str:
+def _choose_pixel_format(
+    codec: av.codec.Codec, width: int, height: int, wanted: str | None, depth: int = 8, alpha: bool = False
+) -> str:
+    """``wanted`` when given; else the codec's usual 8-bit choice, moved to
+    the nearest format that holds ``depth`` bits (as many as the codec has)
+    and, for a codec in ALPHA_CODECS, an alpha channel."""
     formats = [f.name for f in (codec.video_formats or [])]
     if wanted:
         if formats and wanted not in formats:
             raise OptionError(f"codec {codec.name} does not support pixel format {wanted} (try {', '.join(formats[:6])})")
         return wanted
+    base = _eight_bit_format(codec, formats, width, height)
+    alpha = alpha and codec.name in ALPHA_CODECS
+    if (depth <= pixel_format(base).depth and not alpha) or not formats:
+        return base
+    return closest_format(base, formats, depth, alpha)
+
+
+def _eight_bit_format(codec: av.codec.Codec, formats: list[str], width: int, height: int) -> str:
     odd = width % 2 or height % 2
     # 4:2:0 needs even sizes; 4:4:4 keeps odd sizes exact instead of cropping.
     preferences = ["yuv444p", "yuv444p10le", "gbrp"] if odd else ["yuv420p", "yuv422p10le", "yuv422p", "yuv444p"]
@@ -130,11 +153,16 @@ def _profile_options(codec: str, pixel_format: str, width: int, height: int) -> 
 class VideoWriter:
     """Encodes RGB frames at given timestamps, and carries the input's audio.
 
-    ``write(rgb, pts, time_base)`` expects frames in presentation order;
-    audio packets from ``audio_source`` are interleaved as the video
-    advances and the rest are flushed by ``close``. A sequence pattern as
-    ``path`` writes one image per frame, numbered from the input's first
-    frame number (0 for a video), and drops the audio."""
+    ``write(rgb, pts, time_base, alpha)`` expects frames in presentation
+    order, uint8 or uint16 RGB; audio packets from ``audio_source`` are
+    interleaved as the video advances and the rest are flushed by
+    ``close``. A sequence pattern as ``path`` writes one image per frame,
+    numbered from the input's first frame number (0 for a video), turned
+    upright by the input's rotation, and drops the audio.
+
+    ``keeps_alpha`` and ``bit_depth`` say what the chosen pixel format holds
+    (so that the caller decodes no more than that); ``warnings`` what of the
+    input it could not keep, once each."""
 
     def __init__(
         self,
@@ -148,6 +176,7 @@ class VideoWriter:
         self.path = Path(path)
         self.info = info
         self.format = format_name or container_format(self.path)
+        self.warnings: list[str] = []
         codec = _video_encoder(self._codec_name(settings.codec))
         if self.format == SEQUENCE_FORMAT:
             options = {"start_number": str(info.start_number or 0)}
@@ -171,6 +200,23 @@ class VideoWriter:
             raise OptionError(f"{suffix} frames are encoded with {SEQUENCE_CODECS[suffix]}; --codec {wanted} needs a video file")
         return SEQUENCE_CODECS[suffix]
 
+    def _warn(self, message: str) -> None:
+        """Keep ``message`` for the caller to show (the CLI prints it, the
+        batch records it); logged at INFO so that it is not said twice."""
+        self.warnings.append(message)
+        log.info("%s", message)
+
+    def _upright_turns(self) -> int:
+        """Quarter turns (counter-clockwise) that stand a sequence's frames
+        upright: image files have no place for the rotation."""
+        rotation = self.info.rotation % 360
+        if self.format != SEQUENCE_FORMAT or not rotation:
+            return 0
+        if rotation % 90:
+            self._warn(f"image sequences hold no rotation: the frames are written as stored, not turned by {rotation} degrees")
+            return 0
+        return rotation // 90
+
     def _setup_video(self, codec: av.codec.Codec, settings: EncoderSettings) -> None:
         info = self.info
         rate = info.frame_rate or Fraction(25)
@@ -179,9 +225,21 @@ class VideoWriter:
         except ValueError:  # the container cannot hold this codec
             fits = " ".join(_extensions_for(codec.name)) or "none of " + " ".join(EXTENSION_FORMATS)
             raise OptionError(f"{codec.name} video cannot go in a {self.path.suffix} file: use {fits}") from None
-        stream.width = info.width
-        stream.height = info.height
-        stream.pix_fmt = _choose_pixel_format(codec, info.width, info.height, settings.pixel_format)
+        self._turns = self._upright_turns()
+        width, height = (info.height, info.width) if self._turns % 2 else (info.width, info.height)
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = _choose_pixel_format(
+            codec, width, height, settings.pixel_format, info.bit_depth, info.has_alpha
+        )
+        chosen = pixel_format(stream.pix_fmt)
+        self.keeps_alpha = chosen.alpha and info.has_alpha
+        self._alpha_plane = planar_alpha(chosen)  # written directly, not through swscale
+        self.bit_depth = min(chosen.depth, 16)
+        if info.has_alpha and not chosen.alpha:
+            self._warn(f"the input's alpha channel is dropped: {codec.name} {stream.pix_fmt} has none (alpha goes into {ALPHA_HINT})")
+        if info.bit_depth > 8 and chosen.depth <= 8 and not settings.pixel_format:
+            self._warn(f"{codec.name} writes {stream.pix_fmt}: the {info.bit_depth}-bit input is reduced to 8 bits")
         # Encode in the input's time base, so that timestamps pass through unchanged.
         stream.codec_context.time_base = info.time_base
         stream.time_base = info.time_base
@@ -195,27 +253,41 @@ class VideoWriter:
             options["preset"] = settings.preset
         if codec.name == "libx265":
             options["x265-params"] = "log-level=error"
-        options.update(_profile_options(codec.name, stream.pix_fmt, info.width, info.height))
+        options.update(_profile_options(codec.name, stream.pix_fmt, width, height))
         if settings.bit_rate:
             stream.bit_rate = settings.bit_rate
         stream.options = options
-        if info.rotation:
+        if info.rotation and self.format != SEQUENCE_FORMAT:
             stream.set_display_rotation(info.rotation)
         try:  # now rather than at the first frame, so that a refusal is an option error
             stream.codec_context.open()
         except av.error.FFmpegError as exc:
-            hint = "; 4:2:0 needs an even width and height" if "420" in stream.pix_fmt and (info.width % 2 or info.height % 2) else ""
+            hint = "; 4:2:0 needs an even width and height" if "420" in stream.pix_fmt and (width % 2 or height % 2) else ""
             raise OptionError(
-                f"{codec.name} refused {info.width}x{info.height} {stream.pix_fmt} ({exc.strerror or first_line(exc)}){hint}"
+                f"{codec.name} refused {width}x{height} {stream.pix_fmt} ({exc.strerror or first_line(exc)}){hint}"
             ) from None
         self.stream = stream
         self._last_pts: int | None = None
 
-    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None = None) -> None:
+    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None = None, alpha: np.ndarray | None = None) -> None:
+        """Encode one frame: (H, W, 3) uint8 or uint16 RGB, and its alpha
+        plane (H, W), used where the output holds alpha."""
         if rgb.shape[0] != self.info.height or rgb.shape[1] != self.info.width:
             raise ValueError(f"frame size {rgb.shape[1]}x{rgb.shape[0]} differs from the stream's")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        deep = rgb.dtype == np.uint16
+        alpha = alpha if self.keeps_alpha else None
+        separate = alpha is not None and self._alpha_plane
+        if alpha is not None and not separate:
+            pixels, layout = np.dstack([rgb, alpha.astype(rgb.dtype, copy=False)]), "rgba64le" if deep else "rgba"
+        else:
+            pixels, layout = rgb, "rgb48le" if deep else "rgb24"
+        if self._turns:
+            pixels = np.rot90(pixels, self._turns)
+            alpha = np.rot90(alpha, self._turns) if separate else alpha
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=layout)
         frame = frame.reformat(format=self.stream.pix_fmt)
+        if separate:
+            write_alpha(frame, alpha)
         if pts is None or (time_base is not None and time_base != self.info.time_base):
             pts = self._fallback_pts(pts, time_base)
         if self._last_pts is not None and pts <= self._last_pts:
