@@ -98,6 +98,32 @@ def test_blender_resets_at_a_cut_and_keeps_no_ghost():
     assert np.array_equal(after_cut, plain)  # nothing of the previous shot
 
 
+def test_sixteen_bit_frames_take_the_same_flow_and_blend():
+    """The stabiliser on uint16 frames does what it does on uint8 ones, at 16 bits."""
+    frames = [render_scene(i, 96, 64) for i in range(4)]
+    results = {}
+    for name, scale in (("8", None), ("16", 257)):
+        tracker, blender = FlowTracker(TemporalOptions()), TemporalBlender(0.7)
+        outputs = []
+        for frame in frames:
+            data = frame if scale is None else frame.astype(np.uint16) * scale
+            stylized = np.iinfo(data.dtype).max - data  # any deterministic "style", the same at both depths
+            outputs.append(blender(stylized, tracker(data)))
+        results[name] = outputs
+    for eight, sixteen in zip(results["8"], results["16"]):
+        assert sixteen.dtype == np.uint16
+        difference = np.abs(sixteen.astype(int) - eight.astype(int) * 257)
+        assert difference.mean() < 100 and difference.max() <= 2 * 257  # 8-bit rounding, compounded by the recursion
+    assert not np.array_equal(results["16"][-1], 65535 - frames[-1].astype(np.uint16) * 257)  # it did blend
+
+
+def test_frames_smaller_than_the_flow_minimum_are_not_tracked():
+    tracker = FlowTracker(TemporalOptions())
+    assert [tracker(render_scene(i, 11, 40)) for i in range(3)] == [None, None, None]
+    wide = FlowEstimator(TemporalOptions(flow_size=360))
+    assert wide.working_size(20, 4000) == (360, 12)  # the short side is not squeezed below the minimum
+
+
 def stylize_both_ways(clip, style, folder) -> dict[str, list[np.ndarray]]:
     """Output frames of the clip with ``--temporal none`` and ``flow`` (lossless)."""
     outputs = {}

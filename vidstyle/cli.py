@@ -123,6 +123,8 @@ def run(
         result = stylize_video(input, output, options=options)
     if result.skipped_packets:
         typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
+    for message in result.warnings:
+        typer.echo(f"warning: {message}", err=True)
     if as_json:
         _print_json(result.to_dict())
     elif not options.quiet:

@@ -123,6 +123,9 @@ class RunResult:
     backend: str = "torch"
     skipped_packets: int = 0
     options: dict = field(default_factory=dict)
+    pixel_format: str | None = None  # of the output, e.g. yuv420p10le
+    alpha: bool = False  # the input's alpha channel went into the output
+    warnings: list[str] = field(default_factory=list)  # what of the input the output could not keep
 
     @property
     def fps(self) -> float:
@@ -141,6 +144,9 @@ class RunResult:
             "backend": self.backend,
             "style": self.style,
             "skipped_packets": self.skipped_packets,
+            "pixel_format": self.pixel_format,
+            "alpha": self.alpha,
+            "warnings": self.warnings,
             "options": self.options,
         }
 
@@ -258,7 +264,7 @@ def stylize_video(
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
-            frames, seconds = _run(reader, stylizer, temporary, options, batch_size, progress, segment)
+            frames, seconds, writer = _run(reader, stylizer, temporary, options, batch_size, progress, segment)
     finally:
         reader.close()
     if reader.skipped_packets:
@@ -276,6 +282,9 @@ def stylize_video(
         backend=stylizer.backend,
         skipped_packets=reader.skipped_packets,
         options=asdict(options),
+        pixel_format=writer.stream.pix_fmt,
+        alpha=writer.keeps_alpha,
+        warnings=list(writer.warnings),
     )
 
 
@@ -301,10 +310,13 @@ def _run(
     batch_size: int,
     progress: Callable[[int], None] | None,
     segment: Segment | None = None,
-) -> tuple[int, float]:
+) -> tuple[int, float, VideoWriter]:
     info = reader.info
     audio_source = info.path if options.audio and info.has_audio and segment is None else None
     writer = VideoWriter(temporary, info, options.encoder(), audio_source=audio_source)
+    # Decode no more than the output keeps: 16-bit frames only for a deep output.
+    reader.high_bit_depth = writer.bit_depth > 8
+    reader.alpha = writer.keeps_alpha
     decoded: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stop = threading.Event()
@@ -331,7 +343,7 @@ def _run(
                 if blender is not None:
                     image = blender(image, flow)
                 if keep:
-                    writer.write(image, frame.pts, frame.time_base)
+                    writer.write(image, frame.pts, frame.time_base, frame.alpha)
                     kept += 1
             written += kept
             if bar is not None:
@@ -374,7 +386,7 @@ def _run(
         decoder.join(timeout=5)
         if bar is not None:
             bar.close()
-    return written, time.perf_counter() - started
+    return written, time.perf_counter() - started, writer
 
 
 def _next(q: queue.Queue, producer: _Worker) -> Any:

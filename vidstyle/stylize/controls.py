@@ -94,6 +94,8 @@ def blend_styles(
     with ``weights`` summing to 1, at ``strength``, in logit space."""
     if len(stylized) == 1 and strength == 1.0:
         return stylized[0]
+    if strength == 0.0:  # exactly the input, also for 16-bit frames, whose extremes _EPS would clip
+        return content.float()
     base = _logit(content.float())
     change = sum(weight * (_logit(image.float()) - base) for weight, image in zip(weights, stylized))
     return 255.0 * torch.sigmoid(base + strength * change)

@@ -1,8 +1,10 @@
 """The frame stylizer shared by ``run``, ``image``, ``preview`` and ``batch``.
 
-It owns the network on its device and turns batches of RGB uint8 frames
-into stylized RGB uint8 frames of the same size. Everything device-specific
-(half precision, channels-last, running out of GPU memory) lives here.
+It owns the network on its device and turns batches of RGB frames (uint8,
+or uint16 for high-bit-depth video) into stylized frames of the same size
+and type; the network itself works in float on the 0-255 scale. Everything
+device-specific (half precision, channels-last, running out of GPU memory)
+lives here, and so does the padding that lets frames of any size through.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from .runtime import Network, check_backend, compile_network
 from .styles import check_model, load_style
 
 log = logging.getLogger(__name__)
+
+# The networks' reflection padding and two stride-2 stages need frames of at
+# least 8 px a side; smaller ones are padded by repeating their edge pixels
+# up to this, and cropped back.
+MIN_NETWORK_SIDE = 16
+DEEP_SCALE = 257.0  # uint16 / 257 is the 0-255 scale of 8-bit frames (65535 = 255 * 257)
 
 
 @dataclass(frozen=True)
@@ -54,11 +62,19 @@ def processing_size(height: int, width: int, max_size: int | None) -> tuple[int,
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def _pad_to_minimum(x: torch.Tensor) -> torch.Tensor:
+    """Frames smaller than MIN_NETWORK_SIDE, padded bottom and right with
+    their edge pixels (reflection cannot pad more than the frame has);
+    the caller crops the output back."""
+    pad_h, pad_w = max(0, MIN_NETWORK_SIDE - x.shape[-2]), max(0, MIN_NETWORK_SIDE - x.shape[-1])
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+
+
 class Stylizer:
     """Applies one style network, or a weighted mix of several, to frames.
 
     >>> stylizer = Stylizer.from_style("mosaic:0.7,candy:0.3", StylizerOptions(strength=0.8))
-    >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8
+    >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8 (uint16 -> uint16)
 
     ``options`` may be replaced between calls (the preview changes strength
     live); the networks stay loaded.
@@ -122,11 +138,14 @@ class Stylizer:
         return 8 if self.device.type == "cuda" else 2
 
     def to_device(self, frames: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) uint8 to (N, 3, H, W) float in [0, 255] on the device."""
+        """(N, H, W, 3) uint8 or uint16 to (N, 3, H, W) float in [0, 255]
+        on the device (moved as integers: half the bytes of float16)."""
         batch = torch.from_numpy(np.ascontiguousarray(frames))
         if self.device.type == "cuda":
             batch = batch.pin_memory().to(self.device, non_blocking=True)
         batch = batch.permute(0, 3, 1, 2)
+        if frames.dtype == np.uint16:
+            return (batch.float() / DEEP_SCALE).to(torch.float16 if self.half else torch.float32)
         return batch.to(torch.float16 if self.half else torch.float32)
 
     @torch.inference_mode()
@@ -139,9 +158,10 @@ class Stylizer:
         if (work_h, work_w) != (height, width):
             x = F.interpolate(x.float(), size=(work_h, work_w), mode="bilinear", antialias=True, align_corners=False)
             x = x.to(batch.dtype)
+        x = _pad_to_minimum(x)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        outputs = [network(x) for network in self.networks]
+        outputs = [network(x)[..., :work_h, :work_w] for network in self.networks]
         if (work_h, work_w) != (height, width):
             outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
         # Controls apply at full size, so that strength 0 is the input itself
@@ -152,13 +172,18 @@ class Stylizer:
         return y.float().clamp_(0, 255)
 
     @staticmethod
-    def to_frames(batch: torch.Tensor) -> np.ndarray:
-        """(N, 3, H, W) float to (N, H, W, 3) uint8 on the CPU."""
-        return batch.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    def to_frames(batch: torch.Tensor, dtype: np.dtype = np.uint8) -> np.ndarray:
+        """(N, 3, H, W) float in [0, 255] to (N, H, W, 3) uint8 (or uint16,
+        0-65535) on the CPU."""
+        if dtype == np.uint16:
+            batch = (batch.float() * DEEP_SCALE).round_().clamp_(0, 65535).to(torch.uint16)
+        else:
+            batch = batch.round().to(torch.uint8)
+        return batch.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Stylize (N, H, W, 3) uint8 frames; on CUDA out-of-memory the batch
-        is split in halves until it fits."""
+        """Stylize (N, H, W, 3) uint8 or uint16 frames, any size; on CUDA
+        out-of-memory the batch is split in halves until it fits."""
         if frames.ndim == 3:
             return self(frames[None])[0]
         step = self.max_batch or len(frames)
@@ -166,7 +191,7 @@ class Stylizer:
 
     def _run_chunk(self, frames: np.ndarray) -> np.ndarray:
         try:
-            return self.to_frames(self.stylize_tensor(self.to_device(frames)))
+            return self.to_frames(self.stylize_tensor(self.to_device(frames)), frames.dtype)
         except torch.OutOfMemoryError:
             if len(frames) == 1:
                 raise

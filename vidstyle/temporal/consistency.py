@@ -61,10 +61,19 @@ class TemporalOptions:
             raise OptionError(f"unknown occlusion check {self.occlusion!r}: use consistency or photometric")
 
 
+# DIS refuses smaller frames; below this on either side, frames are
+# stylized one by one (a frame that small has no motion worth following).
+MIN_FLOW_SIDE = 12
+
+
 def to_gray(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """8-bit gray at ``size`` (width, height), from uint8 or uint16 RGB:
+    flow needs no more than 8 bits, and DIS takes no more."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if size is not None and (gray.shape[1], gray.shape[0]) != size:
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    if gray.dtype != np.uint8:
+        gray = cv2.convertScaleAbs(gray, alpha=255.0 / 65535.0)
     return gray
 
 
@@ -80,8 +89,18 @@ class FlowEstimator:
             self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[options.preset])
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """(width, height) the flow is computed at: the long side at most
+        ``flow_size``, and neither side shrunk below MIN_FLOW_SIDE."""
         scale = min(1.0, self.options.flow_size / max(height, width))
-        return max(8, round(width * scale)), max(8, round(height * scale))
+        return (
+            max(min(width, MIN_FLOW_SIDE), round(width * scale)),
+            max(min(height, MIN_FLOW_SIDE), round(height * scale)),
+        )
+
+    @staticmethod
+    def can_track(height: int, width: int) -> bool:
+        """Whether frames of this size are large enough for the flow."""
+        return min(height, width) >= MIN_FLOW_SIDE
 
     def gray(self, rgb: np.ndarray) -> np.ndarray:
         return to_gray(rgb, self.working_size(*rgb.shape[:2]))
@@ -192,8 +211,9 @@ class FlowPair:
 
 class FlowTracker:
     """Consumes input frames in order and yields, for each, the flow back to
-    the previous one (None for the first frame of a shot). Runs in the
-    decoding thread, so it overlaps with the network."""
+    the previous one (None for the first frame of a shot, and for every
+    frame too small for the flow). Runs in the decoding thread, so it
+    overlaps with the network."""
 
     def __init__(self, options: TemporalOptions = TemporalOptions()):
         self.options = options
@@ -204,6 +224,8 @@ class FlowTracker:
         self._previous = None
 
     def __call__(self, rgb: np.ndarray) -> FlowPair | None:
+        if not self.estimator.can_track(*rgb.shape[:2]):
+            return None
         gray = self.estimator.gray(rgb)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
@@ -227,7 +249,8 @@ class TemporalBlender:
     input's flow: out = s * warp(prev_out) + (1 - s) * stylized, where the
     flow is reliable, and the plain stylized frame elsewhere and after cuts.
     The recursion averages the texture along motion paths, which removes
-    flicker without the ghosting of a plain blend with the previous frame."""
+    flicker without the ghosting of a plain blend with the previous frame.
+    Frames are uint8 or uint16 and come out the same."""
 
     def __init__(self, strength: float):
         self.strength = strength
@@ -246,7 +269,7 @@ class TemporalBlender:
         warped = warp(self._previous, pair.backward).astype(np.float32)
         weight = (self.strength * pair.reliable)[..., None]
         blended = weight * warped + (1.0 - weight) * stylized.astype(np.float32)
-        out = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        out = np.clip(blended + 0.5, 0, np.iinfo(stylized.dtype).max).astype(stylized.dtype)
         self._previous = out
         return out
 
