@@ -196,9 +196,10 @@ def test_long_clips_split_into_parts_join_like_a_single_pass(make_clip, tmp_path
     assert leftovers(tmp_path) == [] and not list((tmp_path / "chunked").glob(".long.part*"))
 
 
-@pytest.fixture
-def ray_cluster(tmp_path):
-    """A local one-node Ray cluster, started the way a user would start one."""
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local one-node Ray cluster, started the way a user would start one
+    (shared by the module's Ray tests: starting one takes a while)."""
     import socket
 
     with socket.socket() as probe_socket:
@@ -235,6 +236,98 @@ def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cl
         assert times == frame_times(tmp_path / "local" / name) and len(times) in (48, 5)
     assert audio_seconds(tmp_path / "ray" / "long_tiny.mp4") == pytest.approx(audio_seconds(tmp_path / "local" / "long_tiny.mp4"), abs=0.03)
     assert {r["status"] for r in manifest(tmp_path / "ray").values()} == {"done"}
+
+
+def test_ray_streams_frame_progress_while_a_unit_renders(make_clip, tmp_path, tiny_style, ray_cluster):
+    import ray
+
+    from vidstyle.apps.batch.job import load_job, split_task
+    from vidstyle.apps.batch.runners import RayRunner
+
+    make_clip("clip.mp4", frames=40, width=96, height=64)
+    job = load_job(write_job(tmp_path, f'[[items]]\ninput = "clip.mp4"\nstyles = ["{tiny_style}"]\nbatch_size = 1\n'))
+    units = split_task(job.tasks[0], 0)
+    job.output_dir.mkdir()
+    events = []
+    try:
+        RayRunner(ray_cluster).run(
+            units,
+            on_start=lambda unit: events.append(("start", 0, None)),
+            on_result=lambda result: events.append(("result", result.frames, result.error)) and False,
+            on_progress=lambda key, frames: events.append(("progress", frames, None)),
+        )
+    finally:
+        ray.shutdown()
+    assert events[0] == ("start", 0, None) and events[-1] == ("result", 40, None)
+    reported = [frames for kind, frames, _ in events if kind == "progress"]
+    assert reported and 0 < reported[0] < 40  # the first frames were reported while the rest rendered
+    assert reported == sorted(reported)
+
+
+def test_failed_parts_are_not_counted_as_done(make_clip, tmp_path, style_home):
+    from vidstyle.apps.batch.job import _BatchRun, load_job, split_task
+    from vidstyle.apps.batch.units import TaskResult
+
+    make_clip("long.mp4", frames=72, width=64, height=48, keyframe_interval=12)
+    job = load_job(write_job(tmp_path, 'retries = 1\n[[items]]\ninput = "long.mp4"\nstyles = ["tiny", "tiny2"]\n'))
+    units = [unit for task in job.tasks for unit in split_task(task, 1)]
+    assert len(units) == 6  # two tasks of three parts
+    run = _BatchRun(job, job.tasks, [], units, progress=False)
+    bar = run.bar
+    assert (bar.done, bar.total) == (0, 144)
+    first, second, third = units[:3]
+    run.on_start(first)
+    bar.advance(first.key, 10)
+    run.on_result(TaskResult(first.key, frames=24))
+    run.on_start(second)
+    bar.advance(second.key, 20)
+    assert bar.done == 44
+    assert run.on_result(TaskResult(second.key, error="disk hiccup", transient=True))  # retried...
+    assert bar.done == 24  # ...and its frames are no longer counted
+    run.on_start(second)
+    bar.advance(second.key, 5)
+    run.on_start(third)
+    bar.advance(third.key, 7)
+    assert not run.on_result(TaskResult(second.key, error="not a readable video"))  # the task fails
+    assert (bar.done, bar.total) == (0, 72)  # none of its frames are done, and none are to come
+    bar.advance(third.key, 12)  # a late report of a failed task's part changes nothing
+    assert bar.done == 0
+    for unit in units[3:]:
+        run.on_start(unit)
+        bar.advance(unit.key, 3)
+    assert bar.done == 9
+    assert [o.status for o in run.report.outcomes] == ["failed"]
+
+
+def test_a_killed_chunked_batch_reuses_the_parts_it_finished(make_clip, tmp_path, style_home):
+    make_clip("long.mp4", frames=96, width=96, height=64, noise=4, keyframe_interval=12)
+    text = 'output_dir = "{}"\nname = "{{stem}}.mkv"\n[defaults]\ncodec = "ffv1"\nstyle = "tiny"\n[[items]]\ninput = "long.mp4"\n'
+    job = write_job(tmp_path, text.format("out"))
+    env = {**os.environ, "VIDSTYLE_HOME": str(style_home)}
+    out = tmp_path / "out"
+
+    def finished_parts() -> list[Path]:
+        return sorted(p for p in out.glob(".long.part*.mkv") if ".tmp." not in p.name) if out.is_dir() else []
+
+    process = subprocess.Popen([*VIDSTYLE, "batch", str(job), "--chunk-seconds", "1", "-q"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(finished_parts()) >= 1)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    wait_for(lambda: leftovers(tmp_path) == [], timeout=20)  # the part in flight is gone, the finished ones stay
+    kept = {p.name: p.stat().st_mtime_ns for p in finished_parts()}
+    assert 1 <= len(kept) < 4 and not (out / "long.mkv").exists()
+    rerun = subprocess.run([*VIDSTYLE, "batch", str(job), "--chunk-seconds", "1"], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"(4 parts, {len(kept)} done by an earlier run)" in rerun.stderr
+    assert manifest(out)["long.mkv"]["reused_parts"] == len(kept)
+    # the result is what one uninterrupted chunked render gives
+    (tmp_path / "again.toml").write_text(text.format("again"))
+    assert subprocess.run([*VIDSTYLE, "batch", str(tmp_path / "again.toml"), "--chunk-seconds", "1", "-q"], env=env,
+                          capture_output=True, timeout=300).returncode == 0
+    assert frame_times(out / "long.mkv") == frame_times(tmp_path / "again" / "long.mkv") and len(frame_times(out / "long.mkv")) == 96
+    assert max(border_differences(out / "long.mkv", tmp_path / "again" / "long.mkv")) == 0
+    assert finished_parts() == [] and leftovers(tmp_path) == []
 
 
 def test_transient_failures_are_retried_and_bad_input_is_not(make_clip, tmp_path, style_home):

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 from ...config import read_toml
 from ...errors import OptionError, StyleError, VidstyleError
 from ...media.atomic import atomic_output
-from ...media.chunks import plan_segments
+from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
 from ...stylize.controls import StyleMix
@@ -306,11 +306,17 @@ def split_task(task: Task, chunk_seconds: float) -> list[Unit]:
         return whole  # rendering it will report the problem
     if len(segments) == 1:
         return whole
-    return [Unit(f"{task.key}#{i}", task, _part_path(task.output, i), segment) for i, segment in enumerate(segments)]
+    return [Unit(f"{task.key}#{i}", task, _part_path(task, i, segment), segment) for i, segment in enumerate(segments)]
 
 
-def _part_path(output: Path, index: int) -> Path:
-    return output.with_name(f".{output.stem}.part{index:03d}{output.suffix}")
+def _part_path(task: Task, index: int, segment: Segment) -> Path:
+    """``.NAME.part001.TOKEN.ext`` beside the output. The token hashes the
+    task's settings and the segment's bounds, so a part left by a killed run
+    is reused only by a run that would render it the same way (parts are
+    renamed into place when complete, so one that exists is whole)."""
+    bounds = json.dumps([task.settings_hash, dataclasses.asdict(segment)], sort_keys=True)
+    token = hashlib.sha256(bounds.encode()).hexdigest()[:8]
+    return task.output.with_name(f".{task.output.stem}.part{index:03d}.{token}{task.output.suffix}")
 
 
 def run_batch(
@@ -330,23 +336,21 @@ def run_batch(
         chunk_seconds = DEFAULT_RAY_CHUNK_SECONDS if ray_address else 0.0
     job.output_dir.mkdir(parents=True, exist_ok=True)
     todo, up_to_date = plan(job, force)
+    units = [unit for task in todo for unit in split_task(task, chunk_seconds)]
+    parts = {unit.output.name for unit in units if unit.segment is not None and not force}
     for task in todo:
-        remove_stale_temporaries(task.output)
+        remove_stale_temporaries(task.output, keep=parts)
         task.output.parent.mkdir(parents=True, exist_ok=True)
     runner = RayRunner(ray_address) if ray_address else LocalRunner(workers)
-    units = [unit for task in todo for unit in split_task(task, chunk_seconds)]
     state = _BatchRun(job, todo, up_to_date, units, progress)
     try:
         with _signals_as_interrupts():
-            runner.run(units, state.on_start, state.on_result, state.bar.advance)
+            to_render = state.reuse_parts()
+            runner.run(to_render, state.on_start, state.on_result, state.bar.advance)
     except KeyboardInterrupt:
         state.interrupted()
     finally:
         state.bar.close()
-        for unit in units:
-            if unit.segment is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    unit.output.unlink()
     order = {t.key: i for i, t in enumerate(job.tasks)}
     state.report.outcomes.sort(key=lambda o: order[o.task.key])
     return state.report
@@ -366,10 +370,22 @@ class _BatchRun:
             self.units_of[unit.task.key].append(unit)
         self.parts_left = {key: {u.key for u in task_units} for key, task_units in self.units_of.items()}
         self.frames = {task.key: 0 for task in todo}
+        self.warnings: dict[str, list[str]] = {task.key: [] for task in todo}  # once each, over all parts
         self.attempts: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.finished: set[str] = set()
+        # parts a killed or failed run finished with the same settings: frames in each
+        self.earlier = {unit.key: _finished_part(unit) for unit in units if unit.segment is not None}
+        self.earlier = {key: frames for key, frames in self.earlier.items() if frames is not None}
         self.bar = _ProgressBar(todo, len(job.tasks), enabled=progress)
+
+    def reuse_parts(self) -> list[Unit]:
+        """Count the parts finished earlier as done now (a task whose parts
+        are all there is joined); the units left to render."""
+        for key, frames in self.earlier.items():
+            self.on_start(self.units[key])
+            self.on_result(TaskResult(key, frames=frames))
+        return [unit for key, unit in self.units.items() if key not in self.earlier]
 
     def _attempts(self, task: Task) -> int:
         return max(self.attempts.get(u.key, 0) for u in self.units_of[task.key])
@@ -382,8 +398,10 @@ class _BatchRun:
             return
         self.started[task.key] = time.time()
         parts = len(self.units_of[task.key])
-        self.manifest.update(task, status="running", started=_now(), parts=parts, attempts=1, error=None)
-        self.bar.write(f"start  {task.describe()} -> {task.key}" + (f" ({parts} parts)" if parts > 1 else ""))
+        reused = sum(u.key in self.earlier for u in self.units_of[task.key])
+        self.manifest.update(task, status="running", started=_now(), parts=parts, reused_parts=reused, attempts=1, error=None)
+        detail = f" ({parts} parts" + (f", {reused} done by an earlier run" if reused else "") + ")" if parts > 1 else ""
+        self.bar.write(f"start  {task.describe()} -> {task.key}{detail}")
 
     def on_result(self, result: TaskResult) -> bool:
         """Record a unit's result; True asks the runner to run it again."""
@@ -392,6 +410,7 @@ class _BatchRun:
         if task.key in self.finished:
             return False  # another part of this task already failed
         if result.error is not None:
+            self.bar.forget(unit.key)  # a failed attempt's frames are not done
             retry = result.transient and self.attempts[unit.key] <= self.job.retries
             if retry:
                 self.manifest.update(task, status="retrying", error=result.error)
@@ -400,6 +419,7 @@ class _BatchRun:
             self._finish(task, "failed", result.error)
             return False
         self.frames[task.key] += result.frames
+        self.warnings[task.key] += [w for w in result.warnings if w not in self.warnings[task.key]]
         self.bar.advance(unit.key, result.frames)
         self.parts_left[task.key].discard(unit.key)
         if self.parts_left[task.key]:
@@ -410,8 +430,14 @@ class _BatchRun:
                 self._join(task)
             except (VidstyleError, OSError) as exc:
                 error = f"joining the parts failed: {exc}"
+            self._remove_parts(task)  # joined, or not joinable: no use to a later run
         self._finish(task, "failed" if error else "done", error)
         return False
+
+    def _remove_parts(self, task: Task) -> None:
+        for part in self.units_of[task.key]:
+            with contextlib.suppress(FileNotFoundError):
+                part.output.unlink()
 
     def _join(self, task: Task) -> None:
         parts = [u.output for u in self.units_of[task.key]]
@@ -423,10 +449,15 @@ class _BatchRun:
         self.finished.add(task.key)
         seconds = time.time() - self.started.get(task.key, time.time())
         frames = self.frames[task.key] if status == "done" else 0
-        self.manifest.update(task, status=status, finished=_now(), seconds=round(seconds, 2), frames=frames, error=error)
+        warnings = self.warnings[task.key]
+        self.manifest.update(
+            task, status=status, finished=_now(), seconds=round(seconds, 2), frames=frames, error=error, warnings=warnings
+        )
+        for warning in warnings:
+            self.bar.write(f"warn   {task.describe()}: {warning}")
         self.report.outcomes.append(TaskOutcome(task, status, seconds, frames, self._attempts(task), error))
         line = f"done   {task.describe()}: {frames} frames in {seconds:.1f} s" if status == "done" else f"FAILED {task.describe()}: {error}"
-        self.bar.finish_task(task, [u.key for u in self.units_of[task.key]], line)
+        self.bar.finish_task(task, [u.key for u in self.units_of[task.key]], line, done=status == "done")
 
     def interrupted(self) -> None:
         self.report.interrupted = True
@@ -437,19 +468,33 @@ class _BatchRun:
                 self.report.outcomes.append(TaskOutcome(task, status))
 
 
-def remove_stale_temporaries(output: Path) -> None:
+def remove_stale_temporaries(output: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
     """Temporary files (``NAME.tmp.XXXXXXXX.ext``) and parts of chunked
-    renders (``.NAME.part000.ext``) left beside ``output`` by a batch that was
-    killed before it could clean up."""
+    renders (``.NAME.part000.TOKEN.ext``) left beside ``output`` by a batch
+    that was killed or failed; finished parts named in ``keep`` stay, to be
+    reused."""
     stem, suffix = re.escape(output.stem), re.escape(output.suffix)
-    pattern = re.compile(rf"({stem}\.tmp\.[0-9a-f]{{8}}|\.{stem}\.part\d{{3}}(\.tmp\.[0-9a-f]{{8}})?){suffix}$")
+    token, temporary = r"\.[0-9a-f]{8}", r"\.tmp\.[0-9a-f]{8}"
+    pattern = re.compile(rf"({stem}{temporary}|\.{stem}\.part\d{{3}}({token})?({temporary})?){suffix}$")
     folder = output.parent
     if not folder.is_dir():
         return
     for candidate in folder.iterdir():
-        if pattern.match(candidate.name) and candidate.is_file():
+        if pattern.match(candidate.name) and candidate.name not in keep and candidate.is_file():
             with contextlib.suppress(OSError):
                 candidate.unlink()
+
+
+def _finished_part(unit: Unit) -> int | None:
+    """The frames of a part an earlier run finished, or None."""
+    from ...media.reader import count_packets
+
+    if not unit.output.is_file():
+        return None
+    try:
+        return count_packets(unit.output)
+    except VidstyleError:
+        return None
 
 
 @contextlib.contextmanager
@@ -479,7 +524,10 @@ def _estimated_frames(task: Task) -> int | None:
 
 class _ProgressBar:
     """One overall bar counting frames (with ETA), tasks in its label, and a
-    line per task event above it."""
+    line per task event above it. Only frames of work that may still succeed
+    count: a failed attempt's frames come off again, and a task's share of
+    the total becomes what it really rendered when it ends (nothing, when it
+    failed)."""
 
     def __init__(self, todo: list[Task], total_tasks: int, enabled: bool):
         from tqdm import tqdm
@@ -488,6 +536,7 @@ class _ProgressBar:
         self.total_tasks = total_tasks
         self.frames_of: dict[str, int] = {}
         self.seen: dict[str, int] = {}
+        self.closed: set[str] = set()  # units of finished tasks: late reports are ignored
         total = 0
         estimates: dict[tuple[str, Any], int | None] = {}  # an input rendered in several styles is probed once
         for task in todo:
@@ -499,6 +548,8 @@ class _ProgressBar:
                 count = min(count, task.options.max_frames) if count else task.options.max_frames
             self.frames_of[task.key] = count
             total += count
+        self.total = total
+        self.done = 0
         self.bar = tqdm(total=total or None, unit="frame", dynamic_ncols=True, disable=not enabled)
         self._label()
 
@@ -509,18 +560,33 @@ class _ProgressBar:
         if not self.bar.disable:
             self.bar.write(line, file=sys.stderr)
 
+    def _count(self, frames: int) -> None:
+        self.done += frames
+        self.bar.update(frames)
+
     def advance(self, key: str, frames: int) -> None:
         step = frames - self.seen.get(key, 0)
-        if step > 0:
+        if step > 0 and key not in self.closed:
             self.seen[key] = frames
-            self.bar.update(step)
+            self._count(step)
 
-    def finish_task(self, task: Task, unit_keys: list[str], line: str) -> None:
-        """Complete the task's share of the bar (a failed or shorter task too)."""
+    def forget(self, key: str) -> None:
+        """A unit's attempt failed: its frames are not done (a retry counts afresh)."""
+        self._count(-self.seen.pop(key, 0))
+
+    def finish_task(self, task: Task, unit_keys: list[str], line: str, done: bool = True) -> None:
+        """Make the task's share of the total what it rendered: all its
+        frames when it is done (a clip shorter or longer than estimated
+        too), none when it failed."""
+        if not done:
+            for key in unit_keys:
+                self.forget(key)
+        self.closed.update(unit_keys)
         shown = sum(self.seen.get(key, 0) for key in unit_keys)
-        remaining = self.frames_of.get(task.key, 0) - shown
-        if remaining > 0:
-            self.bar.update(remaining)
+        self.total += shown - self.frames_of.get(task.key, 0)
+        if self.bar.total is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
         self.done_tasks += 1
         self._label()
         self.write(line)

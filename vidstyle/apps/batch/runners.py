@@ -21,6 +21,7 @@ from ...errors import OptionError, VidstyleError
 from .units import OnProgress, OnResult, OnStart, TaskResult, Unit, unit_spec
 
 STOP_GRACE_SECONDS = 10
+PROGRESS_EVERY_SECONDS = 0.25  # how often a worker reports frames (the first report goes at once)
 
 
 def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
@@ -32,13 +33,27 @@ def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None 
     try:
         options = RunOptions(**spec["options"])
         result = stylize_video(spec["input"], spec["output"], options=options, progress=on_progress, segment=segment)
-        return TaskResult(spec["key"], frames=result.frames)
+        return TaskResult(spec["key"], frames=result.frames, warnings=result.warnings)
     except VidstyleError as exc:
         return TaskResult(spec["key"], error=str(exc))
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # an unexpected failure: maybe a flaky disk or a GPU hiccup
         return TaskResult(spec["key"], error=f"{type(exc).__name__}: {exc}".splitlines()[0], transient=True)
+
+
+def _throttled(send: Callable[[int], None]) -> Callable[[int], None]:
+    """A progress callback that passes a frame count on at most every
+    PROGRESS_EVERY_SECONDS."""
+    last = [0.0]
+
+    def progress(frames: int) -> None:
+        now = time.monotonic()
+        if now - last[0] > PROGRESS_EVERY_SECONDS:
+            last[0] = now
+            send(frames)
+
+    return progress
 
 
 # --- local processes --------------------------------------------------------
@@ -67,14 +82,7 @@ def _worker_main(spec: dict[str, Any], messages: Any, parent_pid: int) -> None:
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us in order
-    last = [0.0]
-
-    def progress(frames: int) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.25:
-            last[0] = now
-            messages.put(("progress", spec["key"], frames))
-
+    progress = _throttled(lambda frames: messages.put(("progress", spec["key"], frames)))
     try:
         result = render_unit(spec, progress)
     except KeyboardInterrupt:
@@ -165,7 +173,9 @@ class RayRunner:
     """Units as Ray tasks on an existing cluster (``address``: host:port or
     ``auto``): one GPU each where the cluster has GPUs, else one CPU each
     (and one network thread, so that tasks sharing a node do not fight).
-    Every node must see the inputs and the output folder at the same paths."""
+    Every node must see the inputs and the output folder at the same paths.
+    Workers report frames as they go through a Ray queue, which the driver
+    reads between results."""
 
     def __init__(self, address: str):
         try:
@@ -182,21 +192,32 @@ class RayRunner:
                 ray.init(address=self.address, log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise VidstyleError(f"cannot reach a Ray cluster at {self.address}: {str(exc).splitlines()[0]}") from None
+        from ray.util.queue import Queue
+
         gpus = ray.cluster_resources().get("GPU", 0)
         remote = ray.remote(num_gpus=1 if gpus else 0, max_retries=0)(_ray_render)
+        reports = Queue(actor_options={"num_cpus": 0})
         futures: dict[Any, Unit] = {}
 
         def submit(unit: Unit) -> None:
             on_start(unit)
             spec = unit_spec(unit, threads=None if gpus else 1)
             spec["options"]["device"] = "cuda" if gpus else "cpu"
-            futures[remote.remote(spec)] = unit
+            futures[remote.remote(spec, reports)] = unit
+
+        def report() -> None:
+            waiting = reports.qsize()
+            for key, frames in reports.get_nowait_batch(waiting) if waiting else []:
+                on_progress(key, frames)
 
         for unit in units:
             submit(unit)
         try:
             while futures:
-                done, _ = ray.wait(list(futures), num_returns=1)
+                done, _ = ray.wait(list(futures), num_returns=1, timeout=PROGRESS_EVERY_SECONDS)
+                report()  # before the result, so that a unit's frames are in before it ends
+                if not done:
+                    continue
                 unit = futures.pop(done[0])
                 try:
                     result = ray.get(done[0])
@@ -207,8 +228,15 @@ class RayRunner:
         finally:
             for future in futures:
                 ray.cancel(future, force=True)
+            reports.shutdown()
 
 
-def _ray_render(spec: dict[str, Any]) -> TaskResult:
-    return render_unit(spec)
+def _ray_render(spec: dict[str, Any], reports: Any = None) -> TaskResult:
+    def send(frames: int) -> None:
+        try:
+            reports.put_nowait((spec["key"], frames))
+        except Exception:  # the driver went away: a report is not worth failing the render over
+            pass
+
+    return render_unit(spec, _throttled(send) if reports is not None else None)
 

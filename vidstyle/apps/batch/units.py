@@ -50,6 +50,7 @@ class TaskResult:
     frames: int = 0
     error: str | None = None
     transient: bool = False  # worth another attempt (not a bad input or option)
+    warnings: list[str] = dataclasses.field(default_factory=list)  # what the output could not keep
 
 
 OnStart = Callable[[Unit], None]
