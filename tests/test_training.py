@@ -11,10 +11,11 @@ from vidstyle.media.images import read_image, resize_long_side, to_tensor, write
 from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
 from vidstyle.models import TransformerConfig
-from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, sliced_wasserstein
+from vidstyle.errors import OptionError
+from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, random_view, sliced_wasserstein
 from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.temporal.metrics import read_frames
-from vidstyle.training.gatys import OptimizeConfig, optimize_image
+from vidstyle.training.gatys import OptimizeConfig, match_palette, optimize_image
 from vidstyle.training.trainer import TrainConfig, Trainer
 
 
@@ -70,10 +71,54 @@ def test_sliced_wasserstein_is_zero_for_the_same_distribution():
     assert gram_matrix(features).shape == (1, 8, 8)
 
 
+def test_random_views_move_output_and_content_together():
+    config = LossConfig(view_shift=4.0, view_scale=0.1, view_rotation=5.0, view_flip=True)
+    image = to_tensor(render_scene(2, 64, 48))[None].repeat(3, 1, 1, 1)
+    views = random_view(torch.cat([image, image], dim=1), config, torch.Generator().manual_seed(1))
+    assert torch.equal(views[:, :3], views[:, 3:])  # one transform for both halves of a sample
+    assert not torch.allclose(views[0], views[1])  # another one for each sample
+    assert abs(views.shape[-1] - 64) <= 7 and abs(views.shape[-2] - 48) <= 5
+    again = random_view(torch.cat([image, image], dim=1), config, torch.Generator().manual_seed(1))
+    assert torch.equal(views, again)
+    flat = torch.full((1, 3, 32, 32), 77.0)
+    flat_view = random_view(flat, config, torch.Generator().manual_seed(2))
+    assert torch.allclose(flat_view, torch.full_like(flat_view, 77.0), atol=1e-3)
+    with pytest.raises(OptionError):
+        LossConfig(view_scale=1.5)
+
+
+def test_loss_without_a_generator_ignores_the_views(style_image):
+    network = load_loss_network()
+    style = to_tensor(read_image(style_image))[None]
+    scene = to_tensor(render_scene(0, 64, 48))[None]
+    plain = PerceptualLoss(network, style, LossConfig())
+    jittered = PerceptualLoss(network, style, LossConfig(view_shift=4.0, view_scale=0.1))
+    assert torch.allclose(plain(scene, scene)["total"], jittered(scene, scene)["total"])
+    viewed = jittered(scene, scene, views=torch.Generator().manual_seed(0))
+    assert viewed["content"].item() < 1e-3  # the content target is taken from the same view
+    assert viewed["style"].item() != pytest.approx(plain(scene, scene)["style"].item())
+
+
+def test_match_palette_gives_the_style_colour_statistics(shared):
+    photo = to_tensor(resize_long_side(read_image(shared / "content" / "tubingen.jpg"), 128))
+    painting = to_tensor(resize_long_side(read_image(shared / "styles" / "wave.jpg"), 128))
+    recoloured = match_palette(photo, painting)
+    assert recoloured.shape == photo.shape
+
+    def stats(image):
+        pixels = image.reshape(3, -1).double()
+        return pixels.mean(dim=1), torch.cov(pixels)
+
+    (mean, cov), (target_mean, target_cov) = stats(recoloured), stats(painting)
+    assert (mean - target_mean).abs().max() < 6  # levels: only clipping at 0 and 255 moves it
+    assert (cov - target_cov).abs().max() < 0.15 * target_cov.abs().max()
+    assert (stats(photo)[0] - target_mean).abs().max() > 15  # the photo itself is far from it
+
+
 def test_gatys_optimisation_moves_towards_the_style(style_image):
     content = render_scene(3, 96, 72)
     style = read_image(style_image)
-    config = OptimizeConfig(steps=15, size=64, device="cpu")
+    config = OptimizeConfig(steps=15, coarse_steps=10, size=64, device="cpu")
     result = optimize_image(content, style, config)
     assert result.shape == (48, 64, 3)
     network = load_loss_network()

@@ -165,7 +165,7 @@ def image(
     method: str = typer.Option("fast", "--method", help="fast: the style network; optimize: Gatys et al. optimisation."),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
-    steps: int = typer.Option(150, "--steps", help="L-BFGS iterations (optimize)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Adam steps at full size (optimize) [default: 200]."),
     size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -198,10 +198,11 @@ def image(
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
+        from .config import merge
         from .stylize.devices import resolve_device
         from .training.gatys import OptimizeConfig, optimize_image
 
-        config = OptimizeConfig(steps=steps, size=size or 512, device=device)
+        config = merge(OptimizeConfig(size=size or 512, device=device), steps=steps)
         if style_weight is not None:
             config = config.with_style_weight(style_weight)
         result = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))

@@ -6,6 +6,13 @@ weight of 5 asks for style five times as hard as content, whatever the
 layers. Style terms compare Gram matrices (Gatys et al.) and optionally the
 per-channel mean and standard deviation (the AdaIN statistics), which pins
 down colour and contrast that a Gram matrix alone leaves free.
+
+Random views (transformation robustness, as in feature visualisation): the
+image is shifted and rescaled by a few pixels before the loss network at
+every step. Without them an optimiser, or a generator in training, meets the
+Gram targets with pixel patterns that the strided depthwise convolutions
+respond to but that look like nothing; only strokes and shapes that survive a
+small shift lower the loss under random views.
 """
 
 from __future__ import annotations
@@ -47,10 +54,23 @@ class LossConfig:
     # Gram matrices of mean-removed features (covariances): texture without
     # the global mean shift that a generator can meet with flat colour blobs
     centered_gram: bool = True
+    # Random views before the loss network (0 turns each off): a shift of up
+    # to view_shift pixels, a rescale by up to 1 +- view_scale, a rotation of
+    # up to view_rotation degrees, and a horizontal flip half of the time.
+    view_shift: float = 0.0
+    view_scale: float = 0.0
+    view_rotation: float = 0.0
+    view_flip: bool = False
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
             raise OptionError(f"unknown style metric {self.style_metric!r}: use gram or sliced")
+        if self.view_shift < 0 or not 0 <= self.view_scale < 1 or self.view_rotation < 0:
+            raise OptionError("view jitter must be non-negative (and view-scale below 1)")
+
+    @property
+    def random_views(self) -> bool:
+        return bool(self.view_shift or self.view_scale or self.view_rotation or self.view_flip)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +127,34 @@ def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     dims = tuple(range(1, value.dim()))
     error = (value - target).pow(2).mean(dim=dims)
     return error / (target.pow(2).mean(dim=dims) + EPS)
+
+
+def random_view(images: torch.Tensor, config: LossConfig, generator: torch.Generator) -> torch.Tensor:
+    """One random similarity transform per sample (shift, rescale, rotation,
+    flip, as ``config`` allows), resampled with reflected borders. Channels
+    travel together, so stacking output and content along the channel axis
+    gives both the same view."""
+    n, c, h, w = images.shape
+    uniform = lambda: torch.rand(n, generator=generator).to(images.device) * 2 - 1  # noqa: E731
+    scale = 1 + config.view_scale * uniform()
+    angle = torch.deg2rad(config.view_rotation * uniform())
+    flip = torch.ones(n, device=images.device)
+    if config.view_flip:
+        flip = torch.where(torch.rand(n, generator=generator).to(images.device) < 0.5, -1.0, 1.0)
+    # affine_grid maps output coordinates (in [-1, 1]) to input coordinates
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [
+            torch.stack([flip * cos, -sin, config.view_shift * uniform() * 2 / w], dim=1),
+            torch.stack([flip * sin, cos, config.view_shift * uniform() * 2 / h], dim=1),
+        ],
+        dim=1,
+    ).to(images.dtype)
+    # the view keeps the sampled scale, so that strokes are seen at several sizes
+    mean_scale = float(scale.mean())
+    size = (max(16, round(h * mean_scale)), max(16, round(w * mean_scale)))
+    grid = F.affine_grid(theta, (n, c, *size), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 PIXEL_TAP = "rgb"
@@ -252,11 +300,24 @@ class PerceptualLoss(nn.Module):
         return total / sum(self.config.content_taps.values())
 
     def forward(
-        self, output: torch.Tensor, content: torch.Tensor, content_targets: dict[str, torch.Tensor] | None = None
+        self,
+        output: torch.Tensor,
+        content: torch.Tensor,
+        content_targets: dict[str, torch.Tensor] | None = None,
+        views: torch.Generator | None = None,
     ) -> dict[str, torch.Tensor]:
+        """With ``views`` (a generator) and random views in the config, the
+        loss network sees the same random view of ``output`` and ``content``
+        (the content targets are then taken from that view); the total
+        variation is always that of ``output`` itself."""
+        seen = output
+        if views is not None and self.config.random_views:
+            both = random_view(torch.cat([output, content], dim=1), self.config, views)
+            seen, content = both[:, :3], both[:, 3:]
+            content_targets = None
         if content_targets is None:
             content_targets = self.content_features(content)
-        features = extract(self.network, output, self.taps)
+        features = extract(self.network, seen, self.taps)
         style = self.style_loss(features).mean()
         content_term = self.content_loss(features, content_targets).mean()
         tv = total_variation(output)

@@ -1,8 +1,15 @@
 """Gatys et al. (2016) style transfer by optimisation.
 
-Slow (seconds to minutes per image) but needs no training, so it serves
-both for high-quality stills and as the quality reference that the fast
-networks are measured against.
+Slow (tens of seconds per image) but needs no training, so it serves both
+for high-quality stills and as the quality reference that the fast networks
+are measured against.
+
+What makes it paint rather than put a faint texture on the photo (measured
+side by side in docs/gatys-choices.jpg, ``scripts/compare_gatys.py``):
+random views before the loss network at every step (hence Adam, not L-BFGS,
+whose line search needs a fixed loss), a half-size pass first so that the
+strokes and shapes are laid out at a larger scale, and a start from the
+photo recoloured to the painting's palette.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import OptionError
@@ -25,14 +33,26 @@ def _gatys_loss() -> LossConfig:
     # the style redraw edges, which is what makes it look painted. Plain Gram
     # matrices: optimisation from the photo does not fall for the flat colour
     # blobs that made training need covariances.
-    return LossConfig(content_taps={"block5": 1.0}, style_weight=10.0, tv_weight=5e-3, centered_gram=False)
+    return LossConfig(
+        content_taps={"block5": 1.0},
+        style_weight=30.0,
+        tv_weight=5e-3,
+        centered_gram=False,
+        view_shift=4.0,
+        view_scale=0.1,
+    )
 
 
 @dataclass(frozen=True)
 class OptimizeConfig:
-    steps: int = 150
+    steps: int = 200  # Adam steps at full size
+    coarse_steps: int = 150  # Adam steps at half size first (0: none)
+    learning_rate: float = 3.0  # on 0-255 pixel values
     size: int = 512  # long side of the result
     style_size: int | None = None  # long side of the style image; None: same as size
+    # start from the photo with the painting's colour mean and covariance
+    match_palette: bool = True
+    seed: int = 0
     device: str = "auto"
     loss: LossConfig = field(default_factory=_gatys_loss)
 
@@ -42,36 +62,75 @@ class OptimizeConfig:
     def validate(self) -> None:
         if self.steps <= 0:
             raise OptionError(f"--steps must be positive, got {self.steps}")
+        if self.coarse_steps < 0:
+            raise OptionError(f"coarse steps must not be negative, got {self.coarse_steps}")
         if self.size < 16:
             raise OptionError(f"--size must be at least 16, got {self.size}")
+        if self.learning_rate <= 0:
+            raise OptionError("the learning rate must be positive")
         if self.loss.style_weight < 0:
             raise OptionError("--style-weight must not be negative")
+
+
+def match_palette(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """``content`` (3, H, W) recoloured so that its RGB mean and covariance
+    are the style's (a linear colour transfer through the covariances'
+    square roots); values in [0, 255]."""
+    source = content.reshape(3, -1).double()
+    target = style.reshape(3, -1).double()
+
+    def mean_and_cov(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = pixels.mean(dim=1, keepdim=True)
+        centred = pixels - mean
+        return mean, centred @ centred.T / pixels.shape[1] + 1e-3 * torch.eye(3, dtype=pixels.dtype)
+
+    def matrix_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
+        values, vectors = torch.linalg.eigh(matrix)
+        return (vectors * values.clamp_min(1e-6).pow(power)) @ vectors.T
+
+    source_mean, source_cov = mean_and_cov(source)
+    target_mean, target_cov = mean_and_cov(target)
+    transform = matrix_power(target_cov, 0.5) @ matrix_power(source_cov, -0.5)
+    recoloured = transform @ (source - source_mean) + target_mean
+    return recoloured.reshape(content.shape).clamp(0, 255).to(content.dtype)
 
 
 def optimize_image(
     content: np.ndarray, style: np.ndarray, config: OptimizeConfig = OptimizeConfig(), progress: bool = False
 ) -> np.ndarray:
     """Stylize ``content`` (HxWx3 uint8) with ``style``; returns HxWx3 uint8
-    with the content's aspect ratio and ``config.size`` on the long side."""
+    with the content's aspect ratio and ``config.size`` on the long side
+    (or the content's own size, if smaller)."""
     config.validate()
     device = resolve_device(config.device)
     network = load_loss_network(device)
-    content_tensor = to_tensor(resize_long_side(content, config.size))[None].to(device)
-    style_tensor = load_style_image_tensor(to_tensor(style).to(device), config.style_size or config.size)
-    loss = PerceptualLoss(network, style_tensor, dataclasses.replace(config.loss, fixed_projections=True))
-    targets = loss.content_features(content_tensor)
-    pixels = content_tensor.clone().contiguous().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([pixels], lr=1.0, max_iter=config.steps, history_size=50, line_search_fn="strong_wolfe")
-    bar = tqdm(total=config.steps, disable=not progress, unit="it", desc="optimizing")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        terms = loss(pixels, content_tensor, targets)
-        terms["total"].backward()
-        bar.update(1)
-        bar.set_postfix(style=f"{float(terms['style'].detach()):.3g}", content=f"{float(terms['content'].detach()):.3g}", refresh=False)
-        return terms["total"]
-
-    optimizer.step(closure)
+    photo = to_tensor(resize_long_side(content, config.size)).to(device)
+    style_tensor = to_tensor(style).to(device)
+    loss = PerceptualLoss(
+        network,
+        load_style_image_tensor(style_tensor, config.style_size or max(photo.shape[-2:])),
+        dataclasses.replace(config.loss, fixed_projections=True),
+    )
+    start = match_palette(photo, style_tensor) if config.match_palette else photo
+    generator = torch.Generator().manual_seed(config.seed)
+    passes = [(0.5, config.coarse_steps), (1.0, config.steps)] if config.coarse_steps else [(1.0, config.steps)]
+    bar = tqdm(total=sum(steps for _, steps in passes), disable=not progress, unit="step", desc="optimizing")
+    pixels = start[None]
+    for scale, steps in passes:
+        size = [max(16, round(side * scale)) for side in photo.shape[-2:]]
+        target = F.interpolate(photo[None], size=size, mode="bilinear", antialias=True, align_corners=False)
+        pixels = F.interpolate(pixels.detach(), size=size, mode="bicubic", align_corners=False).clamp(0, 255)
+        pixels = pixels.contiguous().requires_grad_(True)
+        optimizer = torch.optim.Adam([pixels], lr=config.learning_rate)
+        targets = None if config.loss.random_views else loss.content_features(target)
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            terms = loss(pixels, target, targets, views=generator)
+            terms["total"].backward()
+            optimizer.step()
+            with torch.no_grad():
+                pixels.clamp_(0, 255)
+            bar.update(1)
+            bar.set_postfix(style=f"{terms['style'].detach().item():.3g}", content=f"{terms['content'].detach().item():.3g}", refresh=False)
     bar.close()
     return to_array(pixels.detach()[0])

@@ -132,6 +132,8 @@ class Trainer:
             videos = find_content_files(config.content)[1]
             pairs = FramePairs(videos, config.image_size, self.device, seed=config.seed) if videos else None
             self.pairs = pairs if pairs else None  # a video too small for a crop gives no pairs
+        # draws the random views of the loss (see losses.random_view)
+        self.views = torch.Generator().manual_seed(config.seed + 1)
         self.model = TransformerNet(config.architecture).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.step = 0
@@ -155,6 +157,8 @@ class Trainer:
         self.seconds = float(state["seconds"])
         self.smoothed = dict(state.get("smoothed", {}))
         self.crops.generator.set_state(state["crop_rng"])
+        if "view_rng" in state:
+            self.views.set_state(state["view_rng"])
         if self.pairs is not None and "pair_rng" in state:
             self.pairs.generator.set_state(state["pair_rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -168,6 +172,7 @@ class Trainer:
                 "seconds": self.seconds,
                 "smoothed": self.smoothed,
                 "crop_rng": self.crops.generator.get_state(),
+                "view_rng": self.views.get_state(),
                 "torch_rng": torch.get_rng_state(),
             }
             if self.pairs is not None:
@@ -205,7 +210,7 @@ class Trainer:
                 distill = (output.float() - target).abs().mean() / 255.0
                 losses = {"total": distill, "distill": distill}
             else:
-                losses = self.loss(output.float(), content, self.loss.content_features(content))
+                losses = self.loss(output.float(), content, views=self.views)
             if self.config.temporal_weight:
                 flow = random_smooth_flow(
                     content.shape[0], *content.shape[-2:], self.config.temporal_max_shift, self.crops.generator
