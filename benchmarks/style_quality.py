@@ -1,13 +1,20 @@
-"""How close each bundled style network comes to Gatys optimisation.
+"""How stylized each bundled style network is, against Gatys optimisation.
 
-For every bundled style (or --style NAME ...) and every held-out photo, it
-stylizes the photo with the network and with Gatys et al. optimisation from
-the same style image at the same size, then prints the style and content
-losses of both (the same loss as the network was trained with) and the time
-per image, with network/Gatys ratios. Goal: style loss within 2x of Gatys
-at 100x less time per image.
+For every bundled style (or --style NAME|FILE ...) and every held-out image
+(photos that no training saw, and a frame of a real clip), it stylizes the
+image with the network and with `vidstyle image --method optimize`'s
+defaults from the same painting, at the same size, and prints:
 
-    python benchmarks/style_quality.py [--style mosaic] [--size 256] [--steps 150]
+- the style and content losses of both under one fixed scoring loss (the
+  Gatys loss without random views, so that both are scored alike), with the
+  network/Gatys style ratio;
+- the palette distance to the painting (total-variation distance between
+  colour histograms, 0-1) of the input, the network and Gatys: a style whose
+  network does not move the palette towards the painting fails the palette
+  check;
+- the time per image of both.
+
+    python benchmarks/style_quality.py [--style mosaic] [--size 384] [--no-gatys]
 """
 
 from __future__ import annotations
@@ -21,62 +28,79 @@ import torch
 
 from vidstyle import Stylizer
 from vidstyle.media.images import read_image, resize_long_side, to_tensor
-from vidstyle.models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from vidstyle.media.reader import VideoReader
+from vidstyle.models.losses import PerceptualLoss, load_loss_network, load_style_image_tensor
 from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.temporal.metrics import palette_distance
 from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
 ROOT = Path(__file__).resolve().parent.parent
-HELD_OUT = ["golden_gate.jpg", "tubingen.jpg"]  # never used in training (configs/train/content.txt)
+SHARED = ROOT.parent / "shared"
+# never in configs/train/content.txt
+HELD_OUT = [SHARED / "content" / "golden_gate.jpg", SHARED / "content" / "tubingen.jpg",
+            Path("/usr/share/backgrounds/mate/nature/FreshFlower.jpg")]
+CLIP_FRAME = (SHARED / "clips" / "bikes.mp4", 200)  # real footage (the clip is in the training content)
 
 
 def style_image_of(name: str) -> Path:
-    config = load_style(name).metadata.get("train_config", {})
-    path = Path(config.get("style_image", ""))
+    path = Path(load_style(name).metadata.get("train_config", {}).get("style_image", ""))
     return path if path.is_absolute() else ROOT / path
+
+
+def clip_frame(path: Path, index: int):
+    with VideoReader(path) as reader:
+        for i, frame in enumerate(reader):
+            if i == index:
+                return frame.rgb
+    raise SystemExit(f"{path} has fewer than {index + 1} frames")
 
 
 def scores(loss: PerceptualLoss, image, content) -> tuple[float, float]:
     with torch.no_grad():
-        x, c = to_tensor(image)[None], to_tensor(content)[None]
-        terms = loss(x, c)
+        terms = loss(to_tensor(image)[None], to_tensor(content)[None])
     return terms["style"].item(), terms["content"].item()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", action="append", help="style name (default: every bundled style)")
-    parser.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "content")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--style", action="append", help="style name or checkpoint (default: every bundled style)")
+    parser.add_argument("--size", type=int, default=384, help="long side of every image")
+    parser.add_argument("--no-gatys", action="store_true", help="only the network and the palette figures")
     args = parser.parse_args()
     names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
+    images = [(p.name, read_image(p)) for p in HELD_OUT if p.is_file()]
+    images.append((f"{CLIP_FRAME[0].stem}#{CLIP_FRAME[1]}", clip_frame(*CLIP_FRAME)))
     network = load_loss_network()
-    print(f"{'style':>14} {'photo':>12} {'net style':>9} {'gatys style':>11} {'ratio':>6} {'net content':>11} "
-          f"{'gatys content':>13} {'net s':>7} {'gatys s':>8} {'speedup':>8}")
+    gatys = OptimizeConfig(size=args.size)
+    scoring = dataclasses.replace(gatys.loss, view_shift=0.0, view_scale=0.0)
+    print(f"{'style':>14} {'image':>14} {'net style':>9} {'gatys':>7} {'ratio':>5} {'net cont':>8} {'gatys':>6} "
+          f"{'palette in':>10} {'net':>5} {'gatys':>5} {'net s':>6} {'gatys s':>7}")
     for name in names:
         checkpoint = load_style(name)
-        config = checkpoint.metadata.get("train_config", {})
-        loss_config = LossConfig.from_dict(config.get("loss", {}))
-        style_path = style_image_of(name)
-        style = read_image(style_path)
-        style_size = config.get("style_size") or args.size
-        loss = PerceptualLoss(network, load_style_image_tensor(to_tensor(style), style_size), loss_config)
+        painting = read_image(style_image_of(name))
         stylizer = Stylizer(checkpoint)
-        gatys = dataclasses.replace(OptimizeConfig(steps=args.steps, size=args.size, style_size=style_size), loss=loss_config)
-        for photo in HELD_OUT:
-            content = resize_long_side(read_image(args.photos / photo), args.size)
+        for label, image in images:
+            content = resize_long_side(image, args.size)
+            loss = PerceptualLoss(network, load_style_image_tensor(to_tensor(painting), max(content.shape[:2])), scoring)
             stylizer(content)  # warm-up
             started = time.perf_counter()
             fast = stylizer(content)
             net_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            slow = optimize_image(content, style, gatys)
-            gatys_seconds = time.perf_counter() - started
             net_style, net_content = scores(loss, fast, content)
-            gatys_style, gatys_content = scores(loss, slow, content)
-            print(f"{name:>14} {photo[:12]:>12} {net_style:>9.4f} {gatys_style:>11.4f} {net_style / gatys_style:>6.2f} "
-                  f"{net_content:>11.4f} {gatys_content:>13.4f} {net_seconds:>7.3f} {gatys_seconds:>8.1f} "
-                  f"{gatys_seconds / net_seconds:>7.0f}x", flush=True)
+            row = (f"{Path(name).stem:>14} {label[:14]:>14} {net_style:>9.4f} ")
+            if args.no_gatys:
+                row += f"{'':>7} {'':>5} {net_content:>8.3f} {'':>6} "
+                gatys_palette, gatys_seconds = "", ""
+            else:
+                started = time.perf_counter()
+                slow = optimize_image(content, painting, gatys)
+                gatys_seconds = f"{time.perf_counter() - started:.1f}"
+                gatys_style, gatys_content = scores(loss, slow, content)
+                row += f"{gatys_style:>7.4f} {net_style / gatys_style:>5.2f} {net_content:>8.3f} {gatys_content:>6.3f} "
+                gatys_palette = f"{palette_distance(slow, painting):.3f}"
+            row += (f"{palette_distance(content, painting):>10.3f} {palette_distance(fast, painting):>5.3f} "
+                    f"{gatys_palette:>5} {net_seconds:>6.3f} {gatys_seconds:>7}")
+            print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Measuring stylized video: flicker (warping error) and style strength."""
+"""Measuring stylized video and images: flicker (warping error), style
+strength and how close the palette comes to the painting's."""
 
 from __future__ import annotations
 
@@ -38,6 +39,20 @@ def read_frames(path: str | Path, limit: int | None) -> list[np.ndarray]:
             if limit and len(frames) >= limit:
                 break
     return frames
+
+
+def colour_histogram(rgb: np.ndarray, bins: int = 8) -> np.ndarray:
+    """Normalised joint RGB histogram with ``bins`` levels per channel."""
+    levels = (rgb.reshape(-1, 3).astype(np.int64) * bins) // 256
+    index = (levels[:, 0] * bins + levels[:, 1]) * bins + levels[:, 2]
+    counts = np.bincount(index, minlength=bins**3).astype(np.float64)
+    return counts / counts.sum()
+
+
+def palette_distance(image: np.ndarray, painting: np.ndarray, bins: int = 8) -> float:
+    """Total-variation distance between the colour histograms, 0 (the same
+    colours in the same proportions) to 1 (no colour in common)."""
+    return 0.5 * float(np.abs(colour_histogram(image, bins) - colour_histogram(painting, bins)).sum())
 
 
 def style_loss_of_frames(frames: list[np.ndarray], style_image: str | Path, samples: int = 8, size: int = 384) -> float:

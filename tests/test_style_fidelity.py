@@ -1,0 +1,45 @@
+"""The bundled styles against their paintings, on photos no training saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidstyle import Stylizer
+from vidstyle.media.images import read_image, resize_long_side
+from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.temporal.metrics import palette_distance
+
+ROOT = Path(__file__).resolve().parents[1]
+HELD_OUT = ["golden_gate.jpg", "tubingen.jpg"]  # never in configs/train/content.txt
+BUNDLED = [entry.name for entry in available_styles() if entry.origin == "bundled"]
+
+
+def test_palette_distance_measures_shared_colours():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    assert palette_distance(image, image) == 0.0
+    assert palette_distance(image, image[::-1, ::-1]) == 0.0  # proportions, not positions
+    red, blue = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 250, 250
+    assert palette_distance(red, blue) == 1.0
+    half = np.concatenate([red, blue])
+    assert palette_distance(half, red) == pytest.approx(0.5)
+
+
+def test_every_style_is_bundled():
+    assert sorted(BUNDLED) == ["candy", "mosaic", "scream", "starry-night", "udnie", "wave"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_style_moves_the_palette_towards_its_painting(name, shared):
+    checkpoint = load_style(name)
+    painting = read_image(ROOT / checkpoint.metadata["train_config"]["style_image"])
+    stylizer = Stylizer(checkpoint)
+    for photo_name in HELD_OUT:
+        photo = resize_long_side(read_image(shared / "content" / photo_name), 256)
+        before = palette_distance(photo, painting)
+        after = palette_distance(stylizer(photo), painting)
+        assert after < 0.9 * before, (photo_name, before, after)
