@@ -49,11 +49,13 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         f"- **Loss**: {metric} style loss on EfficientNet-Lite0 taps "
         f"{', '.join(loss.get('style_taps', {}))}; content at {', '.join(loss.get('content_taps', {}))}; "
         f"weights style {loss.get('style_weight')}, content {loss.get('content_weight')}, "
-        f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}",
+        f"TV {loss.get('tv_weight')}, moments {loss.get('moment_weight')}"
+        + (f"; random views before the loss network (shift up to {loss['view_shift']:g} px, rescale 1 +- {loss.get('view_scale', 0):g})"
+           if loss.get("view_shift") else ""),
         *(
             [f"- **Temporal loss**: weight {config['temporal_weight']} (moved crops, and DIS flow between "
              "consecutive frames of the content videos), added for the last steps by "
-             f"`scripts/temporal_finetune.sh {config['temporal_weight']:g} STEPS {name}`"]
+             f"`scripts/finetune_styles.sh {config['temporal_weight']:g} STEPS {name}`"]
             if config.get("temporal_weight")
             else []
         ),

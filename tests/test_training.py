@@ -11,7 +11,7 @@ from vidstyle.media.images import read_image, resize_long_side, to_tensor, write
 from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
 from vidstyle.models import TransformerConfig
-from vidstyle.errors import OptionError
+from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, random_view, sliced_wasserstein
 from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.temporal.metrics import read_frames
@@ -181,6 +181,17 @@ def test_resume_is_exact(tmp_path, content_dir, style_image):
     resumed.run(progress=False)
     for key, value in straight.model.state_dict().items():
         assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+
+
+def test_init_weights_starts_from_a_network(tmp_path, content_dir, style_image, tiny_style):
+    start = load_checkpoint(tiny_style)
+    trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=start.architecture))
+    assert trainer.step == 0
+    for key, value in start.state_dict.items():
+        assert torch.equal(trainer.model.state_dict()[key], value.float()), key
+    other = TransformerConfig(base_channels=8, residual_blocks=2, output="residual")
+    with pytest.raises(VidstyleError, match="another architecture"):
+        Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=other))
 
 
 def test_train_command_end_to_end(cli, tmp_path, content_dir, style_image):

@@ -60,6 +60,10 @@ class TrainConfig:
     # checkpoint) instead of learning from a style image. Much cheaper per step
     # (no loss network), which is how the small real-time networks are made.
     teacher: str = ""
+    # Start from this network's weights (a style name, or a checkpoint; its
+    # architecture must match) with a fresh optimiser, instead of at random:
+    # a refit after a recipe change costs far fewer steps than a new network.
+    init_weights: str = ""
 
     def validate(self) -> None:
         if not self.style_image and not self.teacher:
@@ -142,6 +146,8 @@ class Trainer:
         self.previews = [resize_long_side(read_image(p), config.preview_size) for p in config.preview_images]
         if resume:
             self._resume(resume)
+        elif config.init_weights:
+            self._initialise(config.init_weights)
 
     # -- state ------------------------------------------------------------
     def _resume(self, path: str | Path) -> None:
@@ -162,6 +168,12 @@ class Trainer:
         if self.pairs is not None and "pair_rng" in state:
             self.pairs.generator.set_state(state["pair_rng"])
         torch.set_rng_state(state["torch_rng"])
+
+    def _initialise(self, spec: str) -> None:
+        start = load_style(spec, model="fast" if self.teacher is not None else "full")
+        if start.architecture != self.config.architecture:
+            raise VidstyleError(f"{spec} has another architecture than this training: {start.architecture}")
+        self.model.load_state_dict({k: v.float() for k, v in start.state_dict.items()})
 
     def checkpoint(self, final: bool = False) -> StyleCheckpoint:
         training = None
