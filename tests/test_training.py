@@ -172,11 +172,13 @@ def test_training_lowers_the_loss_and_writes_a_runnable_checkpoint(tmp_path, con
 
 
 def test_resume_is_exact(tmp_path, content_dir, style_image):
-    straight = Trainer(tiny_config(tmp_path / "a", content_dir, style_image, steps=6, output=str(tmp_path / "a.pth")))
+    # random views on, so that their generator must be restored too
+    loss = LossConfig(centered_gram=False, style_weight=5.0, view_shift=2.0, view_scale=0.1)
+    straight = Trainer(tiny_config(tmp_path / "a", content_dir, style_image, steps=6, output=str(tmp_path / "a.pth"), loss=loss))
     straight.run(progress=False)
-    first = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=3, output=str(tmp_path / "b.pth")))
+    first = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=3, output=str(tmp_path / "b.pth"), loss=loss))
     first.run(progress=False)
-    resumed = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=6, output=str(tmp_path / "b.pth")), resume=tmp_path / "b.pth")
+    resumed = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=6, output=str(tmp_path / "b.pth"), loss=loss), resume=tmp_path / "b.pth")
     assert resumed.step == 3
     resumed.run(progress=False)
     for key, value in straight.model.state_dict().items():

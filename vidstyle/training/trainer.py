@@ -117,7 +117,6 @@ class Trainer:
         config.validate()
         self.config = config
         self.device = resolve_device(config.device)
-        torch.manual_seed(config.seed)
         self.teacher: TransformerNet | None = None
         self.loss: PerceptualLoss | None = None
         if config.teacher:
@@ -138,6 +137,9 @@ class Trainer:
             self.pairs = pairs if pairs else None  # a video too small for a crop gives no pairs
         # draws the random views of the loss (see losses.random_view)
         self.views = torch.Generator().manual_seed(config.seed + 1)
+        # seeded here, after the loss network (whose first, uncached load draws
+        # from the global generator), so that a config always starts the same
+        torch.manual_seed(config.seed)
         self.model = TransformerNet(config.architecture).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.step = 0
