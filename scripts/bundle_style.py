@@ -79,7 +79,8 @@ def fast_model_card(name: str, metadata: dict, size: int, max_difference: float)
         f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({', '.join(config.get('content', []))})",
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, crops of {config.get('image_size')} px; "
-        "loss: mean absolute difference from the full network's output",
+        "loss: mean absolute difference from the full network's output"
+        + (f"; started from the weights of the earlier `{config['init_weights']}` network" if config.get("init_weights") else ""),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
