@@ -17,6 +17,15 @@ from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """vidstyle's caches (exported ONNX graphs) in a folder of the test
+    session's, not the user's; tests that need a style folder set their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VIDSTYLE_HOME", str(tmp_path_factory.mktemp("vidstyle-home")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """../shared beside the project (photos and clips that are not ours to ship)."""

@@ -11,6 +11,8 @@ import torch
 from helpers import one_line_error
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.errors import OptionError
+from vidstyle.models import TransformerConfig, TransformerNet
+from vidstyle.models.inference import RowSumConv, SubPixelUpsampleConv, inference_network
 from vidstyle.media.images import read_image, resize_long_side
 from vidstyle.stylize import runtime
 from vidstyle.stylize.styles import load_style
@@ -84,3 +86,81 @@ def test_cli_reports_the_backend_and_rejects_an_unknown_one(make_clip, tmp_path,
     assert not (tmp_path / "other.mp4").exists()
     info = json.loads(cli("info", "--json").out)
     assert info["device"]["backend"] == "onnx" and info["versions"]["onnxruntime"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TransformerConfig(base_channels=16, residual_blocks=2, output="residual", edge_kernel=9),
+        TransformerConfig(base_channels=8, residual_blocks=1, output="image", edge_kernel=3, separable=True),
+        TransformerConfig(base_channels=4, residual_blocks=1, output="residual", edge_kernel=5),
+    ],
+)
+def test_the_rearranged_network_computes_the_same_function(config):
+    torch.manual_seed(1)
+    network = TransformerNet(config).eval()
+    for layer in network.modules():  # trained-looking affine norms, not the identity they start as
+        if isinstance(layer, torch.nn.InstanceNorm2d):
+            layer.weight.data.uniform_(0.5, 1.5)
+            layer.bias.data.uniform_(-0.5, 0.5)
+    rearranged = inference_network(network)
+    assert isinstance(rearranged.deconv1, SubPixelUpsampleConv) and isinstance(rearranged.deconv3, RowSumConv)
+    for height, width in ((64, 96), (37, 53), (8, 12)):
+        x = torch.rand(2, 3, height, width) * 255
+        with torch.no_grad():
+            assert float((rearranged(x) - network(x)).abs().max()) < 0.02
+
+
+def test_the_bundled_networks_rearranged_match_on_a_photo(photo):
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float()
+    for model in ("full", "fast"):
+        network = load_style("wave", model).build_model().eval()
+        with torch.no_grad():
+            assert float((inference_network(network)(x) - network(x)).abs().max()) < 0.02
+
+
+def test_a_batch_runs_one_frame_per_thread_with_the_same_result(photo):
+    network = inference_network(load_style("mosaic", "fast").build_model())
+    x = torch.from_numpy(np.stack([photo, photo[::-1], photo[:, ::-1]]).copy()).permute(0, 3, 1, 2).float()
+    onnx = runtime.OnnxNetwork(network, threads=2)
+    batched = onnx(x)
+    assert onnx._per_frame is not None  # the batch took the per-frame path
+    one_by_one = torch.cat([onnx(frame[None]) for frame in x])
+    assert float((batched - one_by_one).abs().max()) < 1e-3
+
+
+def test_the_exported_graph_is_cached_by_the_weights(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIDSTYLE_HOME", str(tmp_path))
+    network = load_style("candy", "fast").build_model().eval().requires_grad_(False)
+    runtime.OnnxNetwork(network)
+    cached = list((tmp_path / "onnx").glob("*.onnx"))
+    assert len(cached) == 1
+
+    def no_export(model):
+        raise AssertionError("exported again although cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime, "export_onnx", no_export)
+        again = runtime.OnnxNetwork(load_style("candy", "fast").build_model().eval())
+    x = torch.rand(1, 3, 32, 48) * 255
+    with torch.no_grad():
+        assert float((again(x) - network(x)).abs().max()) < 0.05
+    # Other weights are another graph.
+    other = load_style("candy", "fast").build_model().eval()
+    other.conv1.conv2d.bias.data += 1.0
+    assert runtime.network_digest(other) != runtime.network_digest(network)
+    # A damaged cache file is exported again and replaced.
+    cached[0].write_bytes(b"not an onnx graph")
+    repaired = runtime.OnnxNetwork(network)
+    assert float((repaired(x) - network(x)).abs().max()) < 0.05
+    assert cached[0].read_bytes().startswith(b"\x08")  # a protobuf again
+
+
+def test_an_unwritable_cache_is_skipped(monkeypatch, tmp_path):
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("VIDSTYLE_HOME", str(blocker))
+    network = load_style("mosaic", "fast").build_model().eval()
+    x = torch.rand(1, 3, 32, 48) * 255
+    with torch.no_grad():
+        assert float((runtime.OnnxNetwork(network)(x) - network(x)).abs().max()) < 0.05

@@ -6,6 +6,7 @@ file, then explicit arguments (the CLI's flags)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import typing
 from pathlib import Path
@@ -47,3 +48,10 @@ def build(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
 def merge(base: T, **overrides: Any) -> T:
     """``base`` with every override that is not None applied."""
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def vidstyle_home() -> Path:
+    """Where a user's own styles and vidstyle's caches live:
+    ``$VIDSTYLE_HOME``, else ``~/.cache/vidstyle``."""
+    home = os.environ.get("VIDSTYLE_HOME")
+    return Path(home).expanduser() if home else Path("~/.cache/vidstyle").expanduser()

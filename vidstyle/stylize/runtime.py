@@ -2,20 +2,27 @@
 
 On the CPU, ONNX Runtime runs our small convolutional networks 1.2-1.7x
 faster than PyTorch's own kernels (benchmarks/backend_speed.py), so ``auto``
-exports each network to ONNX in memory (well under a second) and runs it
-there. PyTorch stays the backend on CUDA, and the fallback when ONNX Runtime
-is missing or a network cannot be exported.
+exports each network to ONNX (well under a second, once: the graph is cached
+by the digest of its weights in ``$VIDSTYLE_HOME/onnx``) and runs it there.
+PyTorch stays the backend on CUDA, and the fallback when ONNX Runtime is
+missing or a network cannot be exported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 
+from ..config import vidstyle_home
 from ..errors import OptionError
 from ..models import TransformerNet
 
@@ -55,50 +62,118 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "torch"
 
 
+GRAPH_VERSION = 1  # part of the export cache key: bump when export_onnx changes its graph
+
+
+def network_digest(model: torch.nn.Module) -> str:
+    """A key for the exported graph: the weights, the module structure, the
+    exporter and the opset, so that any change of either exports afresh."""
+    digest = hashlib.sha256(f"{GRAPH_VERSION}|{ONNX_OPSET}|{torch.__version__}|{model!r}".encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def onnx_cache_dir() -> Path:
+    return vidstyle_home() / "onnx"
+
+
+def export_onnx(model: torch.nn.Module) -> bytes:
+    """The network as an ONNX graph with dynamic batch, height and width.
+    Traced at a size divisible by 4, so the network's own padding branch is
+    not in it: callers pad (OnnxNetwork does)."""
+    model = model.float().eval()
+    example = torch.rand(1, 3, 64, 64) * 255
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
+        torch.onnx.export(
+            model,
+            (example,),
+            buffer,
+            input_names=["frames"],
+            output_names=["stylized"],
+            dynamic_axes={"frames": dynamic, "stylized": dynamic},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path]:
+    """The exported graph, from the cache when these weights were exported
+    before (an export costs 0.3-0.6 s, paid by every batch unit and every
+    preview start otherwise), and the cache file it lives in. A cache that
+    cannot be written is skipped."""
+    path = onnx_cache_dir() / f"{network_digest(model)}.onnx"
+    try:
+        return path.read_bytes(), path
+    except OSError:
+        pass
+    graph = export_onnx(model)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(graph)
+        os.replace(temporary, path)  # concurrent writers of one digest write the same bytes
+    except OSError as error:
+        log.debug("ONNX graph not cached (%s)", error)
+    return graph, path
+
+
 class OnnxNetwork:
     """A style network exported to ONNX and run by ONNX Runtime on the CPU.
 
     Called like the module: (N, 3, H, W) float32 CPU tensor in, same out.
     Height, width and batch are dynamic axes, so one session serves every
-    frame size. The graph is traced at a size divisible by 4, so the
-    network's own padding branch is not in it: sizes that need padding get
-    the same reflection padding here, outside the graph.
+    frame size. A single frame uses every thread inside the network (the
+    preview's latency); a batch runs one frame per thread on a
+    single-threaded session instead, which keeps the cores busier than
+    splitting each convolution between them (benchmarks/backend_speed.py).
     """
 
-    def __init__(self, model: TransformerNet):
+    def __init__(self, model: torch.nn.Module, threads: int | None = None):
+        self.threads = threads or torch.get_num_threads()  # honours --threads
+        graph, cache_path = cached_onnx_graph(model)
+        try:
+            self.session = self._session(graph, self.threads)
+        except Exception:  # a damaged cache file: export again
+            log.info("re-exporting the damaged cached graph %s", cache_path)
+            cache_path.unlink(missing_ok=True)
+            graph, _ = cached_onnx_graph(model)
+            self.session = self._session(graph, self.threads)
+        self._graph = graph
+        self._per_frame: tuple[object, ThreadPoolExecutor] | None = None
+
+    @staticmethod
+    def _session(graph: bytes, threads: int):
         import onnxruntime
 
-        model = model.float().eval()
-        example = torch.rand(1, 3, 64, 64) * 255
-        dynamic = {0: "batch", 2: "height", 3: "width"}
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's deprecation and tracer chatter
-            torch.onnx.export(
-                model,
-                (example,),
-                buffer,
-                input_names=["frames"],
-                output_names=["stylized"],
-                dynamic_axes={"frames": dynamic, "stylized": dynamic},
-                opset_version=ONNX_OPSET,
-                dynamo=False,
-            )
         session_options = onnxruntime.SessionOptions()
-        session_options.intra_op_num_threads = torch.get_num_threads()  # honours --threads
+        session_options.intra_op_num_threads = threads
         session_options.inter_op_num_threads = 1
         session_options.log_severity_level = 3  # errors only
         # Idle workers sleep instead of spinning: the optical flow and the
         # video codecs run in threads beside the network and need the cores.
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(
-            buffer.getvalue(), session_options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(graph, session_options, providers=["CPUExecutionProvider"])
+
+    def _run_frames_in_parallel(self, x: np.ndarray) -> np.ndarray:
+        if self._per_frame is None:
+            self._per_frame = (self._session(self._graph, 1), ThreadPoolExecutor(self.threads, "vidstyle-onnx"))
+        session, pool = self._per_frame
+        outputs = pool.map(lambda frame: session.run(None, {"frames": frame})[0], np.split(x, len(x)))
+        return np.concatenate(list(outputs))
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         height, width = frames.shape[-2:]
-        x = TransformerNet.pad_to_multiple(frames.detach().float())
-        y = self.session.run(None, {"frames": x.contiguous().numpy()})[0]
+        x = TransformerNet.pad_to_multiple(frames.detach().float()).contiguous().numpy()
+        if len(x) > 1 and self.threads > 1:
+            y = self._run_frames_in_parallel(x)
+        else:
+            y = self.session.run(None, {"frames": x})[0]
         return torch.from_numpy(y[..., :height, :width])
 
 

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import vidstyle_home
 from ..errors import StyleError
 from .checkpoints import StyleCheckpoint, load_checkpoint
 
@@ -24,9 +25,7 @@ FAST_DIR = "fast"
 
 
 def user_style_dir() -> Path:
-    home = os.environ.get("VIDSTYLE_HOME")
-    base = Path(home).expanduser() if home else Path("~/.cache/vidstyle").expanduser()
-    return base / "styles"
+    return vidstyle_home() / "styles"
 
 
 def style_dirs() -> list[tuple[str, Path]]:

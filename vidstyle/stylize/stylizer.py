@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import OptionError
 from ..models import TransformerNet
+from ..models.inference import inference_network
 from .checkpoints import StyleCheckpoint
 from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .devices import resolve_device
@@ -97,13 +98,16 @@ class Stylizer:
         if options.threads and self.device.type == "cpu":
             torch.set_num_threads(options.threads)
         self.half = options.fp16 and self.device.type == "cuda"
-        compiled = [self._prepare(checkpoint.build_model()) for checkpoint in self.checkpoints]
+        # The trained modules, kept for banded inference of frames too large
+        # for memory; the networks are their rearranged, compiled copies.
+        self.models = [checkpoint.build_model().eval().requires_grad_(False) for checkpoint in self.checkpoints]
+        compiled = [self._prepare(model) for model in self.models]
         self.networks: list[Network] = [network for network, _ in compiled]
         self.backend = compiled[0][1]
         self.max_batch: int | None = None  # lowered when the GPU runs out of memory
 
     def _prepare(self, model: TransformerNet) -> tuple[Network, str]:
-        model = model.to(self.device).eval().requires_grad_(False)
+        model = inference_network(model).to(self.device)
         if self.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
         if self.half:
