@@ -34,6 +34,7 @@ STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such
 BACKEND_HELP = "auto: ONNX Runtime on the CPU (faster) when installed, else PyTorch; torch; onnx [default: auto]."
 STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
 PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
+MEMORY_HELP = "GiB the network may use; larger frames are stylized in exact bands of rows [default: 2.5 on CPU, most of a GPU's free memory]."
 JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
 
 
@@ -78,6 +79,7 @@ def run(
     fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
     max_size: Optional[int] = typer.Option(None, "--max-size", help="Stylize at most this many pixels on the long side; the output keeps the input size."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
+    memory_budget: Optional[float] = typer.Option(None, "--memory-budget", help=MEMORY_HELP),
     codec: Optional[str] = typer.Option(None, "--codec", help="Video encoder: libx264 (default), libx265, prores_ks, ffv1, libvpx-vp9..."),
     crf: Optional[int] = typer.Option(None, "--crf", help="Constant rate factor for x264/x265/VP9 [default: 18]."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Encoder preset for x264/x265 [default: medium]."),
@@ -107,6 +109,7 @@ def run(
         fp16=fp16,
         max_size=max_size,
         threads=threads,
+        memory_budget=memory_budget,
         codec=codec,
         crf=crf,
         preset=preset,

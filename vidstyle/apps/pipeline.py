@@ -51,6 +51,7 @@ class RunOptions:
     fp16: bool = False
     max_size: int | None = None
     threads: int | None = None
+    memory_budget: float | None = None  # GiB for the network; larger frames go through in exact bands
     codec: str | None = None
     crf: int | None = 18
     preset: str | None = "medium"
@@ -91,6 +92,7 @@ class RunOptions:
             preserve_color=self.preserve_color,
             model=self.model,
             backend=self.backend,
+            memory_budget=self.memory_budget,
         )
 
     @classmethod
@@ -159,6 +161,56 @@ def default_output(input_path: Path, style: str) -> Path:
     stem = sequence_stem(input_path) if is_image_sequence(input_path) else input_path.stem
     safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-") or "styled"
     return input_path.with_name(f"{stem}_{safe_style}{suffix}")
+
+
+@dataclass
+class StageTimes:
+    """Where the time of a run went, in seconds: an optional probe for
+    ``benchmarks/stage_profile.py``. Pass one as ``stylize_video(...,
+    timings=StageTimes())`` and the run adds to it; without one nothing is
+    timed (the calls are not even wrapped).
+
+    Each stage is time spent inside calls the pipeline makes anyway, in the
+    thread that makes them: ``decode`` and ``flow`` in the decoding thread
+    (reading frames, the FlowTracker), ``network`` and ``idle`` in the main
+    thread (the Stylizer; waiting for a decoded batch, for room in the
+    encoder's queue, or for the encoder to finish), ``blend`` and ``encode``
+    in the encoding thread (the TemporalBlender; ``VideoWriter.write``, and
+    the encoder's flush in ``close``, which the main thread runs at the end).
+    The threads overlap, so the stages add up to more than ``wall``, the
+    run's own time; ``frames`` is the frames written."""
+
+    decode: float = 0.0
+    flow: float = 0.0
+    network: float = 0.0
+    idle: float = 0.0
+    blend: float = 0.0
+    encode: float = 0.0
+    wall: float = 0.0
+    frames: int = 0
+
+
+def _timed(fn: Callable, timings: StageTimes | None, stage: str) -> Callable:
+    """``fn`` itself without ``timings``; else ``fn`` adding its time to ``stage``."""
+    if timings is None:
+        return fn
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            setattr(timings, stage, getattr(timings, stage) + time.perf_counter() - started)
+
+    return timed
+
+
+def _timed_iter(items: Iterator, timings: StageTimes | None, stage: str) -> Iterator:
+    """``items`` itself without ``timings``; else the same items, the time
+    spent producing each added to ``stage``."""
+    if timings is None:
+        return items
+    return iter(_timed(lambda: next(items, _END), timings, stage), _END)
 
 
 class _Stop(Exception):
@@ -241,13 +293,15 @@ def stylize_video(
     options: RunOptions | None = None,
     progress: Callable[[int], None] | None = None,
     segment: Segment | None = None,
+    timings: StageTimes | None = None,
     **overrides: Any,
 ) -> RunResult:
     """Stylize every frame of ``input`` into ``output``, keeping size, timing
     and audio. Options are :class:`RunOptions` fields (``style``,
     ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
     loaded network across clips. ``segment`` renders only part of the clip
-    (video only, for joining later; see :mod:`vidstyle.media.chunks`)."""
+    (video only, for joining later; see :mod:`vidstyle.media.chunks`);
+    ``timings`` collects where the time goes (:class:`StageTimes`)."""
     if style is not None:
         overrides["style"] = style
     options = (options or RunOptions()).replace(**overrides)
@@ -264,7 +318,7 @@ def stylize_video(
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
-            frames, seconds, writer = _run(reader, stylizer, temporary, options, batch_size, progress, segment)
+            frames, seconds, writer = _run(reader, stylizer, temporary, options, batch_size, progress, segment, timings)
     finally:
         reader.close()
     if reader.skipped_packets:
@@ -310,6 +364,7 @@ def _run(
     batch_size: int,
     progress: Callable[[int], None] | None,
     segment: Segment | None = None,
+    timings: StageTimes | None = None,
 ) -> tuple[int, float, VideoWriter]:
     info = reader.info
     audio_source = info.path if options.audio and info.has_audio and segment is None else None
@@ -325,9 +380,14 @@ def _run(
     stabilise = temporal.mode == "flow" and stylizer.changes_input
     tracker = FlowTracker(temporal) if stabilise else None
     blender = TemporalBlender(temporal.strength) if tracker else None
+    # With timings, these calls add their time to it; without, they are the calls themselves.
+    tracker = _timed(tracker, timings, "flow") if tracker else None
+    blender = _timed(blender, timings, "blend") if blender else None
+    write = _timed(writer.write, timings, "encode")
 
     def decode() -> None:
-        for batch in _batches(_frames_to_render(reader, segment, options.max_frames), batch_size, tracker):
+        frames = _timed_iter(_frames_to_render(reader, segment, options.max_frames), timings, "decode")
+        for batch in _batches(frames, batch_size, tracker):
             _put(decoded, batch, stop)
         _put(decoded, _END, stop)
 
@@ -343,7 +403,7 @@ def _run(
                 if blender is not None:
                     image = blender(image, flow)
                 if keep:
-                    writer.write(image, frame.pts, frame.time_base, frame.alpha)
+                    write(image, frame.pts, frame.time_base, frame.alpha)
                     kept += 1
             written += kept
             if bar is not None:
@@ -359,22 +419,27 @@ def _run(
     )
     decoder = _Worker(decode, "vidstyle-decode")
     encoder = _Worker(encode, "vidstyle-encode")
+    next_batch = _timed(_next, timings, "idle")
+    stylize = _timed(stylizer, timings, "network")
+    put_stylized = _timed(_put_checked, timings, "idle")
+    join_encoder = _timed(encoder.join, timings, "idle")
+    close_writer = _timed(writer.close, timings, "encode")
     started = time.perf_counter()
     completed = False
     try:
         decoder.start()
         encoder.start()
         while True:
-            item = _next(decoded, decoder)
+            item = next_batch(decoded, decoder)
             if item is _END:
                 break
-            images = stylizer(np.stack([frame.rgb for frame, *_ in item]))
-            _put_checked(stylized, (item, images), encoder)
-        _put_checked(stylized, _END, encoder)
-        encoder.join()
+            images = stylize(np.stack([frame.rgb for frame, *_ in item]))
+            put_stylized(stylized, (item, images), encoder)
+        put_stylized(stylized, _END, encoder)
+        join_encoder()
         if encoder.error:
             raise encoder.error
-        writer.close(cut_audio=options.max_frames is not None)
+        close_writer(cut_audio=options.max_frames is not None)
         completed = True
     finally:
         stop.set()
@@ -386,7 +451,11 @@ def _run(
         decoder.join(timeout=5)
         if bar is not None:
             bar.close()
-    return written, time.perf_counter() - started, writer
+    seconds = time.perf_counter() - started
+    if timings is not None:
+        timings.wall += seconds
+        timings.frames += written
+    return written, seconds, writer
 
 
 def _next(q: queue.Queue, producer: _Worker) -> Any:

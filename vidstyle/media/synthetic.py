@@ -106,6 +106,28 @@ def camera_move(photo: str | Path, index: int, width: int, height: int) -> np.nd
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def moving_object(frame: np.ndarray, photo: str | Path, index: int) -> np.ndarray:
+    """``frame`` with a soft-edged disc cut from ``photo`` crossing it left to
+    right with a vertical bob: motion of its own over the camera's, and the
+    occlusions and disocclusions that come with it."""
+    height, width = frame.shape[:2]
+    radius = max(4, height // 5)
+    image = _photo(str(photo), 2 * radius, 2 * radius)
+    top, left = (image.shape[0] - 2 * radius) // 2, (image.shape[1] - 2 * radius) // 2
+    disc = image[top : top + 2 * radius, left : left + 2 * radius].astype(np.float32)
+    mask = np.zeros((2 * radius, 2 * radius), np.float32)
+    cv2.circle(mask, (radius, radius), radius - 2, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (5, 5), 0)[..., None]
+    x = round(-radius + (width + 2 * radius) * ((0.04 * index) % 1.0)) - radius
+    y = round(height / 2 - radius + 0.25 * height * np.sin(0.15 * index))
+    canvas = frame.astype(np.float32)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + 2 * radius, width), min(y + 2 * radius, height)
+    if x1 > x0 and y1 > y0:
+        patch, alpha = disc[y0 - y : y1 - y, x0 - x : x1 - x], mask[y0 - y : y1 - y, x0 - x : x1 - x]
+        canvas[y0:y1, x0:x1] = alpha * patch + (1 - alpha) * canvas[y0:y1, x0:x1]
+    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     width: int = 64
@@ -122,6 +144,7 @@ class ClipSpec:
     noise: float = 0.0  # per-frame sensor noise (standard deviation, 0-255 scale)
     cut_at: int | None = None  # from this frame on, a different scene (a hard cut)
     photo: str | None = None  # a camera move (zoom, pan, roll) over this photo instead of the landscape
+    moving_photo: str | None = None  # with photo: a disc of this photo moving across (moving_object)
     keyframe_interval: int | None = None  # frames per GOP (None: the encoder's default)
     alpha: bool = False  # a moving matte, for a pixel format with alpha (yuva444p, argb...)
 
@@ -161,6 +184,8 @@ def write_clip(path: str | Path, spec: ClipSpec = ClipSpec()) -> Path:
             after_cut = spec.cut_at is not None and i >= spec.cut_at
             if spec.photo:
                 rgb = camera_move(spec.photo, i, spec.width, spec.height)
+                if spec.moving_photo:
+                    rgb = moving_object(rgb, spec.moving_photo, i)
             else:
                 rgb = render_scene(i, spec.width, spec.height, seed=5 if after_cut else 0)
             if after_cut:
