@@ -1,7 +1,9 @@
-"""Live-preview throughput of the full and the fast (real-time) network,
-on each execution backend (PyTorch and ONNX Runtime).
+"""Live-preview throughput of each network kind (full, balanced, fast), on
+each execution backend (PyTorch and ONNX Runtime).
 
-Frames of a real clip are resized to each size and pushed one at a time
+Frames of held-out clips (benchmarks/footage.py: camera and object motion
+over photographs no network was trained on; or `--clip`) are resized to
+each size and pushed one at a time
 through the preview's own per-frame path (`PreviewSession.process`: the
 network with the live optical flow beside it, then warp and blend), so
 capture and display are left out. Every model and backend runs in the same
@@ -11,11 +13,13 @@ this machine's.
 
     python benchmarks/preview_speed.py [--style mosaic] [--clip ../shared/clips/bikes.mp4]
         [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none] [--backends torch,onnx]
+        [--models full,balanced,fast]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +30,8 @@ from vidstyle.apps.preview.session import PreviewOptions, PreviewSession
 from vidstyle.stylize.devices import resolve_device
 from vidstyle.temporal.metrics import read_frames
 
-ROOT = Path(__file__).resolve().parent.parent
+from footage import held_out_clips
+
 
 
 def preview_fps(options: PreviewOptions, frames: list[np.ndarray]) -> float:
@@ -44,24 +49,31 @@ def preview_fps(options: PreviewOptions, frames: list[np.ndarray]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", default="mosaic")
-    parser.add_argument("--clip", type=Path, default=ROOT.parent / "shared" / "clips" / "bikes.mp4")
+    parser.add_argument("--clip", type=Path, default=None, help="one clip instead of the held-out ones")
     parser.add_argument("--sizes", default="320x240,640x360")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--temporal", choices=["flow", "none"], default="flow")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backends", default="torch,onnx", help="comma-separated; the first is the baseline's")
+    parser.add_argument("--models", default="full,balanced,fast")
     args = parser.parse_args()
-    source = read_frames(args.clip, args.frames)
+    with tempfile.TemporaryDirectory() as folder:
+        clips = [args.clip] if args.clip else held_out_clips(Path(folder), 640, 360, args.frames)
+        for clip in clips:
+            measure(args, clip, read_frames(clip, args.frames))
+
+
+def measure(args: argparse.Namespace, clip: Path, source: list[np.ndarray]) -> None:
     backends = args.backends.split(",")
     runs = {
         f"{model}/{backend}": PreviewOptions(
             style=args.style, model=model, device=args.device, backend=backend, temporal=args.temporal, headless=True
         )
-        for model in ("full", "fast")
+        for model in args.models.split(",")
         for backend in backends
     }
-    baseline = f"full/{backends[0]}"
-    print(f"style {args.style}, {len(source)} frames of {args.clip.name}, temporal {args.temporal}, device {resolve_device(args.device)}")
+    baseline = f"{args.models.split(',')[0]}/{backends[0]}"
+    print(f"style {args.style}, {len(source)} frames of {clip.name}, temporal {args.temporal}, device {resolve_device(args.device)}")
     print(f"fps, and in brackets the ratio to {baseline}")
     print(f"{'size':>9} " + " ".join(f"{name:>18}" for name in runs))
     for size in args.sizes.split(","):

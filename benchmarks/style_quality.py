@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--style", action="append", help="style name or checkpoint (default: every bundled style)")
     parser.add_argument("--size", type=int, default=384, help="long side of every image")
     parser.add_argument("--no-gatys", action="store_true", help="only the network and the palette figures")
+    parser.add_argument("--model", default="full", help="which of each style's networks: full, balanced or fast")
     args = parser.parse_args()
     names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
     images = [(p.name, read_image(p)) for p in HELD_OUT if p.is_file()]
@@ -76,7 +77,7 @@ def main() -> None:
     print(f"{'style':>14} {'image':>14} {'net style':>9} {'gatys':>7} {'ratio':>5} {'net cont':>8} {'gatys':>6} "
           f"{'palette in':>10} {'net':>5} {'gatys':>5} {'net s':>6} {'gatys s':>7}")
     for name in names:
-        checkpoint = load_style(name)
+        checkpoint = load_style(name, args.model)
         painting = read_image(style_image_of(name))
         stylizer = Stylizer(checkpoint)
         for label, image in images:

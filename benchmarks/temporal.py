@@ -11,7 +11,7 @@ networks run on the same clips, and the per-frame ratios show whether the
 training made the network itself steadier without weakening the style.
 
     python benchmarks/temporal.py [--style mosaic] [--against CKPT] [--style-image ../shared/styles/mosaic.jpg]
-                                  [--clip ../shared/clips/bikes.mp4 ...] [--frames 60]
+                                  [--clip ../shared/clips/bikes.mp4 ...] [--frames 60] [--strengths 0.7,0.8]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from vidstyle import RunOptions, Stylizer, stylize_video
 from vidstyle.media.synthetic import ClipSpec, render_scene, write_clip
 from vidstyle.temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 from vidstyle.temporal.metrics import evaluate_video
+
+from footage import held_out_clips
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +49,8 @@ def temporal_cost(stylizer: Stylizer, width: int = 640, height: int = 360, frame
 
 def default_clips(folder: Path, frames: int) -> list[Path]:
     """bikes.mp4 (real footage), a noisy synthetic pan with moving objects,
-    and a camera move (zoom, pan, roll) over a held-out photo."""
+    a camera move (zoom, pan, roll) over a held-out photo, and the held-out
+    clips of footage.py (camera and object motion)."""
     clips = []
     bikes = ROOT.parent / "shared/clips/bikes.mp4"
     if bikes.is_file():
@@ -56,6 +59,7 @@ def default_clips(folder: Path, frames: int) -> list[Path]:
     photo = ROOT.parent / "shared/content/tubingen.jpg"
     if photo.is_file():
         clips.append(write_clip(folder / "camera_move.mp4", ClipSpec(width=480, height=270, frames=frames, noise=2.0, photo=str(photo))))
+    clips += [clip for clip in held_out_clips(folder, 480, 270, frames) if "tubingen" not in clip.name]
     return clips
 
 
@@ -66,7 +70,9 @@ def main() -> None:
     parser.add_argument("--style-image", type=Path, default=ROOT.parent / "shared/styles/mosaic.jpg")
     parser.add_argument("--clip", type=Path, action="append")
     parser.add_argument("--frames", type=int, default=60, help="frames of each clip to use")
+    parser.add_argument("--strengths", default=str(TemporalOptions().strength), help="--temporal-strength values to compare, e.g. 0.7,0.8")
     args = parser.parse_args()
+    strengths = [float(value) for value in args.strengths.split(",")]
     specs = [args.style] + ([args.against] if args.against else [])
     stylizers = [Stylizer.from_style(spec) for spec in specs]
     style_image = args.style_image if args.style_image.is_file() else None
@@ -74,20 +80,28 @@ def main() -> None:
         folder = Path(folder)
         clips = list(args.clip or []) or default_clips(folder, args.frames)
         print(f"on {stylizers[0].device}; style loss against {style_image or '(none)'}")
-        print(f"{'clip':>16} {'network':>24} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}")
+        print(f"{'clip':>16} {'network':>24} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}  (mode: none, or the flow's temporal strength)")
         for clip in clips:
             trimmed = folder / f"in_{clip.stem}.mkv"
             stylize_video(clip, trimmed, stylizer=_Identity(stylizers[0]), options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
             scores = {}
             for index, stylizer in enumerate(stylizers):
-                for mode in ("none", "flow"):
-                    out = folder / f"{clip.stem}_{index}_{mode}.mkv"
-                    stylize_video(trimmed, out, stylizer=stylizer, options=RunOptions(codec="ffv1", temporal=mode, quiet=True))
-                    s = scores[index, mode] = evaluate_video(trimmed, out, style_image)
+                modes = [("none", None)] + [("flow", strength) for strength in strengths]
+                for mode, strength in modes:
+                    label = mode if strength is None else f"{strength:g}"
+                    out = folder / f"{clip.stem}_{index}_{label}.mkv"
+                    options = RunOptions(codec="ffv1", temporal=mode, quiet=True).replace(temporal_strength=strength)
+                    stylize_video(trimmed, out, stylizer=stylizer, options=options)
+                    s = scores[index, label] = evaluate_video(trimmed, out, style_image)
                     style = f"{s.style_loss:.4f}" if s.style_loss is not None else "-"
-                    print(f"{clip.stem[:16]:>16} {specs[index][-24:]:>24} {mode:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
-                none, flow = scores[index, "none"], scores[index, "flow"]
-                print(f"{'':>16} {'':>24} flow/none: warping error x{flow.warping_error / max(none.warping_error, 1e-12):.2f}, change from input x{flow.change_from_input / none.change_from_input:.2f}")
+                    print(f"{clip.stem[:16]:>16} {specs[index][-24:]:>24} {label:>5} {s.warping_error:>9.5f} {s.change_from_input:>7.2f} {style:>7}", flush=True)
+                none = scores[index, "none"]
+                for strength in strengths:
+                    flow = scores[index, f"{strength:g}"]
+                    line = f"flow {strength:g}/none: warping error x{flow.warping_error / max(none.warping_error, 1e-12):.2f}, change from input x{flow.change_from_input / none.change_from_input:.2f}"
+                    if flow.style_loss is not None:
+                        line += f", style loss x{flow.style_loss / none.style_loss:.2f}"
+                    print(f"{'':>16} {'':>24} {line}")
             if args.against:
                 new, old = scores[0, "none"], scores[1, "none"]
                 line = f"per-frame, {specs[0]} / {specs[1]}: warping error x{new.warping_error / max(old.warping_error, 1e-12):.2f}, change x{new.change_from_input / old.change_from_input:.2f}"

@@ -3,6 +3,7 @@
 
     python scripts/bundle_style.py runs/mosaic/mosaic.pth [--name mosaic] [--full-precision]
     python scripts/bundle_style.py runs/fast/mosaic-fast.pth --fast --name mosaic   # -> styles/fast/mosaic.pth
+    python scripts/bundle_style.py runs/balanced/mosaic.pth --kind balanced --name mosaic   # -> styles/balanced/mosaic.pth
 
 Half precision is used unless --full-precision: the script prints the
 largest pixel difference it causes on a test image so that the choice can
@@ -69,23 +70,30 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
     return "\n".join(lines)
 
 
-def fast_model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
+DISTILLED_TITLES = {
+    "fast": "Real-time network of style `{name}` (`--model fast`)",
+    "balanced": "Default network of style `{name}` (`--model balanced`)",
+}
+
+
+def distilled_model_card(name: str, metadata: dict, size: int, max_difference: float, kind: str = "fast") -> str:
     config = metadata.get("train_config", {})
     losses = metadata.get("losses", {})
+    init = config.get("init_weights")
     lines = [
-        f"# Real-time network of style `{name}` (`--model fast`)",
+        f"# {DISTILLED_TITLES[kind].format(name=name)}",
         "",
         f"- **Distilled from**: the full `{config.get('teacher')}` network (see ../{name}.md for its style image and licence)",
         f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({', '.join(config.get('content', []))})",
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, crops of {config.get('image_size')} px; "
         "loss: mean absolute difference from the full network's output"
-        + (f"; started from the weights of the earlier `{config['init_weights']}` network" if config.get("init_weights") else ""),
+        + (f"; started from the weights of `{init}` (transplanted where the shapes differ: training/transplant.py)" if init else ""),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
         "",
-        f"Retrain with `vidstyle train --config configs/train/fast/{name}.toml`.",
+        f"Retrain with `vidstyle train --config configs/train/{kind}/{name}.toml`.",
         "",
     ]
     return "\n".join(lines)
@@ -96,13 +104,15 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--name")
     parser.add_argument("--full-precision", action="store_true")
-    parser.add_argument("--fast", action="store_true", help="A distilled real-time network: goes to styles/fast/.")
+    parser.add_argument("--fast", action="store_true", help="A distilled real-time network: goes to styles/fast/ (--kind fast).")
+    parser.add_argument("--kind", choices=["full", "balanced", "fast"], default=None, help="Which of a style's networks this is [default: full].")
     args = parser.parse_args()
+    kind = args.kind or ("fast" if args.fast else "full")
     checkpoint = strip_training_state(load_checkpoint(args.checkpoint))
-    name = args.name or checkpoint.name.removesuffix("-fast")
+    name = args.name or checkpoint.name.removesuffix(f"-{kind}")
     checkpoint.name = name
     checkpoint.metadata = {**checkpoint.metadata, "architecture": checkpoint.architecture.to_dict()}
-    folder = STYLES / "fast" if args.fast else STYLES
+    folder = STYLES if kind == "full" else STYLES / kind
     folder.mkdir(exist_ok=True)
     target = folder / f"{name}.pth"
     save_checkpoint(checkpoint, target, half=not args.full_precision)
@@ -114,9 +124,11 @@ def main() -> None:
     size = target.stat().st_size
     if size > MAX_BYTES:
         raise SystemExit(f"{target} is {size / 1e6:.1f} MB, over the 7 MB limit")
-    card = fast_model_card if args.fast else model_card
     card_path = folder / f"{name}.md"
-    text = card(name, checkpoint.metadata, size, difference)
+    if kind == "full":
+        text = model_card(name, checkpoint.metadata, size, difference)
+    else:
+        text = distilled_model_card(name, checkpoint.metadata, size, difference, kind)
     # The hand-written assessment (looks, figures against Gatys) outlives a
     # retrain until someone rewrites it; the generated facts are replaced.
     kept = card_path.read_text().partition(QUALITY_HEADING)[2] if card_path.is_file() else ""

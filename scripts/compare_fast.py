@@ -1,6 +1,7 @@
-"""Render the full and the fast (real-time) network of every style that has
-both, side by side on a held-out photo, so the quality cost of `--model fast`
-is visible: docs/fast-vs-full.jpg.
+"""Render each network of every style that has a fast one (full, balanced
+where it exists, fast), side by side on a held-out photo, so the quality cost
+of `--model balanced` (the default) and `--model fast` is visible:
+docs/fast-vs-full.jpg.
 
     python scripts/compare_fast.py [--photo ../shared/content/golden_gate.jpg] [--width 360]
 """
@@ -30,13 +31,15 @@ def main() -> None:
     names = [entry.name for entry in available_styles("fast")]
     if not names:
         raise SystemExit("no fast models installed")
+    balanced = {entry.name for entry in available_styles("balanced")}
     rows = []
     for name in names:
         tiles = [label(photo, "input")]
-        for model in ("full", "fast"):
+        models = ["full"] + (["balanced"] if name in balanced else []) + ["fast"]
+        for model in models:
             stylized = Stylizer.from_style(name, StylizerOptions(model=model))(photo)
             tiles.append(label(stylized, f"--style {name} --model {model}"))
-        rows.append(np.hstack(tiles))
+        rows.append(np.hstack(tiles + [np.zeros_like(tiles[0])] * (4 - len(tiles))))
     write_image(np.vstack(rows), args.output)
     print(f"wrote {args.output} ({len(names)} styles)")
 

@@ -14,7 +14,9 @@ import torch
 from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle import Stylizer, stylize_video
 from vidstyle.media.reader import VideoReader, probe
-from vidstyle.stylize.checkpoints import load_checkpoint
+from vidstyle.models import TransformerConfig, TransformerNet
+from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from vidstyle.temporal.metrics import read_frames
 
 
 @pytest.mark.parametrize("suffix,size", [(".mp4", (64, 48)), (".mov", (65, 47)), (".mkv", (50, 38))])
@@ -226,3 +228,30 @@ def test_frames_option_cuts_video_and_audio(cli, make_clip, tiny_style, tmp_path
     assert cli("run", clip, "-o", out, "--style", tiny_style, "--frames", "6", "-q").code == 0
     assert len(frame_times(out)) == 6
     assert audio_seconds(out) == pytest.approx(6 / 24, abs=0.05)
+
+
+def test_the_default_model_is_balanced_where_a_style_has_one(cli, make_clip, tiny_style, tmp_path, monkeypatch):
+    """A style with a balanced network runs it by default; one without runs
+    its full network; --model full always runs the full one."""
+    from vidstyle.stylize.styles import find_style
+
+    home = tmp_path / "vh"
+    (home / "styles" / "balanced").mkdir(parents=True)
+    for name in ("both", "only-full"):
+        (home / "styles" / f"{name}.pth").write_bytes(tiny_style.read_bytes())
+    torch.manual_seed(5)
+    other = TransformerNet(TransformerConfig(base_channels=8, residual_blocks=1, output="residual", separable=True))
+    save_checkpoint(StyleCheckpoint("both", other.config, other.state_dict(), {}), home / "styles" / "balanced" / "both.pth")
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    assert find_style("both", "balanced").path == home / "styles" / "balanced" / "both.pth"
+    assert find_style("only-full", "balanced").path == home / "styles" / "only-full.pth"
+    listing = {line.split()[0]: line.split()[2] for line in cli("styles").out.splitlines()}
+    assert listing["both"] == "full+balanced" and listing["only-full"] == "full"
+    clip = make_clip(frames=3)
+    outputs = {}
+    for args in ((), ("--model", "full"), ("--model", "balanced")):
+        out = tmp_path / f"both{'-'.join(args)}.mkv"
+        assert cli("run", clip, "-o", out, "--style", "both", "--codec", "ffv1", "--temporal", "none", "-q", *args).code == 0
+        outputs[args] = read_frames(out, None)
+    assert np.array_equal(outputs[()][0], outputs[("--model", "balanced")][0])
+    assert np.abs(outputs[()][0].astype(int) - outputs[("--model", "full")][0].astype(int)).mean() > 1

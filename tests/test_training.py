@@ -10,13 +10,14 @@ from vidstyle import Stylizer
 from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
 from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
-from vidstyle.models import TransformerConfig
+from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, random_view, sliced_wasserstein
 from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.temporal.metrics import read_frames
 from vidstyle.training.gatys import OptimizeConfig, match_palette, optimize_image
 from vidstyle.training.trainer import TrainConfig, Trainer
+from vidstyle.training.transplant import transplant
 
 
 def stripes(size: int = 96) -> np.ndarray:
@@ -191,9 +192,33 @@ def test_init_weights_starts_from_a_network(tmp_path, content_dir, style_image, 
     assert trainer.step == 0
     for key, value in start.state_dict.items():
         assert torch.equal(trainer.model.state_dict()[key], value.float()), key
+    # Another shape takes what carries over: here the first block and every layer outside the trunk.
     other = TransformerConfig(base_channels=8, residual_blocks=2, output="residual")
-    with pytest.raises(VidstyleError, match="another architecture"):
-        Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=other))
+    grown = Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=other))
+    for key, value in start.state_dict.items():
+        assert torch.equal(grown.model.state_dict()[key], value.float()), key
+
+
+def test_transplant_is_exact_where_the_student_can_hold_the_teacher():
+    """A teacher whose edge kernels are zero outside their centre and whose
+    residual convolutions are rank 1 per input channel is exactly a smaller,
+    separable student; transplant() must find it."""
+    torch.manual_seed(3)
+    teacher = TransformerNet(TransformerConfig(base_channels=8, residual_blocks=2, output="residual", edge_kernel=9)).eval()
+    with torch.no_grad():
+        for layer in (teacher.conv1.conv2d, teacher.deconv3.conv2d):
+            centre = torch.zeros_like(layer.weight)
+            centre[..., 2:7, 2:7] = 1
+            layer.weight.mul_(centre)
+        for name, parameter in teacher.named_parameters():
+            if name.startswith("res") and name.endswith("conv2d.weight"):
+                c = parameter.shape[0]
+                parameter.copy_(torch.randn(c, c, 1, 1) * 0.2 * torch.randn(1, c, 3, 3))
+    student = TransformerNet(TransformerConfig(base_channels=8, residual_blocks=2, output="residual", edge_kernel=5, separable=True)).eval()
+    assert transplant(teacher, student) == []
+    x = torch.rand(1, 3, 40, 56) * 255
+    with torch.no_grad():
+        assert float((student(x) - teacher(x)).abs().max()) < 0.05
 
 
 def test_train_command_end_to_end(cli, tmp_path, content_dir, style_image):

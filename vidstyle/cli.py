@@ -34,6 +34,7 @@ STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such
 BACKEND_HELP = "auto: ONNX Runtime on the CPU (faster) when installed, else PyTorch; torch; onnx [default: auto]."
 STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
 PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
+MODEL_HELP = "balanced: half the full network's CPU time, nearly its look (full where a style has none); full: the style's largest network; fast: real time [default: balanced]."
 MEMORY_HELP = "GiB the network may use; larger frames are stylized in exact bands of rows [default: 2.5 on CPU, most of a GPU's free memory]."
 JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
 
@@ -71,7 +72,7 @@ def run(
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " [default: mosaic]."),
     strength: Optional[float] = typer.Option(None, "--strength", help=STRENGTH_HELP),
     preserve_color: Optional[bool] = typer.Option(None, "--preserve-color/--no-preserve-color", help=PRESERVE_COLOR_HELP),
-    model: Optional[str] = typer.Option(None, "--model", help="full: the style network; fast: its real-time network (about 5x faster on a CPU) [default: full]."),
+    model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 2 on CPU, 8 on CUDA]."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
@@ -141,10 +142,12 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
 
     entries = available_styles()
     fast = {e.name for e in available_styles("fast")}
+    balanced = {e.name for e in available_styles("balanced")}
     if as_json:
         _print_json({
             "styles": [
-                {"name": e.name, "origin": e.origin, "path": str(e.path), "fast": e.name in fast} for e in entries
+                {"name": e.name, "origin": e.origin, "path": str(e.path), "balanced": e.name in balanced, "fast": e.name in fast}
+                for e in entries
             ],
             "folders": {origin: str(folder) for origin, folder in style_dirs()},
         })
@@ -155,8 +158,8 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
         return
     width = max(len(e.name) for e in entries)
     for entry in entries:
-        model = "full+fast" if entry.name in fast else "full"
-        typer.echo(f"{entry.name:<{width}}  {entry.origin:<7}  {model:<9}  {entry.path}")
+        models = "+".join(["full"] + [kind for kind, names in (("balanced", balanced), ("fast", fast)) if entry.name in names])
+        typer.echo(f"{entry.name:<{width}}  {entry.origin:<7}  {models:<18}  {entry.path}")
 
 
 @app.command()
@@ -194,7 +197,9 @@ def image(
         from .stylize.stylizer import Stylizer, StylizerOptions
 
         stylizer = Stylizer.from_style(
-            style or "mosaic", StylizerOptions(device=device, backend=backend, strength=strength, preserve_color=preserve_color)
+            # A still takes well under a second with the full network: no reason to trade its look for speed.
+            style or "mosaic",
+            StylizerOptions(model="full", device=device, backend=backend, strength=strength, preserve_color=preserve_color),
         )
         result = stylizer(resize_long_side(content, size))
         style_name, device_used, backend_used = stylizer.name, str(stylizer.device), stylizer.backend
@@ -235,7 +240,7 @@ def preview(
     source: str = typer.Option("0", "--source", help="Camera index (0, 1...), /dev/videoN, video file or stream URL."),
     style: str = typer.Option("mosaic", "-s", "--style", help=STYLE_HELP + "; n/p switch to the others."),
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
-    model: str = typer.Option("full", "--model", help="full: the style network; fast: its slimmer NAME-fast network."),
+    model: str = typer.Option("balanced", "--model", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1."),

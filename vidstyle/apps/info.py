@@ -25,13 +25,14 @@ def system_info() -> dict[str, Any]:
         device_info.update(name=properties.name, memory_gib=round(properties.total_memory / 2**30, 1))
     else:
         device_info.update(name="CPU", threads=torch.get_num_threads())
-    styles, fast = available_styles(), available_styles("fast")
+    styles, fast, balanced = available_styles(), available_styles("fast"), available_styles("balanced")
     folders = [
         {
             "origin": origin,
             "path": str(folder),
             "exists": folder.is_dir(),
             "styles": sum(s.origin == origin for s in styles),
+            "balanced_models": sum(s.origin == origin for s in balanced),
             "fast_models": sum(s.origin == origin for s in fast),
         }
         for origin, folder in style_dirs()
@@ -49,6 +50,7 @@ def system_info() -> dict[str, Any]:
         "device": device_info,
         "style_folders": folders,
         "styles": [s.name for s in styles],
+        "balanced_models": [s.name for s in balanced],
         "fast_models": [s.name for s in fast],
         "encoders": available_video_encoders(),
     }
@@ -74,7 +76,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"device    {device} is what --device auto picks, running networks on {d['backend']}",
         *(
             f"{'styles' if i == 0 else '':<10}{f['origin']}: {f['path']} ({f['styles']} style{'s' if f['styles'] != 1 else ''}"
-            f", {f['fast_models']} fast{'' if f['exists'] else ', not created yet'})"
+            f", {f['balanced_models']} balanced, {f['fast_models']} fast{'' if f['exists'] else ', not created yet'})"
             for i, f in enumerate(info["style_folders"])
         ),
         f"encoders  {', '.join(info['encoders'])}",

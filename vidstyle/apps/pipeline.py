@@ -29,6 +29,7 @@ from ..media.chunks import Segment
 from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
+from ..stylize.styles import DEFAULT_MODEL
 from ..stylize.stylizer import Stylizer, StylizerOptions
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
@@ -44,7 +45,7 @@ class RunOptions:
     style: str = "mosaic"  # a name, a checkpoint, or a mix "mosaic:0.7,candy:0.3"
     strength: float = 1.0
     preserve_color: bool = False
-    model: str = "full"  # "fast": the real-time network (for long clips on a CPU)
+    model: str = DEFAULT_MODEL  # "balanced"; "full": the style's largest network; "fast": real time
     batch_size: int | None = None  # None: per device
     device: str = "auto"
     backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, "torch" otherwise

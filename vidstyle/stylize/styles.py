@@ -2,9 +2,11 @@
 
 A style is a checkpoint file ``NAME.pth``. ``--style`` takes either a name,
 looked up in the user folder first (so that a user can shadow a bundled
-style) and then in the package, or a path to a checkpoint file. The
-real-time network of a style (``--model fast``) is ``fast/NAME.pth`` in the
-same folders.
+style) and then in the package, or a path to a checkpoint file. A style's
+smaller networks, distilled from that one, sit in subfolders of the same
+folders: ``balanced/NAME.pth`` (the default: half the CPU time of the full
+network, nearly its look) and ``fast/NAME.pth`` (real time). A style with no
+balanced network runs its full one.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from .checkpoints import StyleCheckpoint, load_checkpoint
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "styles"
 STYLE_SUFFIX = ".pth"
-MODELS = ("full", "fast")
-FAST_DIR = "fast"
+MODELS = ("balanced", "full", "fast")
+DEFAULT_MODEL = "balanced"
 
 
 def user_style_dir() -> Path:
@@ -46,11 +48,12 @@ def check_model(model: str) -> None:
 
 def available_styles(model: str = "full") -> list[StyleEntry]:
     """Every named style, user folder first; a user style hides a bundled
-    one of the same name. ``model="fast"`` lists the real-time networks."""
+    one of the same name. ``model="fast"`` (or ``"balanced"``) lists those
+    networks only."""
     check_model(model)
     found: dict[str, StyleEntry] = {}
     for origin, base in style_dirs():
-        folder = base / FAST_DIR if model == "fast" else base
+        folder = base if model == "full" else base / model
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob(f"*{STYLE_SUFFIX}")):
@@ -76,6 +79,8 @@ def find_style(spec: str, model: str = "full") -> StyleEntry:
     styles = {entry.name: entry for entry in available_styles(model)}
     if spec in styles:
         return styles[spec]
+    if model == "balanced":  # the default: a style without one runs its full network
+        return find_style(spec, "full")
     if model == "fast" and spec in {entry.name for entry in available_styles()}:
         have = ", ".join(styles) or "none yet"
         raise StyleError(f"style {spec!r} has no fast model (fast models: {have}); use --model full")

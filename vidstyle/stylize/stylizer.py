@@ -25,7 +25,7 @@ from .controls import StyleMix, blend_styles, check_strength, preserve_color
 from .banded import band_rows_for_budget, plain_network_bytes, stylize_banded
 from .devices import resolve_device
 from .runtime import Network, check_backend, compile_network
-from .styles import check_model, load_style
+from .styles import DEFAULT_MODEL, check_model, load_style
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class StylizerOptions:
     threads: int | None = None  # CPU threads for the network (None: torch's default)
     strength: float = 1.0  # 0: the input unchanged; 1: the plain style
     preserve_color: bool = False  # keep the input's chroma, take luminance from the style
-    model: str = "full"  # "fast": the style's small real-time network
+    model: str = DEFAULT_MODEL  # "balanced" (or "full" where a style has none), "full", or "fast" (real time)
     backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, else "torch"
     # GiB the network's working memory may take; above it, frames go through
     # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB

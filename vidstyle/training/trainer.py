@@ -3,6 +3,7 @@ from random crops of content images with perceptual losses."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,9 @@ from ..stylize.devices import resolve_device
 from ..stylize.styles import load_style
 from ..temporal.consistency import pair_temporal_loss, random_smooth_flow, temporal_loss
 from .data import ContentCrops, FramePairs, find_content_files
+from .transplant import transplant
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,10 +176,15 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
 
     def _initialise(self, spec: str) -> None:
+        """Start from a trained network's weights: the same shape loads as it
+        is; another shape (a smaller student of a full network) takes what
+        transplant() can carry over."""
         start = load_style(spec, model="fast" if self.teacher is not None else "full")
-        if start.architecture != self.config.architecture:
-            raise VidstyleError(f"{spec} has another architecture than this training: {start.architecture}")
-        self.model.load_state_dict({k: v.float() for k, v in start.state_dict.items()})
+        if start.architecture == self.config.architecture:
+            self.model.load_state_dict({k: v.float() for k, v in start.state_dict.items()})
+            return
+        left = transplant(start.build_model(), self.model)
+        log.info("started from %s (%s), transplanted; new: %s", spec, start.architecture, ", ".join(left) or "nothing")
 
     def checkpoint(self, final: bool = False) -> StyleCheckpoint:
         training = None

@@ -191,11 +191,13 @@ def _input_fingerprint(source: str) -> Any:
     return [len(stats), sum(s for s, _ in stats), max((m for _, m in stats), default=0)]
 
 
-def _style_fingerprint(style: str) -> list[Any]:
+def _style_fingerprint(style: str, model: str) -> list[Any]:
+    """The digest of each network the run loads: retraining one, or a
+    balanced network appearing for a style, changes the output."""
     parts = []
     for name, weight in StyleMix.parse(style).components:
         try:
-            parts.append([name, weight, _file_digest(find_style(name).path)])
+            parts.append([name, weight, _file_digest(find_style(name, model).path)])
         except StyleError:
             parts.append([name, weight, None])
     return parts
@@ -208,7 +210,7 @@ def settings_hash(task: Task) -> str:
     payload = {
         "input": task.input,
         "input_files": _input_fingerprint(task.input),
-        "style": _style_fingerprint(task.style),
+        "style": _style_fingerprint(task.style, task.options.model),
         "options": options,
         "output": task.key,
     }

@@ -36,7 +36,7 @@ from ...media.atomic import atomic_output
 from ...media.images import write_image
 from ...media.reader import SEQUENCE_FORMAT, VideoInfo
 from ...media.writer import EncoderSettings, VideoWriter, container_format
-from ...stylize.styles import available_styles
+from ...stylize.styles import DEFAULT_MODEL, available_styles
 from ...stylize.stylizer import Stylizer, StylizerOptions
 from ...temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 from .capture import FrameGrabber, open_source
@@ -63,7 +63,7 @@ class PreviewOptions:
     source: int | str = 0  # camera index (also as a string: "0"), device path, video file or stream URL
     style: str = "mosaic"  # where n/p start; a name, checkpoint or mix
     size: tuple[int, int] | None = None  # (width, height); None: the source's, long side at most 640
-    model: str = "full"  # "full": the style network; "fast": its real-time network
+    model: str = DEFAULT_MODEL  # "balanced"; "full": the style's largest network; "fast": real time
     device: str = "auto"
     backend: str = "auto"
     strength: float = 1.0
@@ -119,7 +119,7 @@ def parse_keys(spec: str) -> dict[int, str]:
 def style_cycle(start: str, model: str) -> list[str]:
     """The styles n/p go through: the installed ones that have a network for
     ``model``, and ``start`` first when it is not one of them (a file or a mix)."""
-    styles = [entry.name for entry in available_styles(model)]
+    styles = [entry.name for entry in available_styles("full" if model == "balanced" else model)]
     return styles if start in styles else [start, *styles]
 
 
