@@ -20,27 +20,35 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 WALLPAPERS = Path("/usr/share/wallpapers")
 
 
-def _largest(folder: Path) -> Path:
+def _largest(folder: Path) -> Path | None:
     images = sorted(folder.glob("*.jpg"), key=lambda p: p.stat().st_size)
-    if not images:
-        raise FileNotFoundError(f"no wallpaper in {folder} (apt-get install plasma-workspace-wallpapers)")
-    return images[-1]
+    return images[-1] if images else None
 
 
 def held_out_scenes() -> dict[str, tuple[Path, Path]]:
-    """name: (background photo, moving photo); none is in configs/train/content.txt."""
-    return {
-        "volna-kite": (_largest(WALLPAPERS / "Volna" / "contents" / "images"), _largest(WALLPAPERS / "Kite" / "contents" / "images")),
+    """name: (background photo, moving photo); none is in
+    configs/train/content.txt. Scenes whose photos are not installed are left out."""
+    kite, volna = WALLPAPERS / "Kite" / "contents" / "images", WALLPAPERS / "Volna" / "contents" / "images"
+    scenes = {
+        "volna-kite": (volna, kite),
         "tubingen-flower": (SHARED / "content" / "tubingen.jpg", Path("/usr/share/backgrounds/mate/nature/FreshFlower.jpg")),
-        "goldengate-kite": (SHARED / "content" / "golden_gate.jpg", _largest(WALLPAPERS / "Kite" / "contents" / "images")),
+        "goldengate-kite": (SHARED / "content" / "golden_gate.jpg", kite),
     }
+    found = {}
+    for name, photos in scenes.items():
+        resolved = [_largest(p) if p.is_dir() else p for p in photos]
+        if all(p is not None and p.is_file() for p in resolved):
+            found[name] = tuple(resolved)
+    if not found:
+        raise FileNotFoundError("no held-out photos installed (apt-get install plasma-workspace-wallpapers mate-backgrounds)")
+    return found
 
 
 def held_out_clips(folder: Path, width: int, height: int, frames: int = 60) -> list[Path]:
     Path(folder).mkdir(parents=True, exist_ok=True)
     clips = []
     for name, (background, moving) in held_out_scenes().items():
-        path = Path(folder) / f"{name}_{width}x{height}_{frames}.mp4"
+        path = Path(folder) / f"{name}_{width}x{height}_{frames}_v1.mp4"  # v: bump when the scene recipe changes
         if not path.exists():
             spec = ClipSpec(width=width, height=height, frames=frames, fps=25, photo=str(background), moving_photo=str(moving), noise=1.5)
             write_clip(path, spec)

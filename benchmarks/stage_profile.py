@@ -7,7 +7,7 @@ timing hook (`vidstyle.apps.pipeline.StageTimes`) switched on. The network
 is loaded once per model and run once on a batch of the size before the
 timed run, so loading and first-call set-up are left out.
 
-    python benchmarks/stage_profile.py [--sizes 320x240,640x360,1280x720] [--models full,fast]
+    python benchmarks/stage_profile.py [--sizes 320x240,640x360,1280x720] [--models full,balanced,fast]
         [--frames 60] [--style mosaic] [--clip ../shared/clips/bikes.mp4]
         [--device auto] [--backend auto] [--batch-size N]
 
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--style", default="mosaic")
     parser.add_argument("--clip", type=Path, default=ROOT.parent / "shared" / "clips" / "bikes.mp4")
     parser.add_argument("--sizes", default="320x240,640x360,1280x720")
-    parser.add_argument("--models", default="full,fast")
+    parser.add_argument("--models", default="full,balanced,fast")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backend", default="auto")
@@ -116,7 +116,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         clips = {size: write_sized_clip(args.clip, source, *size, Path(folder) / f"in_{size[0]}x{size[1]}.mp4") for size in sizes}
-        header = f"{'model':>5} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES) + f" {'wall':>8} {'fps':>7}"
+        header = f"{'model':>8} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES) + f" {'wall':>8} {'fps':>7}"
         print("\nms per frame (each stage's busy time; the stages overlap, wall is elapsed)")
         print(header)
         for model in models:
@@ -136,17 +136,17 @@ def main() -> None:
                 wall = 1000 * timings.wall / timings.frames
                 size = f"{width}x{height}"
                 rows.append((model, size, timings))
-                print(f"{model:>5} {size:>9} " + " ".join(f"{per_frame[s]:>8.1f}" for s in STAGES)
+                print(f"{model:>8} {size:>9} " + " ".join(f"{per_frame[s]:>8.1f}" for s in STAGES)
                       + f" {wall:>8.1f} {1000 / wall:>7.2f}", flush=True)
         print(f"\n(backend {stylizer.backend}, device {stylizer.device}, batch {batch_size})")
 
     print("\nshare of the wall time: each stage, then each thread's busy time")
-    print(f"{'model':>5} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES)
+    print(f"{'model':>8} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES)
           + f" {'decoder':>8} {'main':>8} {'encoder':>8}")
     for model, size, t in rows:
         share = {s: 100 * getattr(t, s) / t.wall for s in STAGES}
         threads = (share["decode"] + share["flow"], share["network"] + share["idle"], share["blend"] + share["encode"])
-        print(f"{model:>5} {size:>9} " + " ".join(f"{share[s]:>7.0f}%" for s in STAGES)
+        print(f"{model:>8} {size:>9} " + " ".join(f"{share[s]:>7.0f}%" for s in STAGES)
               + " ".join(f" {value:>7.0f}%" for value in threads))
     print(f"\nload average after: {load()}")
 

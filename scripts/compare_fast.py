@@ -36,10 +36,14 @@ def main() -> None:
     for name in names:
         tiles = [label(photo, "input")]
         models = ["full"] + (["balanced"] if name in balanced else []) + ["fast"]
-        for model in models:
-            stylized = Stylizer.from_style(name, StylizerOptions(model=model))(photo)
+        outputs = {model: Stylizer.from_style(name, StylizerOptions(model=model))(photo) for model in models}
+        for model, stylized in outputs.items():
             tiles.append(label(stylized, f"--style {name} --model {model}"))
-        rows.append(np.hstack(tiles + [np.zeros_like(tiles[0])] * (4 - len(tiles))))
+        gaps = [f"{m} {np.abs(outputs[m].astype(int) - outputs['full']).mean() / 255:.3f}" for m in models[1:]]
+        print(f"{name}: mean absolute difference from the full network (0-1): {', '.join(gaps)}")
+        if "balanced" not in outputs:  # keep the columns in place: a blank where a style has none
+            tiles.insert(2, np.zeros_like(tiles[0]))
+        rows.append(np.hstack(tiles))
     write_image(np.vstack(rows), args.output)
     print(f"wrote {args.output} ({len(names)} styles)")
 

@@ -245,6 +245,11 @@ def test_the_default_model_is_balanced_where_a_style_has_one(cli, make_clip, tin
     monkeypatch.setenv("VIDSTYLE_HOME", str(home))
     assert find_style("both", "balanced").path == home / "styles" / "balanced" / "both.pth"
     assert find_style("only-full", "balanced").path == home / "styles" / "only-full.pth"
+    # A user's own full network shadows a bundled balanced one of the same name.
+    (home / "styles" / "mosaic.pth").write_bytes(tiny_style.read_bytes())
+    assert find_style("mosaic", "balanced").path == home / "styles" / "mosaic.pth"
+    (home / "styles" / "mosaic.pth").unlink()
+    assert find_style("mosaic", "balanced").origin == "bundled"
     listing = {line.split()[0]: line.split()[2] for line in cli("styles").out.splitlines()}
     assert listing["both"] == "full+balanced" and listing["only-full"] == "full"
     clip = make_clip(frames=3)

@@ -197,6 +197,9 @@ def test_init_weights_starts_from_a_network(tmp_path, content_dir, style_image, 
     grown = Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=other))
     for key, value in start.state_dict.items():
         assert torch.equal(grown.model.state_dict()[key], value.float()), key
+    wider = TransformerConfig(base_channels=16, residual_blocks=1, output="residual")
+    with pytest.raises(VidstyleError, match="shares too little"):
+        Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=wider))
 
 
 def test_transplant_is_exact_where_the_student_can_hold_the_teacher():

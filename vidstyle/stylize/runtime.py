@@ -11,10 +11,14 @@ missing or a network cannot be exported.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import logging
 import os
+import tempfile
+import threading
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -25,6 +29,7 @@ import torch
 from ..config import vidstyle_home
 from ..errors import OptionError
 from ..models import TransformerNet
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +67,16 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "torch"
 
 
-GRAPH_VERSION = 1  # part of the export cache key: bump when export_onnx changes its graph
+GRAPH_VERSION = 1  # part of the export cache key: bump when export_onnx changes how it exports
 
 
 def network_digest(model: torch.nn.Module) -> str:
-    """A key for the exported graph: the weights, the module structure, the
-    exporter and the opset, so that any change of either exports afresh."""
-    digest = hashlib.sha256(f"{GRAPH_VERSION}|{ONNX_OPSET}|{torch.__version__}|{model!r}".encode())
+    """A key for the exported graph: the weights, the module structure and
+    the source of every module class in it (a changed forward is another
+    graph), vidstyle's version, the exporter and the opset."""
+    sources = sorted({inspect.getsource(type(module)) for module in model.modules() if type(module).__module__.startswith("vidstyle")})
+    key = f"{GRAPH_VERSION}|{__version__}|{ONNX_OPSET}|{torch.__version__}|{model!r}|{''.join(sources)}"
+    digest = hashlib.sha256(key.encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
@@ -113,13 +121,17 @@ def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path]:
     except OSError:
         pass
     graph = export_onnx(model)
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(graph)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        with os.fdopen(handle, "wb") as file:
+            file.write(graph)
         os.replace(temporary, path)  # concurrent writers of one digest write the same bytes
     except OSError as error:
         log.debug("ONNX graph not cached (%s)", error)
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)
     return graph, path
 
 
@@ -131,21 +143,32 @@ class OnnxNetwork:
     frame size. A single frame uses every thread inside the network (the
     preview's latency); a batch runs one frame per thread on a
     single-threaded session instead, which keeps the cores busier than
-    splitting each convolution between them (benchmarks/backend_speed.py).
+    splitting each convolution between them (1.1x on two cores for the
+    full network; the second table of benchmarks/backend_speed.py).
     """
 
     def __init__(self, model: torch.nn.Module, threads: int | None = None):
         self.threads = threads or torch.get_num_threads()  # honours --threads
+        was_cached = (onnx_cache_dir() / f"{network_digest(model)}.onnx").is_file()
         graph, cache_path = cached_onnx_graph(model)
         try:
             self.session = self._session(graph, self.threads)
-        except Exception:  # a damaged cache file: export again
-            log.info("re-exporting the damaged cached graph %s", cache_path)
+        except Exception:
+            if not was_cached:
+                raise
+            log.info("re-exporting the damaged cached graph %s", cache_path)  # a truncated or foreign file
             cache_path.unlink(missing_ok=True)
             graph, _ = cached_onnx_graph(model)
             self.session = self._session(graph, self.threads)
         self._graph = graph
-        self._per_frame: tuple[object, ThreadPoolExecutor] | None = None
+        self._lock = threading.Lock()
+        self._per_frame_sessions: dict[int, object] = {}  # by threads per frame
+        self._pool: ThreadPoolExecutor | None = None
+
+    def frames_in_flight(self, batch: int) -> int:
+        """How many frames of a batch of ``batch`` are in the network at once
+        (what its memory scales with)."""
+        return min(batch, self.threads) if batch > 1 and self.threads > 1 else batch
 
     @staticmethod
     def _session(graph: bytes, threads: int):
@@ -161,9 +184,16 @@ class OnnxNetwork:
         return onnxruntime.InferenceSession(graph, session_options, providers=["CPUExecutionProvider"])
 
     def _run_frames_in_parallel(self, x: np.ndarray) -> np.ndarray:
-        if self._per_frame is None:
-            self._per_frame = (self._session(self._graph, 1), ThreadPoolExecutor(self.threads, "vidstyle-onnx"))
-        session, pool = self._per_frame
+        """Each frame on its own share of the threads (all of them busy when
+        the batch is smaller than the thread count)."""
+        per_frame = max(1, self.threads // len(x))
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, "vidstyle-onnx")
+                weakref.finalize(self, self._pool.shutdown, wait=False)
+            if per_frame not in self._per_frame_sessions:
+                self._per_frame_sessions[per_frame] = self._session(self._graph, per_frame)
+            session, pool = self._per_frame_sessions[per_frame], self._pool
         outputs = pool.map(lambda frame: session.run(None, {"frames": frame})[0], np.split(x, len(x)))
         return np.concatenate(list(outputs))
 

@@ -65,6 +65,22 @@ def looks_like_path(spec: str) -> bool:
     return spec.endswith((".pth", ".pt", ".ckpt")) or os.sep in spec or "/" in spec
 
 
+def _balanced_or_full(name: str) -> StyleEntry | None:
+    """The balanced network of ``name``, else its full one, folder by folder:
+    a user's own full ``mosaic`` still shadows the bundled balanced one."""
+    for origin, base in style_dirs():
+        for path in (base / "balanced" / f"{name}{STYLE_SUFFIX}", base / f"{name}{STYLE_SUFFIX}"):
+            if path.is_file():
+                return StyleEntry(name, path, origin)
+    return None
+
+
+def styles_for(model: str) -> list[StyleEntry]:
+    """The styles ``--model MODEL`` can run: for balanced every style,
+    through its full network where it has no balanced one."""
+    return available_styles("full" if model == "balanced" else model)
+
+
 def find_style(spec: str, model: str = "full") -> StyleEntry:
     """Resolve a ``--style`` value to a file; unknown names suggest close
     matches. A checkpoint path is used as it is, whatever ``model``."""
@@ -76,14 +92,17 @@ def find_style(spec: str, model: str = "full") -> StyleEntry:
         if not path.is_file():
             raise StyleError(f"no such style file: {spec}")
         return StyleEntry(path.stem, path, "file")
+    if model == "balanced":  # the default: a style without one runs its full network
+        found = _balanced_or_full(spec)
+        if found:
+            return found
+        model = "full"  # for the error below
     styles = {entry.name: entry for entry in available_styles(model)}
     if spec in styles:
         return styles[spec]
-    if model == "balanced":  # the default: a style without one runs its full network
-        return find_style(spec, "full")
     if model == "fast" and spec in {entry.name for entry in available_styles()}:
         have = ", ".join(styles) or "none yet"
-        raise StyleError(f"style {spec!r} has no fast model (fast models: {have}); use --model full")
+        raise StyleError(f"style {spec!r} has no fast model (fast models: {have}); leave out --model (balanced) or use --model full")
     if not styles:
         raise StyleError(f"unknown style {spec!r}: no styles are installed")
     close = difflib.get_close_matches(spec.lower(), list(styles), n=3, cutoff=0.5)

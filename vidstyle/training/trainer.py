@@ -184,6 +184,8 @@ class Trainer:
             self.model.load_state_dict({k: v.float() for k, v in start.state_dict.items()})
             return
         left = transplant(start.build_model(), self.model)
+        if len(left) > len(self.model.state_dict()) // 2:
+            raise VidstyleError(f"{spec} shares too little with this architecture to start from: {start.architecture}")
         log.info("started from %s (%s), transplanted; new: %s", spec, start.architecture, ", ".join(left) or "nothing")
 
     def checkpoint(self, final: bool = False) -> StyleCheckpoint:

@@ -36,8 +36,6 @@ def _separable_from_dense(weight: torch.Tensor, bias: torch.Tensor) -> dict[str,
 
 
 def _crop_kernel(weight: torch.Tensor, size: int) -> torch.Tensor:
-    if weight.shape[-1] <= size:
-        return weight.clone()
     start = (weight.shape[-1] - size) // 2
     return weight[..., start : start + size, start : start + size].clone()
 
@@ -51,7 +49,12 @@ def transplant(teacher: TransformerNet, student: TransformerNet) -> list[str]:
     for name, tensor in target.items():
         if name in source and source[name].shape == tensor.shape:
             loaded[name] = source[name]
-        elif name in source and source[name].dim() == 4 and source[name].shape[:2] == tensor.shape[:2]:
+        elif (
+            name in source
+            and source[name].dim() == 4
+            and source[name].shape[:2] == tensor.shape[:2]
+            and source[name].shape[-1] >= tensor.shape[-1]  # a kernel can shrink to its centre, not grow
+        ):
             loaded[name] = _crop_kernel(source[name], tensor.shape[-1])
     for block in range(1, student.config.residual_blocks + 1):
         for conv in ("conv1", "conv2"):

@@ -36,7 +36,7 @@ from ...media.atomic import atomic_output
 from ...media.images import write_image
 from ...media.reader import SEQUENCE_FORMAT, VideoInfo
 from ...media.writer import EncoderSettings, VideoWriter, container_format
-from ...stylize.styles import DEFAULT_MODEL, available_styles
+from ...stylize.styles import DEFAULT_MODEL, styles_for
 from ...stylize.stylizer import Stylizer, StylizerOptions
 from ...temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 from .capture import FrameGrabber, open_source
@@ -119,7 +119,7 @@ def parse_keys(spec: str) -> dict[int, str]:
 def style_cycle(start: str, model: str) -> list[str]:
     """The styles n/p go through: the installed ones that have a network for
     ``model``, and ``start`` first when it is not one of them (a file or a mix)."""
-    styles = [entry.name for entry in available_styles("full" if model == "balanced" else model)]
+    styles = [entry.name for entry in styles_for(model)]
     return styles if start in styles else [start, *styles]
 
 
