@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from ..errors import OptionError
 from ..models import TransformerNet
 from ..models.inference import inference_network
+from .banded import band_rows_for_budget, plain_network_bytes, stylize_banded
 from .checkpoints import StyleCheckpoint
 from .controls import StyleMix, blend_styles, check_strength, preserve_color
-from .banded import band_rows_for_budget, plain_network_bytes, stylize_banded
 from .devices import resolve_device
 from .runtime import Network, check_backend, compile_network
 from .styles import DEFAULT_MODEL, check_model, load_style
