@@ -185,3 +185,22 @@ def test_the_stylizer_goes_to_bands_over_its_memory_budget(monkeypatch, shared):
     assert rows and all(r <= 64 for r in rows)
     assert got.shape == want.shape
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+
+
+def test_a_batch_too_large_for_the_budget_goes_in_parts_that_fit(monkeypatch, shared):
+    from vidstyle import Stylizer, StylizerOptions
+    from vidstyle.media.images import resize_long_side
+
+    photo = resize_long_side(read_image(shared / "content" / "golden_gate.jpg"), 96)
+    frames = np.stack([photo, photo[::-1].copy(), photo[:, ::-1].copy(), photo])
+    stylizer = Stylizer.from_style("mosaic", StylizerOptions(model="fast", backend="torch"))
+    want = stylizer(frames)
+    sizes = []
+    network = stylizer.networks[0]
+    stylizer.networks[0] = lambda x: sizes.append(len(x)) or network(x)
+    # two frames at a time fit, three do not
+    monkeypatch.setattr("vidstyle.stylize.stylizer.plain_network_bytes", lambda config, h, w, n=1: n * 2**30)
+    monkeypatch.setattr(stylizer, "memory_budget_bytes", lambda: 2 * 2**30)
+    got = stylizer(frames)
+    assert sizes == [2, 2]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
