@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -259,4 +260,6 @@ def test_the_default_model_is_balanced_where_a_style_has_one(cli, make_clip, tin
         assert cli("run", clip, "-o", out, "--style", "both", "--codec", "ffv1", "--temporal", "none", "-q", *args).code == 0
         outputs[args] = read_frames(out, None)
     assert np.array_equal(outputs[()][0], outputs[("--model", "balanced")][0])
+    report = json.loads(cli("run", clip, "-o", tmp_path / "report.mkv", "--style", "both,only-full", "--codec", "ffv1", "-q", "--json").out)
+    assert report["networks"] == [str(home / "styles" / "balanced" / "both.pth"), str(home / "styles" / "only-full.pth")]
     assert np.abs(outputs[()][0].astype(int) - outputs[("--model", "full")][0].astype(int)).mean() > 1

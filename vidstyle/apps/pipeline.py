@@ -125,6 +125,7 @@ class RunResult:
     height: int
     device: str
     backend: str = "torch"
+    networks: list[str] = field(default_factory=list)  # the network files that ran (balanced, or full where none)
     skipped_packets: int = 0
     options: dict = field(default_factory=dict)
     pixel_format: str | None = None  # of the output, e.g. yuv420p10le
@@ -147,6 +148,7 @@ class RunResult:
             "device": self.device,
             "backend": self.backend,
             "style": self.style,
+            "networks": self.networks,
             "skipped_packets": self.skipped_packets,
             "pixel_format": self.pixel_format,
             "alpha": self.alpha,
@@ -336,6 +338,7 @@ def stylize_video(
         height=info.height,
         device=str(stylizer.device),
         backend=stylizer.backend,
+        networks=[str(c.source) if c.source else c.name for c in stylizer.checkpoints],
         skipped_packets=reader.skipped_packets,
         options=asdict(options),
         pixel_format=writer.stream.pix_fmt,

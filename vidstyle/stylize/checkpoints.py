@@ -37,6 +37,7 @@ class StyleCheckpoint:
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] | None = None
+    source: Path | None = None  # the file it was loaded from (not saved): which network ran, for reports
 
     def build_model(self) -> TransformerNet:
         model = TransformerNet(self.architecture)
@@ -83,9 +84,12 @@ def load_checkpoint(path: str | Path) -> StyleCheckpoint:
             state_dict=payload["state_dict"],
             metadata=dict(payload.get("metadata") or {}),
             training=payload.get("training"),
+            source=path,
         )
     if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
-        return from_legacy_state_dict(payload, name=path.stem)
+        legacy = from_legacy_state_dict(payload, name=path.stem)
+        legacy.source = path
+        return legacy
     raise StyleError(f"not a style checkpoint: {path}")
 
 
