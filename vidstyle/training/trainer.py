@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from ..config import build, merge, read_toml
-from ..errors import OptionError, VidstyleError
+from ..errors import OptionError, StyleError, VidstyleError
 from ..media.images import read_image, resize_long_side, to_array, to_tensor, write_image
 from ..models import TransformerConfig, TransformerNet
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
@@ -100,7 +100,7 @@ class TrainConfig:
             if base.style_image:
                 base.name = Path(base.style_image).stem.replace("_", "-")
             else:
-                base.name = f"{Path(base.teacher).stem}-fast" if base.teacher else "style"
+                base.name = f"{Path(base.teacher).stem}-student" if base.teacher else "style"
         return base
 
     @property
@@ -175,11 +175,23 @@ class Trainer:
             self.pairs.generator.set_state(state["pair_rng"])
         torch.set_rng_state(state["torch_rng"])
 
+    def _start_network(self, spec: str) -> StyleCheckpoint:
+        """``spec``'s network of this training's shape (a style name has up to
+        three), else its full one to transplant from."""
+        for model in ("full", "balanced", "fast"):
+            try:
+                candidate = load_style(spec, model)
+            except StyleError:
+                continue
+            if candidate.architecture == self.config.architecture:
+                return candidate
+        return load_style(spec, "full")
+
     def _initialise(self, spec: str) -> None:
         """Start from a trained network's weights: the same shape loads as it
         is; another shape (a smaller student of a full network) takes what
         transplant() can carry over."""
-        start = load_style(spec, model="fast" if self.teacher is not None else "full")
+        start = self._start_network(spec)
         if start.architecture == self.config.architecture:
             self.model.load_state_dict({k: v.float() for k, v in start.state_dict.items()})
             return
