@@ -68,11 +68,11 @@ def test_bundled_style_on_a_photo_matches_the_plain_network(photo, model_kind):
 
 
 @pytest.mark.parametrize(
-    "separable, edge_kernel, output, base_channels",
-    list(itertools.product([False, True], [3, 5, 9], ["image", "residual"], [8, 16])),
+    "separable, edge_kernel, output, base_channels, decoder_channels",
+    [*itertools.product([False, True], [3, 5, 9], ["image", "residual"], [8, 16], [None]), (True, 5, "residual", 16, 8)],
 )
-def test_every_variant_matches(separable, edge_kernel, output, base_channels):
-    config = TransformerConfig(base_channels, 2, output, edge_kernel, separable)
+def test_every_variant_matches(separable, edge_kernel, output, base_channels, decoder_channels):
+    config = TransformerConfig(base_channels, 2, output, edge_kernel, separable, decoder_channels)
     model = random_network(config)
     x = torch.rand(1, 3, 37, 53) * 255
     expected = plain(model, x)

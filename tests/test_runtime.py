@@ -94,6 +94,7 @@ def test_cli_reports_the_backend_and_rejects_an_unknown_one(make_clip, tmp_path,
         TransformerConfig(base_channels=16, residual_blocks=2, output="residual", edge_kernel=9),
         TransformerConfig(base_channels=8, residual_blocks=1, output="image", edge_kernel=3, separable=True),
         TransformerConfig(base_channels=4, residual_blocks=1, output="residual", edge_kernel=5),
+        TransformerConfig(base_channels=16, residual_blocks=1, output="residual", edge_kernel=5, separable=True, decoder_channels=8),
     ],
 )
 def test_the_rearranged_network_computes_the_same_function(config):

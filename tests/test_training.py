@@ -202,6 +202,21 @@ def test_init_weights_starts_from_a_network(tmp_path, content_dir, style_image, 
         Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=wider))
 
 
+def test_a_narrower_decoder_keeps_the_teachers_most_used_channels():
+    """When the teacher's last convolution reads only half of its
+    full-resolution channels, a student with that many is the teacher."""
+    torch.manual_seed(4)
+    teacher = TransformerNet(TransformerConfig(base_channels=8, residual_blocks=1, output="residual", edge_kernel=3)).eval()
+    with torch.no_grad():
+        teacher.deconv3.conv2d.weight[:, ::2] = 0  # channels 0, 2, 4, 6 unused
+        teacher.in5.weight.uniform_(0.5, 1.5)
+    student = TransformerNet(TransformerConfig(base_channels=8, residual_blocks=1, output="residual", edge_kernel=3, decoder_channels=4)).eval()
+    assert transplant(teacher, student) == []
+    x = torch.rand(1, 3, 32, 40) * 255
+    with torch.no_grad():
+        assert float((student(x) - teacher(x)).abs().max()) < 0.05
+
+
 def test_transplant_is_exact_where_the_student_can_hold_the_teacher():
     """A teacher whose edge kernels are zero outside their centre and whose
     residual convolutions are rank 1 per input channel is exactly a smaller,

@@ -29,6 +29,13 @@ class TransformerConfig:
     # Lighter variants for real-time CPU use (the defaults are Johnson's):
     edge_kernel: int = 9  # kernel of the first and last convolutions
     separable: bool = False  # depthwise-separable convolutions in the residual blocks
+    # channels after the last upsampling, at full resolution, where a CPU
+    # spends most of a frame's time (None: base_channels)
+    decoder_channels: int | None = None
+
+    @property
+    def full_resolution_channels(self) -> int:
+        return self.decoder_channels or self.base_channels
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,9 +115,10 @@ class TransformerNet(nn.Module):
             self.add_module(f"res{i + 1}", ResidualBlock(4 * c, config.separable))
         self.deconv1 = UpsampleConvLayer(4 * c, 2 * c, 3, upsample=2)
         self.in4 = nn.InstanceNorm2d(2 * c, affine=True)
-        self.deconv2 = UpsampleConvLayer(2 * c, c, 3, upsample=2)
-        self.in5 = nn.InstanceNorm2d(c, affine=True)
-        self.deconv3 = ConvLayer(c, 3, config.edge_kernel)
+        d = config.full_resolution_channels
+        self.deconv2 = UpsampleConvLayer(2 * c, d, 3, upsample=2)
+        self.in5 = nn.InstanceNorm2d(d, affine=True)
+        self.deconv3 = ConvLayer(d, 3, config.edge_kernel)
 
     @staticmethod
     def pad_to_multiple(x: torch.Tensor, multiple: int = 4) -> torch.Tensor:

@@ -284,7 +284,8 @@ def _layers(config: TransformerConfig) -> list[dict]:
     for _ in range(config.residual_blocks):
         layers.append(layer(4 * c, 4 * c, 3, 4, 4, separable=sep))
         layers.append(layer(4 * c, 4 * c, 3, 4, 4, separable=sep, held=4 * c, held_div=4))  # the block's input
-    layers += [layer(4 * c, 2 * c, 3, 4, 2, up=2), layer(2 * c, c, 3, 2, 1, up=2), layer(c, 3, k, 1, 1, last=True)]
+    d = config.full_resolution_channels
+    layers += [layer(4 * c, 2 * c, 3, 4, 2, up=2), layer(2 * c, d, 3, 2, 1, up=2), layer(d, 3, k, 1, 1, last=True)]
     return layers
 
 

@@ -6,7 +6,8 @@ close to the teacher's look. Tensors of the same shape are copied; edge
 kernels larger than the student's are cropped to their centre; a dense 3x3
 residual convolution becomes a depthwise-separable one by the best rank-1
 factorisation of each input channel's taps (SVD), which the instance norm
-after it forgives up to scale.
+after it forgives up to scale; a narrower full-resolution decoder keeps the
+teacher's most used channels.
 """
 
 from __future__ import annotations
@@ -64,5 +65,26 @@ def transplant(teacher: TransformerNet, student: TransformerNet) -> list[str]:
                 for key, value in _separable_from_dense(dense_weight, dense_bias).items():
                     if target[prefix + key].shape == value.shape:
                         loaded[prefix + key] = value
+    loaded.update(_narrow_decoder(source, target, student.config.edge_kernel))
     student.load_state_dict({**target, **{k: v.to(target[k].dtype) for k, v in loaded.items()}})
     return sorted(set(target) - set(loaded))
+
+
+def _narrow_decoder(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor], edge_kernel: int) -> dict[str, torch.Tensor]:
+    """A student with fewer full-resolution channels keeps the teacher's
+    channels that weigh most in its last convolution: each is normalised
+    on its own, so the kept ones are exactly the teacher's."""
+    have, want = source["in5.weight"].shape[0], target["in5.weight"].shape[0]
+    if want >= have or target["deconv2.conv2d.weight"].shape[1] != source["deconv2.conv2d.weight"].shape[1]:
+        return {}
+    last = source["deconv3.conv2d.weight"]
+    weight = last.abs().sum(dim=(0, 2, 3)) * source["in5.weight"].abs()
+    keep = torch.argsort(weight, descending=True)[:want].sort().values
+    return {
+        "deconv2.conv2d.weight": source["deconv2.conv2d.weight"][keep].clone(),
+        "deconv2.conv2d.bias": source["deconv2.conv2d.bias"][keep].clone(),
+        "in5.weight": source["in5.weight"][keep].clone(),
+        "in5.bias": source["in5.bias"][keep].clone(),
+        "deconv3.conv2d.weight": _crop_kernel(last[:, keep], edge_kernel),
+        "deconv3.conv2d.bias": source["deconv3.conv2d.bias"].clone(),
+    }
