@@ -90,25 +90,10 @@ def load_photo(path: Path | None) -> np.ndarray:
     raise SystemExit(f"no photo found: pass --photo (looked for {', '.join(map(str, PHOTOS))})")
 
 
-def fit(photo: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The photo cropped to the aspect ratio of width x height, then resized."""
-    import cv2
-
-    h, w = photo.shape[:2]
-    if w * height > h * width:  # too wide
-        crop = h * width // height
-        photo = photo[:, (w - crop) // 2 : (w - crop) // 2 + crop]
-    else:
-        crop = w * height // width
-        photo = photo[(h - crop) // 2 : (h - crop) // 2 + crop]
-    shrink = photo.shape[1] >= width
-    return cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--style", default="mosaic")
-    parser.add_argument("--model", default="full", choices=("full", "fast"))
+    parser.add_argument("--model", default="full", choices=("full", "balanced", "fast"))
     parser.add_argument("--sizes", default="1280x720,1920x1080,3840x2160")
     parser.add_argument("--paths", default=",".join(PATHS), help="which of onnx,torch,banded to run")
     parser.add_argument("--threads", type=int, default=1)
@@ -124,6 +109,7 @@ def main() -> None:
         return
 
     from vidstyle.stylize.banded import banded_peak_bytes, estimate_peak_bytes
+    from vidstyle.apps.sheet import fit
     from vidstyle.stylize.styles import load_style
 
     config = load_style(args.style, args.model).architecture
@@ -138,7 +124,7 @@ def main() -> None:
         for index, size in enumerate(args.sizes.split(",")):
             width, height = map(int, size.split("x"))
             frame_path = Path(folder) / f"{size}.npy"
-            np.save(frame_path, fit(photo, width, height))
+            np.save(frame_path, np.ascontiguousarray(fit(photo, width, height)))
             results = {}
             for path in paths:
                 command = [sys.executable, __file__, "--child", path, "--frame", str(frame_path), "--style", args.style,

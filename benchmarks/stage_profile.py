@@ -50,27 +50,17 @@ import os
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidstyle import RunOptions, Stylizer, StylizerOptions, stylize_video
 from vidstyle.apps.pipeline import StageTimes
+from vidstyle.apps.sheet import fit
 from vidstyle.media.reader import probe
 from vidstyle.media.writer import VideoWriter
 from vidstyle.temporal.metrics import read_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("decode", "flow", "network", "blend", "encode", "idle")
-
-
-def fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale ``rgb`` to cover width x height, then crop the middle (no stretching)."""
-    h, w = rgb.shape[:2]
-    scale = max(width / w, height / h)
-    scaled = cv2.resize(rgb, (max(width, round(w * scale)), max(height, round(h * scale))), interpolation=cv2.INTER_AREA)
-    top = (scaled.shape[0] - height) // 2
-    left = (scaled.shape[1] - width) // 2
-    return np.ascontiguousarray(scaled[top : top + height, left : left + width])
 
 
 def write_sized_clip(source: Path, frames: list[np.ndarray], width: int, height: int, path: Path) -> Path:
@@ -80,7 +70,7 @@ def write_sized_clip(source: Path, frames: list[np.ndarray], width: int, height:
     step = round(1 / (info.frame_rate * info.time_base)) if info.frame_rate else 1
     try:
         for index, rgb in enumerate(frames):
-            writer.write(fit(rgb, width, height), index * step, info.time_base)
+            writer.write(np.ascontiguousarray(fit(rgb, width, height)), index * step, info.time_base)
         writer.close()
     except BaseException:
         writer.abort()

