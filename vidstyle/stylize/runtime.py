@@ -110,14 +110,14 @@ def export_onnx(model: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path]:
+def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path, bool]:
     """The exported graph, from the cache when these weights were exported
     before (an export costs 0.3-0.6 s, paid by every batch unit and every
-    preview start otherwise), and the cache file it lives in. A cache that
-    cannot be written is skipped."""
+    preview start otherwise), the cache file it lives in, and whether it
+    came from there. A cache that cannot be written is skipped."""
     path = onnx_cache_dir() / f"{network_digest(model)}.onnx"
     try:
-        return path.read_bytes(), path
+        return path.read_bytes(), path, True
     except OSError:
         pass
     graph = export_onnx(model)
@@ -132,7 +132,7 @@ def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path]:
         log.debug("ONNX graph not cached (%s)", error)
         if temporary:
             Path(temporary).unlink(missing_ok=True)
-    return graph, path
+    return graph, path, False
 
 
 class OnnxNetwork:
@@ -149,16 +149,15 @@ class OnnxNetwork:
 
     def __init__(self, model: torch.nn.Module, threads: int | None = None):
         self.threads = threads or torch.get_num_threads()  # honours --threads
-        was_cached = (onnx_cache_dir() / f"{network_digest(model)}.onnx").is_file()
-        graph, cache_path = cached_onnx_graph(model)
+        graph, cache_path, from_cache = cached_onnx_graph(model)
         try:
             self.session = self._session(graph, self.threads)
         except Exception:
-            if not was_cached:
+            if not from_cache:
                 raise
             log.info("re-exporting the damaged cached graph %s", cache_path)  # a truncated or foreign file
             cache_path.unlink(missing_ok=True)
-            graph, _ = cached_onnx_graph(model)
+            graph, _, _ = cached_onnx_graph(model)
             self.session = self._session(graph, self.threads)
         self._graph = graph
         self._lock = threading.Lock()
