@@ -44,7 +44,8 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from vidstyle.stylize.banded import band_rows_for_budget, stylize_banded
+    from vidstyle.stylize.banded import stylize_banded
+    from vidstyle.stylize.budget import band_rows_for_budget
     from vidstyle.stylize.runtime import compile_network
     from vidstyle.stylize.styles import load_style
 
@@ -108,7 +109,7 @@ def main() -> None:
         child(args)
         return
 
-    from vidstyle.stylize.banded import banded_peak_bytes, estimate_peak_bytes
+    from vidstyle.stylize.budget import banded_peak_bytes, estimate_peak_bytes
     from vidstyle.apps.sheet import fit
     from vidstyle.stylize.styles import load_style
 

@@ -14,7 +14,8 @@ import torch
 from vidstyle.errors import OptionError
 from vidstyle.media.images import read_image, to_tensor
 from vidstyle.models import TransformerConfig, TransformerNet
-from vidstyle.stylize.banded import band_rows_for_budget, banded_peak_bytes, estimate_peak_bytes, stylize_banded
+from vidstyle.stylize.banded import stylize_banded
+from vidstyle.stylize.budget import band_rows_for_budget, banded_peak_bytes, estimate_peak_bytes
 from vidstyle.stylize.styles import load_style
 
 TOLERANCE = 0.05  # on the 0-255 scale: float round-off, far below one grey level

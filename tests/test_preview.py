@@ -253,8 +253,12 @@ def test_opencv_loads_before_pyav_so_that_the_window_can_open():
     """PyAV's wheels bundle xcb libraries under the same file names as
     OpenCV's; loaded first, they make OpenCV's Qt window hang for ever in
     cv2.namedWindow (PyAV issues 978 and 1050). Importing vidstyle, as the
-    command does, must load cv2 before av."""
-    code = "import sys, vidstyle.cli; names = list(sys.modules); print(names.index('cv2') < names.index('av'))"
+    command does, must load cv2 before av, however the commands' own modules
+    are imported after it."""
+    code = (
+        "import sys, vidstyle.cli, vidstyle.apps.preview.session; names = list(sys.modules); "
+        "print(names.index('cv2') < names.index('av'))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "True"
 

@@ -125,7 +125,7 @@ def test_a_batch_runs_one_frame_per_thread_with_the_same_result(photo):
     x = torch.from_numpy(np.stack([photo, photo[::-1], photo[:, ::-1]]).copy()).permute(0, 3, 1, 2).float()
     onnx = runtime.OnnxNetwork(network, threads=2)
     batched = onnx(x)
-    assert onnx._per_frame_sessions  # the batch took the per-frame path
+    assert 1 in onnx.runner._sessions  # the batch took the per-frame path: single-threaded sessions
     one_by_one = torch.cat([onnx(frame[None]) for frame in x])
     assert float((batched - one_by_one).abs().max()) < 1e-3
 

@@ -15,9 +15,9 @@ from vidstyle.temporal.consistency import (
     TemporalBlender,
     TemporalOptions,
     warp,
-    warp_tensor,
     warping_error,
 )
+from vidstyle.temporal.losses import warp_tensor
 
 
 def textured(height=96, width=128, seed=0) -> np.ndarray:

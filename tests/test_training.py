@@ -283,7 +283,7 @@ def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
 
 
 def test_temporal_loss_trains_towards_stability(tmp_path, content_dir, style_image, make_clip):
-    from vidstyle.temporal.consistency import pair_temporal_loss, random_smooth_flow, temporal_loss
+    from vidstyle.temporal.losses import pair_temporal_loss, random_smooth_flow, temporal_loss
 
     clip = make_clip(width=96, height=64, frames=12, noise=3)
     trainer = Trainer(tiny_config(tmp_path, content_dir, style_image, content=[str(content_dir), str(clip)],

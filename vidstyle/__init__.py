@@ -21,23 +21,34 @@ from .version import __version__  # noqa: F401
 # cv2.namedWindow (PyAV issues 978 and 1050), which `vidstyle preview` needs.
 import cv2  # noqa: E402, F401
 
-from .apps.batch.job import load_job, run_batch  # noqa: E402
-from .apps.pipeline import RunOptions, RunResult, stylize_video  # noqa: E402
-from .apps.preview.session import PreviewOptions, run_preview  # noqa: E402
-from .errors import VidstyleError  # noqa: E402
-from .stylize.styles import available_styles  # noqa: E402
-from .stylize.stylizer import Stylizer, StylizerOptions  # noqa: E402
+from importlib import import_module  # noqa: E402
+from typing import Any  # noqa: E402
 
-__all__ = [
-    "VidstyleError",
-    "RunOptions",
-    "RunResult",
-    "stylize_video",
-    "Stylizer",
-    "StylizerOptions",
-    "available_styles",
-    "load_job",
-    "run_batch",
-    "PreviewOptions",
-    "run_preview",
-]
+# The API, imported on first use: a run from a cached ONNX graph does not
+# load PyTorch at all (stylize/open.py), and `vidstyle --help` stays quick.
+_API = {
+    "VidstyleError": ".errors",
+    "RunOptions": ".apps.pipeline",
+    "RunResult": ".apps.pipeline",
+    "stylize_video": ".apps.pipeline",
+    "Stylizer": ".stylize.stylizer",
+    "StylizerOptions": ".stylize.options",
+    "open_stylizer": ".stylize.open",
+    "available_styles": ".stylize.styles",
+    "load_job": ".apps.batch.job",
+    "run_batch": ".apps.batch.job",
+    "PreviewOptions": ".apps.preview.session",
+    "run_preview": ".apps.preview.session",
+}
+
+__all__ = list(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(import_module(_API[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -30,8 +30,9 @@ from ..media.chunks import Segment
 from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
+from ..stylize.open import FrameStylizer, open_stylizer
+from ..stylize.options import StylizerOptions
 from ..stylize.styles import DEFAULT_MODEL
-from ..stylize.stylizer import Stylizer, StylizerOptions
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class RunOptions:
     memory_budget: float | None = None  # GiB for the network; larger frames go through in exact bands
     codec: str | None = None
     crf: int | None = 18
-    preset: str | None = "medium"
+    preset: str | None = None  # None: the encoder's default (x264: "faster"; media/writer.py)
     pixel_format: str | None = None
     audio: bool = True
     max_frames: int | None = None  # only the first N frames (audio cut to match)
@@ -293,7 +294,7 @@ def stylize_video(
     output: str | Path | None = None,
     style: str | None = None,
     *,
-    stylizer: Stylizer | None = None,
+    stylizer: FrameStylizer | None = None,
     options: RunOptions | None = None,
     progress: Callable[[int], None] | None = None,
     segment: Segment | None = None,
@@ -316,7 +317,7 @@ def stylize_video(
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
     try:
         if stylizer is None:
-            stylizer = Stylizer.from_style(options.style, options.stylizer())
+            stylizer = open_stylizer(options.style, options.stylizer())
         output_path = Path(output) if output else default_output(input_path, stylizer.name)
         _check_output(input_path, output_path)
         batch_size = options.batch_size or stylizer.default_batch_size()
@@ -363,7 +364,7 @@ def _same_target(a: Path, b: Path) -> bool:
 
 def _run(
     reader: VideoReader,
-    stylizer: Stylizer,
+    stylizer: FrameStylizer,
     temporary: Path,
     options: RunOptions,
     batch_size: int,

@@ -14,43 +14,29 @@ import hashlib
 import inspect
 import io
 import logging
-import os
-import tempfile
-import threading
 import warnings
-import weakref
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from ..config import vidstyle_home
 from ..errors import OptionError
 from ..models import TransformerNet
 from ..version import __version__
+from .onnx_graphs import (  # noqa: F401  (BACKENDS and check_backend: this module's public names too)
+    BACKENDS,
+    GRAPH_VERSION,
+    ONNX_OPSET,
+    OnnxRunner,
+    check_backend,
+    onnx_cache_dir,
+    onnx_runtime_available,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx")
-ONNX_OPSET = 17
-
 Network = Callable[[torch.Tensor], torch.Tensor]
-
-
-def check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise OptionError(f"unknown backend {backend!r}: use {', '.join(BACKENDS)}")
-
-
-def onnx_runtime_available() -> bool:
-    try:
-        import onnx  # noqa: F401  (the exporter needs it)
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
@@ -67,9 +53,6 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "torch"
 
 
-GRAPH_VERSION = 1  # part of the export cache key: bump when export_onnx changes how it exports
-
-
 def network_digest(model: torch.nn.Module) -> str:
     """A key for the exported graph: the weights, the module structure and
     the source of every module class in it (a changed forward is another
@@ -81,10 +64,6 @@ def network_digest(model: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:32]
-
-
-def onnx_cache_dir() -> Path:
-    return vidstyle_home() / "onnx"
 
 
 def export_onnx(model: torch.nn.Module) -> bytes:
@@ -121,89 +100,35 @@ def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path, bool]:
     except OSError:
         pass
     graph = export_onnx(model)
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            file.write(graph)
-        os.replace(temporary, path)  # concurrent writers of one digest write the same bytes
-    except OSError as error:
-        log.debug("ONNX graph not cached (%s)", error)
-        if temporary:
-            Path(temporary).unlink(missing_ok=True)
+    write_atomically(path, graph)
     return graph, path, False
 
 
 class OnnxNetwork:
-    """A style network exported to ONNX and run by ONNX Runtime on the CPU.
-
-    Called like the module: (N, 3, H, W) float32 CPU tensor in, same out.
-    Height, width and batch are dynamic axes, so one session serves every
-    frame size. A single frame uses every thread inside the network (the
-    preview's latency); a batch runs one frame per thread on a
-    single-threaded session instead, which keeps the cores busier than
-    splitting each convolution between them (1.1x on two cores for the
-    full network; the second table of benchmarks/backend_speed.py).
-    """
+    """A style network exported to ONNX and run by ONNX Runtime on the CPU
+    (:class:`~.onnx_graphs.OnnxRunner`), called like the module: (N, 3, H, W)
+    float32 CPU tensor in, same out, any H and W."""
 
     def __init__(self, model: torch.nn.Module, threads: int | None = None):
-        self.threads = threads or torch.get_num_threads()  # honours --threads
-        graph, cache_path, from_cache = cached_onnx_graph(model)
+        threads = threads or torch.get_num_threads()  # honours --threads
+        graph, self.cache_path, from_cache = cached_onnx_graph(model)
         try:
-            self.session = self._session(graph, self.threads)
+            self.runner = OnnxRunner(graph, threads)
+            self.runner.session(threads)  # a damaged graph fails here, not at the first frame
         except Exception:
             if not from_cache:
                 raise
-            log.info("re-exporting the damaged cached graph %s", cache_path)  # a truncated or foreign file
-            cache_path.unlink(missing_ok=True)
-            graph, _, _ = cached_onnx_graph(model)
-            self.session = self._session(graph, self.threads)
-        self._graph = graph
-        self._lock = threading.Lock()
-        self._per_frame_sessions: dict[int, object] = {}  # by threads per frame
-        self._pool: ThreadPoolExecutor | None = None
-
-    def frames_in_flight(self, batch: int) -> int:
-        """How many frames of a batch of ``batch`` are in the network at once
-        (what its memory scales with)."""
-        return min(batch, self.threads) if batch > 1 and self.threads > 1 else batch
-
-    @staticmethod
-    def _session(graph: bytes, threads: int):
-        import onnxruntime
-
-        session_options = onnxruntime.SessionOptions()
-        session_options.intra_op_num_threads = threads
-        session_options.inter_op_num_threads = 1
-        session_options.log_severity_level = 3  # errors only
-        # Idle workers sleep instead of spinning: the optical flow and the
-        # video codecs run in threads beside the network and need the cores.
-        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return onnxruntime.InferenceSession(graph, session_options, providers=["CPUExecutionProvider"])
-
-    def _run_frames_in_parallel(self, x: np.ndarray) -> np.ndarray:
-        """Each frame on its own share of the threads (all of them busy when
-        the batch is smaller than the thread count)."""
-        per_frame = max(1, self.threads // len(x))
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, "vidstyle-onnx")
-                weakref.finalize(self, self._pool.shutdown, wait=False)
-            if per_frame not in self._per_frame_sessions:
-                self._per_frame_sessions[per_frame] = self._session(self._graph, per_frame)
-            session, pool = self._per_frame_sessions[per_frame], self._pool
-        outputs = pool.map(lambda frame: session.run(None, {"frames": frame})[0], np.split(x, len(x)))
-        return np.concatenate(list(outputs))
+            log.info("re-exporting the damaged cached graph %s", self.cache_path)  # a truncated or foreign file
+            self.cache_path.unlink(missing_ok=True)
+            graph, self.cache_path, _ = cached_onnx_graph(model)
+            self.runner = OnnxRunner(graph, threads)
+            self.runner.session(threads)
+        self.frames_in_flight = self.runner.frames_in_flight
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         height, width = frames.shape[-2:]
         x = TransformerNet.pad_to_multiple(frames.detach().float()).contiguous().numpy()
-        if len(x) > 1 and self.threads > 1:
-            y = self._run_frames_in_parallel(x)
-        else:
-            y = self.session.run(None, {"frames": x})[0]
-        return torch.from_numpy(y[..., :height, :width])
+        return torch.from_numpy(self.runner(x)[..., :height, :width])
 
 
 def compile_network(model: TransformerNet, device: torch.device, backend: str = "auto") -> tuple[Network, str]:

@@ -15,10 +15,13 @@ import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import vidstyle_home
 from ..errors import StyleError
-from .checkpoints import StyleCheckpoint, load_checkpoint
+
+if TYPE_CHECKING:
+    from .checkpoints import StyleCheckpoint
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "styles"
 STYLE_SUFFIX = ".pth"
@@ -110,7 +113,9 @@ def find_style(spec: str, model: str = "full") -> StyleEntry:
     raise StyleError(f"unknown style {spec!r}{hint}")
 
 
-def load_style(spec: str, model: str = "full") -> StyleCheckpoint:
+def load_style(spec: str, model: str = "full") -> "StyleCheckpoint":
+    from .checkpoints import load_checkpoint  # PyTorch, needed only from here on
+
     entry = find_style(spec, model)
     checkpoint = load_checkpoint(entry.path)
     if entry.origin != "file":

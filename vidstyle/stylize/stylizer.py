@@ -10,7 +10,6 @@ lives here, and so does the padding that lets frames of any size through.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -20,12 +19,15 @@ import torch.nn.functional as F
 from ..errors import OptionError
 from ..models import TransformerNet
 from ..models.inference import inference_network
-from .banded import band_rows_for_budget, plain_network_bytes, stylize_banded
+from .banded import stylize_banded
+from .budget import band_rows_for_budget, plain_network_bytes
 from .checkpoints import StyleCheckpoint
-from .controls import StyleMix, blend_styles, check_strength, preserve_color
+from .controls import blend_styles, preserve_color
 from .devices import resolve_device
-from .runtime import Network, check_backend, compile_network
-from .styles import DEFAULT_MODEL, check_model, load_style
+from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
+from .runtime import Network, compile_network
+from .style_mix import StyleMix
+from .styles import load_style
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +35,8 @@ log = logging.getLogger(__name__)
 # least 8 px a side; smaller ones are padded by repeating their edge pixels
 # up to this, and cropped back.
 MIN_NETWORK_SIDE = 16
-# The network's share of a 4K run's memory on the CPU: with the frames in
-# flight, the stabiliser and the encoder beside it, a run stays near 4 GiB.
-DEFAULT_MEMORY_GIB = 2.5
 FAST_BAND_ROWS = 64
 DEEP_SCALE = 257.0  # uint16 / 257 is the 0-255 scale of 8-bit frames (65535 = 255 * 257)
-
-
-@dataclass(frozen=True)
-class StylizerOptions:
-    device: str = "auto"
-    fp16: bool = False  # CUDA only; ignored on CPU
-    max_size: int | None = None  # long side the network sees; output keeps the input size
-    threads: int | None = None  # CPU threads for the network (None: torch's default)
-    strength: float = 1.0  # 0: the input unchanged; 1: the plain style
-    preserve_color: bool = False  # keep the input's chroma, take luminance from the style
-    model: str = DEFAULT_MODEL  # "balanced" (or "full" where a style has none), "full", or "fast" (real time)
-    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, else "torch"
-    # GiB the network's working memory may take; above it, frames go through
-    # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB
-    # on the CPU, most of the free memory on a GPU.
-    memory_budget: float | None = None
-
-    def validate(self) -> None:
-        if self.max_size is not None and self.max_size < 16:
-            raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
-        if self.memory_budget is not None and not 0.25 <= self.memory_budget <= 4096:
-            raise OptionError(f"--memory-budget must be between 0.25 and 4096 GiB, got {self.memory_budget}")
-        check_strength(self.strength)
-        check_model(self.model)
-        check_backend(self.backend)
 
 
 def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
@@ -152,7 +126,7 @@ class Stylizer:
         return self.options.strength > 0
 
     def default_batch_size(self) -> int:
-        return 8 if self.device.type == "cuda" else 2
+        return 8 if self.device.type == "cuda" else CPU_BATCH_SIZE
 
     def to_device(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) uint8 or uint16 to (N, 3, H, W) float in [0, 255]

@@ -21,7 +21,7 @@ from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_
 from ..stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from ..stylize.devices import resolve_device
 from ..stylize.styles import load_style
-from ..temporal.consistency import pair_temporal_loss, random_smooth_flow, temporal_loss
+from ..temporal.losses import pair_temporal_loss, random_smooth_flow, temporal_loss
 from .data import ContentCrops, FramePairs, find_content_files
 from .transplant import transplant
 

@@ -34,7 +34,7 @@ from ...media.atomic import atomic_output
 from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
-from ...stylize.controls import StyleMix
+from ...stylize.style_mix import StyleMix
 from ...stylize.styles import find_style
 from ..pipeline import RunOptions
 from .runners import LocalRunner, RayRunner

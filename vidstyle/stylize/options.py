@@ -1,0 +1,44 @@
+"""The stylizer's options: plain data, checked before any network is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import OptionError
+from .onnx_graphs import check_backend
+from .style_mix import check_strength
+from .styles import DEFAULT_MODEL, check_model
+
+# The network's share of a 4K run's memory on the CPU: with the frames in
+# flight, the stabiliser and the encoder beside it, a run stays near 4 GiB.
+DEFAULT_MEMORY_GIB = 2.5
+# Frames per network call on the CPU. No more than one per thread is in the
+# network at once (the memory is that of two frames on two cores), but the
+# threads wait for each other at the end of every batch: 4 frames ran
+# bikes.mp4 3-5% faster than 2 (benchmarks/peer_speed.py).
+CPU_BATCH_SIZE = 4
+
+
+@dataclass(frozen=True)
+class StylizerOptions:
+    device: str = "auto"
+    fp16: bool = False  # CUDA only; ignored on CPU
+    max_size: int | None = None  # long side the network sees; output keeps the input size
+    threads: int | None = None  # CPU threads for the network (None: torch's default)
+    strength: float = 1.0  # 0: the input unchanged; 1: the plain style
+    preserve_color: bool = False  # keep the input's chroma, take luminance from the style
+    model: str = DEFAULT_MODEL  # "balanced" (or "full" where a style has none), "full", or "fast" (real time)
+    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, else "torch"
+    # GiB the network's working memory may take; above it, frames go through
+    # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB
+    # on the CPU, most of the free memory on a GPU.
+    memory_budget: float | None = None
+
+    def validate(self) -> None:
+        if self.max_size is not None and self.max_size < 16:
+            raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
+        if self.memory_budget is not None and not 0.25 <= self.memory_budget <= 4096:
+            raise OptionError(f"--memory-budget must be between 0.25 and 4096 GiB, got {self.memory_budget}")
+        check_strength(self.strength)
+        check_model(self.model)
+        check_backend(self.backend)
