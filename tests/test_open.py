@@ -1,0 +1,161 @@
+"""Opening a stylizer: a cached ONNX graph serves a plain run without
+PyTorch, with the same frames as the full Stylizer; anything it cannot do
+goes to the Stylizer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidstyle import Stylizer, StylizerOptions
+from vidstyle.media.reader import VideoReader
+from vidstyle.models import TransformerConfig, TransformerNet
+from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
+from vidstyle.stylize.open import GraphStylizer, cuda_may_be_present, open_stylizer
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = StylizerOptions(device="cpu")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty cache of our own: nothing exported, nothing indexed."""
+    monkeypatch.setenv("VIDSTYLE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    """Three frames of the bundled sample clip (a camera move over a photograph)."""
+    with VideoReader(ROOT / "samples" / "landscape.mp4") as reader:
+        decoded = [frame.rgb for _, frame in zip(range(3), reader)]
+    return np.stack(decoded)
+
+
+def test_the_second_open_runs_the_cached_graph_with_the_same_frames(home, frames):
+    first = open_stylizer("mosaic", CPU)
+    assert isinstance(first, Stylizer)  # nothing cached yet: exported, and indexed
+    assert len(list((home / "onnx" / "checkpoints").glob("*.json"))) == 1
+    second = open_stylizer("mosaic", CPU)
+    assert isinstance(second, GraphStylizer)
+    assert second.name == first.name == "mosaic"
+    assert [c.source for c in second.checkpoints] == [c.source for c in first.checkpoints]
+    deep = frames[:2].astype(np.uint16) * 257 + np.uint16(90)
+    for batch in (frames, frames[:1, 5:118, 3:201], frames[:2, :13, :9], deep):
+        got, want = second(batch), first(batch)
+        assert got.dtype == want.dtype == batch.dtype and got.shape == batch.shape
+        assert np.array_equal(got, want)
+    assert np.array_equal(second(frames[0]), first(frames[:1])[0])  # one (H, W, 3) frame
+    # ...and the frames are painted, not the input passed through
+    assert np.abs(second(frames).astype(int) - frames).mean() > 20
+
+
+def test_auto_on_a_machine_without_a_gpu_is_the_cpu(home):
+    assert not cuda_may_be_present()  # this machine; a GPU machine takes the Stylizer for auto
+    open_stylizer("candy")
+    assert isinstance(open_stylizer("candy"), GraphStylizer)
+
+
+@pytest.mark.parametrize(
+    "style,options",
+    [
+        ("mosaic", StylizerOptions(device="cpu", strength=0.6)),
+        ("mosaic", StylizerOptions(device="cpu", preserve_color=True)),
+        ("mosaic", StylizerOptions(device="cpu", max_size=64)),
+        ("mosaic", StylizerOptions(device="cpu", backend="torch")),
+        ("mosaic:0.5,candy:0.5", CPU),
+    ],
+    ids=["strength", "preserve-color", "max-size", "torch-backend", "mix"],
+)
+def test_what_the_graph_alone_cannot_do_goes_to_the_stylizer(home, style, options):
+    open_stylizer("mosaic", CPU)
+    open_stylizer("candy", CPU)  # both indexed
+    assert isinstance(open_stylizer("mosaic", CPU), GraphStylizer)
+    assert isinstance(open_stylizer(style, options), Stylizer)
+
+
+def _save_random_style(path: Path, seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    config = TransformerConfig(base_channels=8, residual_blocks=1, output="residual")
+    save_checkpoint(StyleCheckpoint("own", config, TransformerNet(config).state_dict()), path)
+
+
+def test_a_style_file_is_indexed_by_its_bytes(home, tmp_path, frames):
+    path = tmp_path / "my-style.pth"
+    _save_random_style(path, seed=1)
+    assert isinstance(open_stylizer(str(path), CPU), Stylizer)
+    cached = open_stylizer(str(path), CPU)
+    assert isinstance(cached, GraphStylizer) and cached.name == "own"  # the file's own name, as the Stylizer says
+    _save_random_style(path, seed=2)  # other weights under the same name
+    changed = open_stylizer(str(path), CPU)
+    assert isinstance(changed, Stylizer)
+    assert np.array_equal(open_stylizer(str(path), CPU)(frames), changed(frames))
+
+
+def test_a_damaged_graph_or_index_entry_is_exported_again(home, frames):
+    want = open_stylizer("wave", CPU)(frames)
+    (entry,) = (home / "onnx" / "checkpoints").glob("*.json")
+    graph = home / "onnx" / json.loads(entry.read_text())["graph"]
+    graph.write_bytes(b"not a graph")
+    assert isinstance(open_stylizer("wave", CPU), Stylizer)  # and the graph is exported again
+    repaired = open_stylizer("wave", CPU)
+    assert isinstance(repaired, GraphStylizer)
+    assert np.array_equal(repaired(frames), want)
+    entry.write_text("{not json")
+    assert isinstance(open_stylizer("wave", CPU), Stylizer)
+    assert isinstance(open_stylizer("wave", CPU), GraphStylizer)
+
+
+def test_frames_over_the_memory_budget_go_through_the_full_stylizer(home, frames):
+    options = StylizerOptions(device="cpu", memory_budget=0.25)
+    open_stylizer("mosaic", options)
+    graph = open_stylizer("mosaic", options)
+    assert isinstance(graph, GraphStylizer)
+    large = np.ascontiguousarray(np.tile(frames[:2], (1, 3, 2, 1)))  # two 720x960 frames, over 0.25 GiB
+    got = graph(large)
+    assert graph._stylizer is not None  # it went to the Stylizer, in parts or in bands
+    assert np.array_equal(got, Stylizer.from_style("mosaic", options)(large))
+
+
+def test_a_cached_run_does_not_load_pytorch(home, tmp_path):
+    """The whole command, twice on the sample clip: the first run exports and
+    indexes the graph; the second never imports PyTorch and writes the
+    same frames."""
+    script = (
+        "import sys\nfrom vidstyle.cli import main\ncode = main(sys.argv[1:])\n"
+        "print('torch' in sys.modules, file=sys.stderr)\nsys.exit(code)\n"
+    )
+    outputs, loaded = [], []
+    for name in ("first.mp4", "second.mp4"):
+        output = tmp_path / name
+        done = subprocess.run(
+            [sys.executable, "-c", script, "run", str(ROOT / "samples" / "landscape.mp4"), "-o", str(output), "-q", "--frames", "6"],
+            capture_output=True, text=True, env={**_environment(), "VIDSTYLE_HOME": str(home)},
+        )
+        assert done.returncode == 0, done.stderr
+        loaded.append(done.stderr.strip().splitlines()[-1])
+        with VideoReader(output) as reader:
+            outputs.append(np.stack([frame.rgb for frame in reader]))
+    assert loaded == ["True", "False"]
+    assert outputs[0].shape[0] == 6
+    assert np.array_equal(outputs[0], outputs[1])
+
+
+def _environment() -> dict:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key != "VIDSTYLE_DEBUG"}
+
+
+def test_the_cache_folder_can_be_removed_between_runs(home, frames):
+    open_stylizer("mosaic", CPU)
+    shutil.rmtree(home / "onnx")
+    assert isinstance(open_stylizer("mosaic", CPU), Stylizer)
