@@ -54,6 +54,10 @@ class FrameStylizer(Protocol):
 
     def default_batch_size(self) -> int: ...
 
+    def concurrent_batches(self, height: int, width: int, batch: int) -> int:
+        """How many batches of these frames a caller may have in calls at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class NetworkFile:
@@ -136,6 +140,13 @@ class GraphStylizer:
 
     def default_batch_size(self) -> int:
         return CPU_BATCH_SIZE
+
+    def concurrent_batches(self, height: int, width: int, batch: int) -> int:
+        """Two: the frames of both batches share the runner's threads, one frame
+        per thread, so no more frames are in the network at once than with one
+        batch. One when the frames go to the Stylizer (each banded call would
+        take its own memory)."""
+        return 2 if self._fits(max(height, MIN_NETWORK_SIDE), max(width, MIN_NETWORK_SIDE), batch) else 1
 
     def _fits(self, height: int, width: int, batch: int) -> bool:
         budget = self.options.memory_budget if self.options.memory_budget is not None else DEFAULT_MEMORY_GIB

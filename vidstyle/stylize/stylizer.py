@@ -128,6 +128,11 @@ class Stylizer:
     def default_batch_size(self) -> int:
         return 8 if self.device.type == "cuda" else CPU_BATCH_SIZE
 
+    def concurrent_batches(self, height: int, width: int, batch: int) -> int:
+        """One: calls share the out-of-memory state, and PyTorch's threads
+        (and banded runs' memory) are sized for one call at a time."""
+        return 1
+
     def to_device(self, frames: np.ndarray) -> torch.Tensor:
         """(N, H, W, 3) uint8 or uint16 to (N, 3, H, W) float in [0, 255]
         on the device (moved as integers: half the bytes of float16)."""
