@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from vidstyle import Stylizer, StylizerOptions
+from vidstyle.media.images import read_image
 from vidstyle.media.reader import VideoReader
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
@@ -125,28 +126,45 @@ def test_frames_over_the_memory_budget_go_through_the_full_stylizer(home, frames
     assert np.array_equal(got, Stylizer.from_style("mosaic", options)(large))
 
 
+_REPORT_TORCH = (
+    "import sys\nfrom vidstyle.cli import main\ncode = main(sys.argv[1:])\n"
+    "print('torch' in sys.modules, file=sys.stderr)\nsys.exit(code)\n"
+)
+
+
+def _command_loads_torch(home: Path, *args: str) -> bool:
+    """Run the CLI in a fresh interpreter; whether PyTorch got imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REPORT_TORCH, *args],
+        capture_output=True, text=True, env={**_environment(), "VIDSTYLE_HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr.strip().splitlines()[-1] == "True"
+
+
 def test_a_cached_run_does_not_load_pytorch(home, tmp_path):
     """The whole command, twice on the sample clip: the first run exports and
     indexes the graph; the second never imports PyTorch and writes the
     same frames."""
-    script = (
-        "import sys\nfrom vidstyle.cli import main\ncode = main(sys.argv[1:])\n"
-        "print('torch' in sys.modules, file=sys.stderr)\nsys.exit(code)\n"
-    )
     outputs, loaded = [], []
     for name in ("first.mp4", "second.mp4"):
         output = tmp_path / name
-        done = subprocess.run(
-            [sys.executable, "-c", script, "run", str(ROOT / "samples" / "landscape.mp4"), "-o", str(output), "-q", "--frames", "6"],
-            capture_output=True, text=True, env={**_environment(), "VIDSTYLE_HOME": str(home)},
-        )
-        assert done.returncode == 0, done.stderr
-        loaded.append(done.stderr.strip().splitlines()[-1])
+        loaded.append(_command_loads_torch(home, "run", str(ROOT / "samples" / "landscape.mp4"), "-o", str(output), "-q", "--frames", "6"))
         with VideoReader(output) as reader:
             outputs.append(np.stack([frame.rgb for frame in reader]))
-    assert loaded == ["True", "False"]
+    assert loaded == [True, False]
     assert outputs[0].shape[0] == 6
     assert np.array_equal(outputs[0], outputs[1])
+    # a strength below 1 is the Stylizer's, PyTorch and all
+    assert _command_loads_torch(home, "run", str(ROOT / "samples" / "landscape.mp4"), "-o", str(tmp_path / "weak.mp4"), "-q", "--frames", "2", "--strength", "0.5")
+
+
+def test_a_cached_still_does_not_load_pytorch(home, tmp_path, shared):
+    photo = str(shared / "content" / "tubingen.jpg")
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    assert _command_loads_torch(home, "image", photo, "-o", str(first), "--style", "candy", "--size", "200", "-q")
+    assert not _command_loads_torch(home, "image", photo, "-o", str(second), "--style", "candy", "--size", "200", "-q")
+    assert np.array_equal(read_image(first), read_image(second))
 
 
 def _environment() -> dict:

@@ -183,7 +183,7 @@ def image(
     import time
 
     from .media.images import read_image, resize_long_side, write_image
-    from .stylize.controls import apply_controls, check_strength
+    from .stylize.style_mix import check_strength
 
     _check_json_output(as_json, output)
     if method not in ("fast", "optimize"):
@@ -194,9 +194,10 @@ def image(
     if method == "fast":
         if style_image is not None:
             _fail("--style-image needs --method optimize; the fast method takes --style")
-        from .stylize.stylizer import Stylizer, StylizerOptions
+        from .stylize.open import open_stylizer
+        from .stylize.options import StylizerOptions
 
-        stylizer = Stylizer.from_style(
+        stylizer = open_stylizer(
             # A still takes well under a second with the full network: no reason to trade its look for speed.
             style or "mosaic",
             StylizerOptions(model="full", device=device, backend=backend, strength=strength, preserve_color=preserve_color),
@@ -207,6 +208,7 @@ def image(
         if style_image is None:
             _fail("--method optimize needs --style-image")
         from .config import merge
+        from .stylize.controls import apply_controls
         from .stylize.devices import resolve_device
         from .training.gatys import OptimizeConfig, optimize_image
 

@@ -1,12 +1,16 @@
-"""Still-image reading and writing (OpenCV), as RGB uint8 arrays."""
+"""Still-image reading and writing (OpenCV), as RGB uint8 arrays; PyTorch
+only for the conversions to and from tensors, which import it when called."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from ..errors import VidstyleError
 from .atomic import atomic_output
@@ -40,11 +44,15 @@ def write_image(rgb: np.ndarray, path: str | Path) -> None:
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 to a (3, H, W) float tensor in [0, 255]."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
 
 
 def to_array(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) [0, 255] tensor to HxWx3 uint8."""
+    import torch
+
     return image.detach().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
