@@ -446,7 +446,7 @@ def _run(
         # next batch while the last frames of this one finish, so that no
         # core waits for the slowest frame of a batch (6% of a bikes.mp4 run).
         in_flight = stylizer.concurrent_batches(info.height, info.width, batch_size)
-        pending: deque = deque()  # (batch, its stylized frames or their future), in order
+        pending: deque = deque()  # (batch, the future of its stylized frames), in order
         while True:
             item = next_batch(decoded, decoder)
             if item is _END:

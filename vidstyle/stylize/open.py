@@ -25,7 +25,7 @@ import numpy as np
 
 from .budget import plain_network_bytes
 from .onnx_graphs import IndexedGraph, OnnxRunner, cpu_threads, forget_graph, index_graph, indexed_graph, onnx_runtime_available
-from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
+from .options import CPU_BATCH_SIZE, DEEP_SCALE, DEFAULT_MEMORY_GIB, MIN_NETWORK_SIDE, StylizerOptions
 from .style_mix import StyleMix
 from .styles import StyleEntry, find_style
 
@@ -33,12 +33,6 @@ if TYPE_CHECKING:
     from .stylizer import Stylizer
 
 log = logging.getLogger(__name__)
-
-# As in the Stylizer: frames below this are padded (repeating their edges)
-# for the network's padding and stride-2 stages, and uint16 frames are
-# scaled by this to the 0-255 range the networks work in.
-MIN_NETWORK_SIDE = 16
-DEEP_SCALE = 257.0
 
 
 class FrameStylizer(Protocol):

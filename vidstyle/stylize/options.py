@@ -17,6 +17,13 @@ DEFAULT_MEMORY_GIB = 2.5
 # threads wait for each other at the end of every batch: 4 frames ran
 # bikes.mp4 3-5% faster than 2 (benchmarks/peer_speed.py).
 CPU_BATCH_SIZE = 4
+# Frames as both stylizers hand them to a network: the networks' reflection
+# padding and two stride-2 stages need at least 8 px a side, so smaller
+# frames are padded by repeating their edge pixels up to MIN_NETWORK_SIDE
+# and cropped back; uint16 / DEEP_SCALE is the 0-255 scale of 8-bit frames
+# (65535 = 255 * 257) that the networks work in.
+MIN_NETWORK_SIDE = 16
+DEEP_SCALE = 257.0
 
 
 @dataclass(frozen=True)

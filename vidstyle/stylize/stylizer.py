@@ -24,19 +24,14 @@ from .budget import band_rows_for_budget, plain_network_bytes
 from .checkpoints import StyleCheckpoint
 from .controls import blend_styles, preserve_color
 from .devices import resolve_device
-from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
+from .options import CPU_BATCH_SIZE, DEEP_SCALE, DEFAULT_MEMORY_GIB, MIN_NETWORK_SIDE, StylizerOptions
 from .runtime import Network, compile_network
 from .style_mix import StyleMix
 from .styles import load_style
 
 log = logging.getLogger(__name__)
 
-# The networks' reflection padding and two stride-2 stages need frames of at
-# least 8 px a side; smaller ones are padded by repeating their edge pixels
-# up to this, and cropped back.
-MIN_NETWORK_SIDE = 16
 FAST_BAND_ROWS = 64
-DEEP_SCALE = 257.0  # uint16 / 257 is the 0-255 scale of 8-bit frames (65535 = 255 * 257)
 
 
 def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
