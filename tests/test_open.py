@@ -177,3 +177,13 @@ def test_the_cache_folder_can_be_removed_between_runs(home, frames):
     open_stylizer("mosaic", CPU)
     shutil.rmtree(home / "onnx")
     assert isinstance(open_stylizer("mosaic", CPU), Stylizer)
+
+
+def test_two_batches_share_the_threads_only_when_each_frame_has_one(home):
+    open_stylizer("mosaic", CPU)
+    two_threads = open_stylizer("mosaic", StylizerOptions(device="cpu", threads=2))
+    assert two_threads.concurrent_batches(272, 640, batch=4) == 2
+    assert two_threads.concurrent_batches(272, 640, batch=1) == 1  # one frame takes both threads
+    assert two_threads.concurrent_batches(2160, 3840, batch=4) == 1  # banded by the Stylizer
+    many = open_stylizer("mosaic", StylizerOptions(device="cpu", threads=8))
+    assert many.concurrent_batches(272, 640, batch=4) == 1  # a second batch would take 8 more threads

@@ -136,10 +136,15 @@ class GraphStylizer:
         return CPU_BATCH_SIZE
 
     def concurrent_batches(self, height: int, width: int, batch: int) -> int:
-        """Two: the frames of both batches share the runner's threads, one frame
-        per thread, so no more frames are in the network at once than with one
-        batch. One when the frames go to the Stylizer (each banded call would
-        take its own memory)."""
+        """Two where a batch has at least a frame per thread: then each frame
+        runs on one thread of the runner's pool, which the frames of both
+        batches share, so no more frames (or threads) are in the network at
+        once than with one batch. One otherwise (a batch smaller than the
+        thread count shares the threads out, and a second batch would double
+        them), and when the frames go to the Stylizer (each banded call
+        would take its own memory)."""
+        if batch < self.runner.threads:
+            return 1
         return 2 if self._fits(max(height, MIN_NETWORK_SIDE), max(width, MIN_NETWORK_SIDE), batch) else 1
 
     def _fits(self, height: int, width: int, batch: int) -> bool:
