@@ -14,7 +14,7 @@ defaults from the same painting, at the same size, and prints:
   check;
 - the time per image of both.
 
-    python benchmarks/style_quality.py [--style mosaic] [--size 384] [--no-gatys]
+    python benchmarks/style_quality.py [--style mosaic] [--size 384] [--no-gatys] [--photo FILE ...]
 """
 
 from __future__ import annotations
@@ -67,10 +67,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384, help="long side of every image")
     parser.add_argument("--no-gatys", action="store_true", help="only the network and the palette figures")
     parser.add_argument("--model", default="full", help="which of each style's networks: full, balanced or fast")
+    parser.add_argument("--photo", action="append", type=Path,
+                        help="a held-out image to score on instead of the default ones and the clip frame (repeatable)")
     args = parser.parse_args()
     names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
-    images = [(p.name, read_image(p)) for p in HELD_OUT if p.is_file()]
-    images.append((f"{CLIP_FRAME[0].stem}#{CLIP_FRAME[1]}", clip_frame(*CLIP_FRAME)))
+    if args.photo:
+        images = [(p.name, read_image(p)) for p in args.photo]
+    else:
+        images = [(p.name, read_image(p)) for p in HELD_OUT if p.is_file()]
+        images.append((f"{CLIP_FRAME[0].stem}#{CLIP_FRAME[1]}", clip_frame(*CLIP_FRAME)))
     network = load_loss_network()
     gatys = OptimizeConfig(size=args.size)
     scoring = dataclasses.replace(gatys.loss, view_shift=0.0, view_scale=0.0)

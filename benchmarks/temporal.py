@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidstyle import RunOptions, Stylizer, stylize_video
+from vidstyle import RunOptions, Stylizer, StylizerOptions, stylize_video
 from vidstyle.media.synthetic import ClipSpec, render_scene, write_clip
 from vidstyle.temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 from vidstyle.temporal.metrics import evaluate_video
@@ -76,6 +76,7 @@ def main() -> None:
     specs = [args.style] + ([args.against] if args.against else [])
     stylizers = [Stylizer.from_style(spec) for spec in specs]
     style_image = args.style_image if args.style_image.is_file() else None
+    passthrough = Stylizer.from_style(specs[0], StylizerOptions(strength=0.0))  # cuts clips losslessly
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         clips = list(args.clip or []) or default_clips(folder, args.frames)
@@ -83,7 +84,7 @@ def main() -> None:
         print(f"{'clip':>16} {'network':>24} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}  (mode: none, or the flow's temporal strength)")
         for clip in clips:
             trimmed = folder / f"in_{clip.stem}.mkv"
-            stylize_video(clip, trimmed, stylizer=_Identity(stylizers[0]), options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
+            stylize_video(clip, trimmed, stylizer=passthrough, options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
             scores = {}
             for index, stylizer in enumerate(stylizers):
                 modes = [("none", None)] + [("flow", strength) for strength in strengths]
@@ -110,22 +111,6 @@ def main() -> None:
                 print(f"{'':>16} {line}")
     model, temporal = temporal_cost(stylizers[0])
     print(f"640x360 per frame: network {model * 1000:.0f} ms, temporal step {temporal * 1000:.0f} ms ({temporal / model:.0%} of the network)")
-
-
-class _Identity:
-    """Stands in for a stylizer to cut the first frames of a clip losslessly."""
-
-    backend = "none"
-    changes_input = False
-
-    def __init__(self, like: Stylizer):
-        self.name, self.device = "input", like.device
-
-    def default_batch_size(self) -> int:
-        return 8
-
-    def __call__(self, frames):
-        return frames
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         f"({', '.join(config.get('content', []))}); see configs/train/content.txt",
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, "
-        f"crops of {config.get('image_size')} px, style image at {config.get('style_size')} px",
+        f"crops of {config.get('image_size')} px, style image at {config.get('style_size')} px"
+        + (f", started from the weights of `{config['init_weights']}` (see below for how those were trained)"
+           if config.get("init_weights") else ""),
         f"- **Loss**: {metric} style loss on EfficientNet-Lite0 taps "
         f"{', '.join(loss.get('style_taps', {}))}; content at {', '.join(loss.get('content_taps', {}))}; "
         f"weights style {loss.get('style_weight')}, content {loss.get('content_weight')}, "

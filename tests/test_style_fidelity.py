@@ -15,10 +15,10 @@ from vidstyle.temporal.metrics import palette_distance
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ["golden_gate.jpg", "tubingen.jpg"]  # never in configs/train/content.txt
 BUNDLED = [entry.name for entry in available_styles() if entry.origin == "bundled"]
-# Known failure, kept visible: udnie's network darkens tubingen.jpg instead of
-# moving it towards the painting's greys (see vidstyle/styles/udnie.md). Strict:
-# a udnie network that passes turns this into a failure, to be removed then.
-KNOWN_PALETTE_FAILURES = {"udnie"}
+# Known failures, kept visible (strict: a network that passes turns its entry
+# into a failure, to be removed then). Empty since udnie's image-output
+# network (session 8) moved tubingen.jpg towards the painting's greys.
+KNOWN_PALETTE_FAILURES: set[str] = set()
 
 
 def test_palette_distance_measures_shared_colours():
