@@ -18,6 +18,7 @@ from vidstyle.media.images import read_image
 from vidstyle.media.reader import VideoReader
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
+from vidstyle.stylize import open as open_module
 from vidstyle.stylize.open import GraphStylizer, cuda_may_be_present, open_stylizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,10 +58,16 @@ def test_the_second_open_runs_the_cached_graph_with_the_same_frames(home, frames
     assert np.abs(second(frames).astype(int) - frames).mean() > 20
 
 
-def test_auto_on_a_machine_without_a_gpu_is_the_cpu(home):
-    assert not cuda_may_be_present()  # this machine; a GPU machine takes the Stylizer for auto
+def test_auto_is_the_graph_without_gpu_device_files_and_the_stylizer_with_them(home, tmp_path, monkeypatch):
+    device = tmp_path / "nvidia0"
+    monkeypatch.setattr(open_module, "GPU_DEVICE_FILES", (str(device),))
+    assert not cuda_may_be_present()
     open_stylizer("candy")
     assert isinstance(open_stylizer("candy"), GraphStylizer)
+    device.touch()  # as on a machine with an NVIDIA driver: PyTorch decides
+    assert cuda_may_be_present()
+    assert isinstance(open_stylizer("candy"), Stylizer)
+    assert isinstance(open_stylizer("candy", CPU), GraphStylizer)  # --device cpu still takes the graph
 
 
 @pytest.mark.parametrize(

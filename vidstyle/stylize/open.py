@@ -61,6 +61,10 @@ class NetworkFile:
     source: Path | None
 
 
+# NVIDIA's control and first device, ROCm's kernel driver, WSL's GPU bridge
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
 def cuda_may_be_present() -> bool:
     """Whether this machine may have a GPU that PyTorch would use, judged
     without PyTorch: NVIDIA's or ROCm's device files on Linux, the CUDA
@@ -69,7 +73,7 @@ def cuda_may_be_present() -> bool:
         return False
     if sys.platform.startswith("win"):
         return Path(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "nvcuda.dll").exists()
-    return any(Path(device).exists() for device in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
+    return any(Path(device).exists() for device in GPU_DEVICE_FILES)
 
 
 def _graph_can_serve(options: StylizerOptions, mix: StyleMix) -> bool:
