@@ -15,16 +15,17 @@ frame 45 of benchmarks/footage.py's volna-kite clip at 640x360 (a video frame
 with a moving object).
 
 docs/image-vs-residual-output.jpg is --style udnie with two --candidate
-folders: configs/train/udnie.toml (residual output) and
-configs/train/image-output/udnie.toml (image output), each trained from
-scratch for 1000 steps (--steps 1000), on the Autumn wallpaper, that video
-frame and /usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg.
+folders: udnie's session-7 recipe (style image at 768 px) with the residual
+output and with the image output, each trained from scratch for 1000 steps
+(--steps 1000), on the Autumn wallpaper, that video frame and
+/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg. The residual recipe is
+configs/train/udnie.toml at commit 3fbd688.
 
 docs/image-output-style-size.jpg is --style udnie --tile 280 with the image
 output network (6673 steps, style image at 768 px) and the same network after
-800 more steps with the style image at 512 px (configs/train/image-output/udnie.toml
-as it is now, --init-weights), on the Autumn wallpaper, that video frame and
-/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
+800 more steps with the style image at 512 px (configs/train/udnie.toml,
+--init-weights; the udnie shipped since session 8), on the Autumn wallpaper,
+that video frame and /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
 
 Each line it prints also gives the palette distance to the painting (0-1,
 lower is closer) of the input, the peer's output and each column of ours.
