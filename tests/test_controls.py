@@ -42,6 +42,20 @@ def test_strength_zero_is_the_input_and_one_is_the_plain_style():
     assert 0 < distances[0] < distances[1] < distances[2] < mean_difference(plain, PHOTO)
 
 
+
+def test_strength_zero_does_not_run_the_networks(monkeypatch):
+    stylizer = Stylizer.from_style("mosaic:0.5,candy:0.5", StylizerOptions(strength=0.0))
+
+    def refuse(*args):
+        raise AssertionError("a network ran at strength 0")
+
+    monkeypatch.setattr(stylizer, "_apply", refuse)
+    assert np.array_equal(stylizer(PHOTO), PHOTO)
+    stylizer.options = StylizerOptions(strength=0.5)  # as the preview's slider does
+    with pytest.raises(AssertionError, match="a network ran"):
+        stylizer(PHOTO)
+
+
 def test_strength_zero_gives_the_video_back(make_clip, tmp_path, cli):
     clip = make_clip(width=128, height=96, frames=8, noise=6)
     out = tmp_path / "zero.mkv"

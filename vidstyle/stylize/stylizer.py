@@ -152,7 +152,9 @@ class Stylizer:
         x = _pad_to_minimum(x)
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        outputs = [self._apply(index, x)[..., :work_h, :work_w] for index in range(len(self.networks))]
+        # at strength 0 the blend is the input itself: the networks need not run
+        networks = range(len(self.networks)) if self.changes_input else []
+        outputs = [self._apply(index, x)[..., :work_h, :work_w] for index in networks]
         if (work_h, work_w) != (height, width):
             outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
         # Controls apply at full size, so that strength 0 is the input itself
