@@ -32,6 +32,7 @@ EXIT_INTERRUPTED = 130
 
 STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
 BACKEND_HELP = "auto: ONNX Runtime on the CPU (faster) when installed, else PyTorch; torch; onnx [default: auto]."
+STYLE_IMAGE_HELP = "Any picture as the style (FILE or FILE:WEIGHT); with --style, mixed with it (half each unless weighted)."
 STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
 PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
 MODEL_HELP = "balanced: half the full network's CPU time, nearly its look (full where a style has none); full: the style's largest network; fast: real time [default: balanced]."
@@ -70,6 +71,7 @@ def run(
     input: Path = typer.Argument(..., help="Video to stylize (anything FFmpeg reads)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input]."),
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " [default: mosaic]."),
+    style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
     strength: Optional[float] = typer.Option(None, "--strength", help=STRENGTH_HELP),
     preserve_color: Optional[bool] = typer.Option(None, "--preserve-color/--no-preserve-color", help=PRESERVE_COLOR_HELP),
     model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
@@ -96,11 +98,12 @@ def run(
 ) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
     from .apps.pipeline import RunOptions, stylize_video
+    from .stylize.style_mix import with_style_image
 
     _check_json_output(as_json, output)
     options = RunOptions.load(
         config,
-        style=style,
+        style=with_style_image(style, style_image),
         strength=strength,
         preserve_color=preserve_color,
         model=model,
@@ -167,8 +170,8 @@ def image(
     input: Path = typer.Argument(..., help="Image to stylize."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " (fast method)."),
-    style_image: Optional[Path] = typer.Option(None, "--style-image", help="Style image (optimize method)."),
-    method: str = typer.Option("fast", "--method", help="fast: the style network; optimize: Gatys et al. optimisation."),
+    style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP + " Required by the optimize method."),
+    method: str = typer.Option("fast", "--method", help="fast: the style network (or the style image's feature transform); optimize: Gatys et al. optimisation."),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     steps: Optional[int] = typer.Option(None, "--steps", help="Adam steps at full size (optimize) [default: 200]."),
@@ -192,14 +195,13 @@ def image(
     content = read_image(input)
     started = time.perf_counter()
     if method == "fast":
-        if style_image is not None:
-            _fail("--style-image needs --method optimize; the fast method takes --style")
         from .stylize.open import open_stylizer
         from .stylize.options import StylizerOptions
+        from .stylize.style_mix import with_style_image
 
         stylizer = open_stylizer(
             # A still takes well under a second with the full network: no reason to trade its look for speed.
-            style or "mosaic",
+            with_style_image(style, style_image) or "mosaic",
             StylizerOptions(model="full", device=device, backend=backend, strength=strength, preserve_color=preserve_color),
         )
         result = stylizer(resize_long_side(content, size))
@@ -207,6 +209,8 @@ def image(
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
+        if style is not None:
+            _fail("--method optimize takes only --style-image, not --style")
         from .config import merge
         from .stylize.controls import apply_controls
         from .stylize.devices import resolve_device
@@ -240,7 +244,8 @@ def image(
 @app.command()
 def preview(
     source: str = typer.Option("0", "--source", help="Camera index (0, 1...), /dev/videoN, video file or stream URL."),
-    style: str = typer.Option("mosaic", "-s", "--style", help=STYLE_HELP + "; n/p switch to the others."),
+    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + "; n/p switch to the others [default: mosaic]."),
+    style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
     model: str = typer.Option("balanced", "--model", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -257,10 +262,11 @@ def preview(
     """Stylize a camera (or stream, or file) live in a window; keys: n/p style, +/- strength,
     s side by side, t stabiliser, space snapshot, r record, q quit."""
     from .apps.preview.session import PreviewOptions, parse_keys, parse_size, run_preview
+    from .stylize.style_mix import with_style_image
 
     options = PreviewOptions(
         source=source,
-        style=style,
+        style=with_style_image(style, style_image) or "mosaic",
         size=parse_size(size) if size else None,
         model=model,
         device=device,
@@ -289,6 +295,7 @@ def sheet(
     tile: int = typer.Option(320, "--tile", help="Long side of each tile, in pixels."),
     columns: Optional[int] = typer.Option(None, "--columns", help="Tiles per row [default: a square-ish grid]."),
     styles: Optional[list[str]] = typer.Option(None, "--style", help="Only these styles (repeatable) [default: all]."),
+    style_images: Optional[list[str]] = typer.Option(None, "--style-image", help="Also these pictures as styles (repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -297,6 +304,7 @@ def sheet(
 
     from .apps.sheet import render_sheet
     from .media.images import read_image, write_image
+    from .stylize.style_mix import with_style_image
     from .stylize.devices import resolve_device
     from .stylize.stylizer import StylizerOptions
 
@@ -304,7 +312,9 @@ def sheet(
     if columns is not None and columns < 1:
         _fail(f"--columns must be at least 1, got {columns}")
     started = time.perf_counter()
-    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device))
+    for picture in style_images or []:
+        with_style_image(None, picture)  # a picture, not a checkpoint
+    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device), style_images or [])
     write_image(result.image, output)
     if as_json:
         _print_json({

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
 from ..stylize.open import FrameStylizer, open_stylizer
 from ..stylize.options import StylizerOptions
+from ..stylize.style_mix import style_label
 from ..stylize.styles import DEFAULT_MODEL
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
@@ -165,8 +165,7 @@ def default_output(input_path: Path, style: str) -> Path:
     ``shot010_mosaic.mp4`` beside them, a file that is quick to look at."""
     suffix = input_path.suffix.lower() if input_path.suffix.lower() in EXTENSION_FORMATS else ".mp4"
     stem = sequence_stem(input_path) if is_image_sequence(input_path) else input_path.stem
-    safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-") or "styled"
-    return input_path.with_name(f"{stem}_{safe_style}{suffix}")
+    return input_path.with_name(f"{stem}_{style_label(style)}{suffix}")
 
 
 @dataclass

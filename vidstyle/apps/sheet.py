@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from ..errors import OptionError
+from ..stylize.style_mix import is_style_image
 from ..stylize.styles import available_styles
 from ..stylize.stylizer import Stylizer, StylizerOptions
 
@@ -42,19 +45,27 @@ class Sheet:
     columns: int
 
 
+def _flag(style: str) -> str:
+    return f"--style-image {Path(style).name}" if is_style_image(style) else f"--style {style}"
+
+
 def render_sheet(
     photo: np.ndarray,
     styles: list[str] | None = None,
     tile: int = 320,
     columns: int | None = None,
     options: StylizerOptions = StylizerOptions(),
+    style_images: Sequence[str] = (),
 ) -> Sheet:
     """``photo`` (RGB uint8) in each of ``styles`` (default: every available
-    style), ``tile`` pixels on its long side, in a grid that starts with the
-    unstyled photo."""
+    style, unless only ``style_images`` are given) and then each of
+    ``style_images``, ``tile`` pixels on its long side, in a grid that
+    starts with the unstyled photo."""
     if tile < 64:
         raise OptionError(f"--tile must be at least 64, got {tile}")
-    names = styles if styles is not None else [entry.name for entry in available_styles()]
+    if styles is None:
+        styles = [] if style_images else [entry.name for entry in available_styles()]
+    names = [*styles, *style_images]
     if not names:
         raise OptionError("no styles are installed, so there is nothing to show")
     height, width = photo.shape[:2]
@@ -64,9 +75,9 @@ def render_sheet(
     tiles = [label(small, "input")]
     for name in names:
         stylized = Stylizer.from_style(name, options)(small)
-        tiles.append(label(stylized, f"--style {name}"))
+        tiles.append(label(stylized, _flag(name)))
     columns = columns or min(len(tiles), math.ceil(math.sqrt(len(tiles))))
     blank = np.full_like(small, 255)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
-    return Sheet(np.vstack(rows), ["input"] + [f"--style {n}" for n in names], (tile_w, tile_h), columns)
+    return Sheet(np.vstack(rows), ["input"] + [_flag(n) for n in names], (tile_w, tile_h), columns)

@@ -26,7 +26,7 @@ import numpy as np
 from .budget import plain_network_bytes
 from .onnx_graphs import IndexedGraph, OnnxRunner, cpu_threads, forget_graph, index_graph, indexed_graph, onnx_runtime_available
 from .options import CPU_BATCH_SIZE, DEEP_SCALE, DEFAULT_MEMORY_GIB, MIN_NETWORK_SIDE, StylizerOptions
-from .style_mix import StyleMix
+from .style_mix import StyleMix, is_style_image
 from .styles import StyleEntry, find_style
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def _graph_can_serve(options: StylizerOptions, mix: StyleMix) -> bool:
         on_cpu
         and options.backend in ("auto", "onnx")
         and len(mix.components) == 1
+        and not is_style_image(mix.names[0])  # a picture's network needs PyTorch
         and options.strength == 1.0
         and not options.preserve_color
         and options.max_size is None

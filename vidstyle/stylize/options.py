@@ -27,6 +27,17 @@ DEEP_SCALE = 257.0
 
 
 @dataclass(frozen=True)
+class AnyImageOptions:
+    """How a style image paints (vidstyle/models/wct.py): the long side its
+    statistics are taken at, the levels from coarse to fine, and how far
+    each level moves towards the style (1: all the way)."""
+
+    style_size: int = 512
+    levels: tuple[str, ...] = ("block8", "block5")
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
 class StylizerOptions:
     device: str = "auto"
     fp16: bool = False  # CUDA only; ignored on CPU
@@ -40,6 +51,7 @@ class StylizerOptions:
     # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB
     # on the CPU, most of the free memory on a GPU.
     memory_budget: float | None = None
+    any_image: AnyImageOptions = AnyImageOptions()  # for style images
 
     def validate(self) -> None:
         if self.max_size is not None and self.max_size < 16:

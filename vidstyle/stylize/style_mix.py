@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import OptionError
 
@@ -57,6 +58,39 @@ def _split_weight(part: str) -> tuple[str, float | None]:
     if not match:
         return part, None
     return match.group(1).strip(), float(match.group(2))
+
+
+def is_style_image(spec: str) -> bool:
+    """Whether a style component names a picture (by its extension) rather
+    than a style network."""
+    from ..media.images import IMAGE_EXTENSIONS  # OpenCV's module, not PyTorch
+
+    return Path(spec.strip()).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def style_label(style: str) -> str:
+    """A style for a file name: a checkpoint or a picture by its stem, and
+    nothing a file system would mind (``mosaic:0.7,candy:0.3`` ->
+    ``mosaic-0.7-candy-0.3``)."""
+    parts = []
+    for part in style.split(","):
+        name, _ = _split_weight(part.strip())
+        if name.endswith(".pth") or is_style_image(name):
+            part = part.replace(name, Path(name).stem, 1)
+        parts.append(part)
+    return re.sub(r"[^\w.-]+", "-", ",".join(parts)).strip("-") or "styled"
+
+
+def with_style_image(style: str | None, style_image: str | Path | None) -> str | None:
+    """``--style`` and ``--style-image FILE[:WEIGHT]`` as one style: the
+    picture alone, or joined to the mix (at weight 1 unless given, so that
+    ``--style mosaic --style-image painting.jpg`` is half of each)."""
+    if style_image is None:
+        return style
+    image = str(style_image).strip()
+    if not is_style_image(_split_weight(image)[0]):
+        raise OptionError(f"--style-image must be a picture (.jpg, .png...), got {image}")
+    return f"{style},{image}" if style else image
 
 
 def check_strength(strength: float) -> None:

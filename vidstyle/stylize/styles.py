@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .checkpoints import StyleCheckpoint
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "styles"
+# The decoders that let any picture be a style (style_images.py); not a style itself.
+ANY_IMAGE_DECODERS = BUNDLED_DIR / "any-image" / "decoders.pth"
 STYLE_SUFFIX = ".pth"
 MODELS = ("balanced", "full", "fast")
 DEFAULT_MODEL = "balanced"

@@ -26,8 +26,11 @@ from .controls import blend_styles, preserve_color
 from .devices import resolve_device
 from .options import CPU_BATCH_SIZE, DEEP_SCALE, DEFAULT_MEMORY_GIB, MIN_NETWORK_SIDE, StylizerOptions
 from .runtime import Network, compile_network
-from .style_mix import StyleMix
+from .style_images import StyleImage, any_image_network, load_style_image
+from .style_mix import StyleMix, is_style_image
 from .styles import load_style
+
+StyleSource = StyleCheckpoint | StyleImage
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,8 @@ def _pad_to_minimum(x: torch.Tensor) -> torch.Tensor:
 
 
 class Stylizer:
-    """Applies one style network, or a weighted mix of several, to frames.
+    """Applies one style network, or a weighted mix of several, to frames;
+    a style image (any picture) takes the place of a network anywhere.
 
     >>> stylizer = Stylizer.from_style("mosaic:0.7,candy:0.3", StylizerOptions(strength=0.8))
     >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8 (uint16 -> uint16)
@@ -63,12 +67,12 @@ class Stylizer:
 
     def __init__(
         self,
-        styles: StyleCheckpoint | Sequence[tuple[StyleCheckpoint, float]],
+        styles: StyleSource | Sequence[tuple[StyleSource, float]],
         options: StylizerOptions = StylizerOptions(),
     ):
         options.validate()
         self.options = options
-        mix = [(styles, 1.0)] if isinstance(styles, StyleCheckpoint) else list(styles)
+        mix = [(styles, 1.0)] if isinstance(styles, (StyleCheckpoint, StyleImage)) else list(styles)
         if not mix:
             raise OptionError("no style given")
         self.checkpoints = [checkpoint for checkpoint, _ in mix]
@@ -80,8 +84,16 @@ class Stylizer:
         self.half = options.fp16 and self.device.type == "cuda"
         # The trained modules, kept for banded inference of frames too large
         # for memory; the networks are their rearranged, compiled copies.
-        self.models = [checkpoint.build_model().eval().requires_grad_(False) for checkpoint in self.checkpoints]
-        compiled = [self._prepare(model) for model in self.models]
+        # A style image's network runs as it is: its whitening needs the
+        # whole frame, so it is neither banded nor exported.
+        self.models = [
+            c.build_model().eval().requires_grad_(False) if isinstance(c, StyleCheckpoint) else None
+            for c in self.checkpoints
+        ]
+        compiled = [
+            self._prepare(model) if model is not None else (any_image_network(c, self.device, options.any_image), "torch")
+            for c, model in zip(self.checkpoints, self.models)
+        ]
         self.networks: list[Network] = [network for network, _ in compiled]
         self.backend = compiled[0][1]
         self.max_batch: int | None = None  # lowered when the GPU runs out of memory
@@ -98,12 +110,17 @@ class Stylizer:
 
     @classmethod
     def from_style(cls, style: str, options: StylizerOptions = StylizerOptions()) -> "Stylizer":
-        """``style``: a name, a checkpoint path, or a mix such as ``mosaic:0.7,candy:0.3``."""
+        """``style``: a name, a checkpoint path, a style image, or a mix such
+        as ``mosaic:0.7,candy:0.3`` or ``mosaic:0.5,painting.jpg:0.5``."""
         mix = StyleMix.parse(style)
-        return cls([(load_style(name, options.model), weight) for name, weight in mix.components], options)
+        sources = [
+            load_style_image(name, options.any_image) if is_style_image(name) else load_style(name, options.model)
+            for name in mix.names
+        ]
+        return cls(list(zip(sources, mix.weights)), options)
 
     @property
-    def checkpoint(self) -> StyleCheckpoint:
+    def checkpoint(self) -> StyleSource:
         """The first (for a single style, the only) network's checkpoint."""
         return self.checkpoints[0]
 
@@ -179,7 +196,10 @@ class Stylizer:
         budget, else in the largest parts that do, else each frame in exact
         bands of rows on the trained module (no seams: instance norm sees the
         whole frame)."""
-        network, config = self.networks[index], self.checkpoints[index].architecture
+        network, model = self.networks[index], self.models[index]
+        if model is None:  # a style image: frame by frame, whole
+            return torch.cat([network(x[i : i + 1]) for i in range(len(x))])
+        config = self.checkpoints[index].architecture
         budget = self.memory_budget_bytes()
         height, width = x.shape[-2:]
         in_flight = getattr(network, "frames_in_flight", None)  # ONNX Runtime runs frames side by side
@@ -193,7 +213,6 @@ class Stylizer:
         # a 4K frame in 9 s against 11.5 s whole on ONNX Runtime, in 1.5 GiB.
         rows = min(FAST_BAND_ROWS, band_rows_for_budget(config, height, width, budget))
         log.debug("stylizing %dx%d frames in bands of %d rows", width, height, rows)
-        model = self.models[index]
         if next(model.parameters()).device != x.device or next(model.parameters()).dtype != x.dtype:
             self.models[index] = model = model.to(device=x.device, dtype=x.dtype)
         return stylize_banded(model, x, rows)

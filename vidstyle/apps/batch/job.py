@@ -34,8 +34,8 @@ from ...media.atomic import atomic_output
 from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
-from ...stylize.style_mix import StyleMix
-from ...stylize.styles import find_style
+from ...stylize.style_mix import StyleMix, is_style_image, style_label
+from ...stylize.styles import ANY_IMAGE_DECODERS, find_style
 from ..pipeline import RunOptions
 from .runners import LocalRunner, RayRunner
 from .units import Task, TaskResult, Unit
@@ -157,7 +157,7 @@ def _stem(source: str) -> str:
 
 
 def output_name(template: str, source: str, style: str, where: str) -> str:
-    safe_style = re.sub(r"[^\w.-]+", "-", Path(style).stem if style.endswith(".pth") else style).strip("-")
+    safe_style = style_label(style)
     try:
         name = template.format(stem=_stem(source), style=safe_style)
     except (KeyError, IndexError, ValueError) as exc:
@@ -200,6 +200,8 @@ def _style_fingerprint(style: str, model: str) -> list[Any]:
             parts.append([name, weight, _file_digest(find_style(name, model).path)])
         except StyleError:
             parts.append([name, weight, None])
+        if is_style_image(name) and ANY_IMAGE_DECODERS.is_file():  # a picture paints through the decoders
+            parts[-1].append(_file_digest(ANY_IMAGE_DECODERS))
     return parts
 
 

@@ -1,0 +1,36 @@
+"""Bundle trained any-image decoder levels into the shipped file, in half
+precision and without their optimiser state:
+
+    python scripts/bundle_decoders.py runs/any-image/block8.pth runs/any-image/block5.pth
+        [-o vidstyle/styles/any-image/decoders.pth]
+
+The steps and training time of each level stay in the file (``training``)
+for the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vidstyle.stylize.style_images import DECODERS_FILE, load_decoders, save_decoder_level
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("levels", nargs="+", type=Path, help="decoders files from scripts/train_decoders.py")
+    parser.add_argument("-o", "--output", type=Path, default=DECODERS_FILE)
+    args = parser.parse_args()
+    written = []
+    for source in args.levels:
+        decoders, payload = load_decoders(source)
+        for tap, decoder in decoders.items():
+            training = payload["levels"][tap].get("training", {})
+            summary = {key: training[key] for key in ("step", "seconds", "config") if key in training}
+            save_decoder_level(args.output, decoder.config, decoder, summary, half=True)
+            written.append(f"{tap} ({summary.get('step', '?')} steps)")
+    print(f"wrote {args.output}: {', '.join(written)}")
+
+
+if __name__ == "__main__":
+    main()

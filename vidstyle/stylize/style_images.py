@@ -1,0 +1,170 @@
+"""Any picture as a style: reading an untrusted style image, its statistics
+(computed once, cached by the image's content digest) and the frame network
+that paints with them.
+
+A ``--style`` value whose file name ends in an image extension is a style
+image; it can be mixed with named styles like any other style
+(``mosaic:0.5,painting.jpg:0.5``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..config import vidstyle_home
+from ..errors import StyleError
+from ..media.atomic import atomic_output
+from ..media.images import resize_long_side
+from ..models.losses import load_loss_network
+from ..models.wct import AnyImageNet, DecoderConfig, FeatureDecoder, StyleStatistics, style_statistics
+from .options import AnyImageOptions
+from .styles import ANY_IMAGE_DECODERS
+
+log = logging.getLogger(__name__)
+
+DECODERS_FILE = ANY_IMAGE_DECODERS
+DECODERS_FORMAT = "vidstyle-any-image-decoders"
+DECODERS_VERSION = 1
+# Bumped whenever the statistics would come out differently for the same
+# image (the encoder, the taps' meaning, the resizing), so that stale
+# cache entries are never read.
+STATISTICS_VERSION = 1
+MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
+MIN_RESIZED_SIDE = 64  # after resizing, the short side the deep tap needs to see shapes
+
+
+def read_style_image(path: str | Path) -> np.ndarray:
+    """An untrusted picture as HxWx3 RGB uint8: grey, 16-bit and CMYK files
+    are converted, a transparent one is laid over white (what the painting
+    would be on paper), and anything unreadable or tiny is a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise StyleError(f"no such style image: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        colour = cv2.imdecode(data, cv2.IMREAD_COLOR) if raw is not None else None
+    except cv2.error as exc:  # over OpenCV's pixel limit, and the like
+        raise StyleError(f"style image cannot be decoded: {path} ({str(exc).strip().splitlines()[-1][:80]})") from None
+    if raw is None or colour is None:
+        raise StyleError(f"not a readable image: {path}")
+    height, width = colour.shape[:2]
+    if min(height, width) < MIN_STYLE_SIDE:
+        raise StyleError(f"style image is too small ({width}x{height}): it needs at least {MIN_STYLE_SIDE} px on each side")
+    rgb = colour[:, :, ::-1].astype(np.float32)
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        alpha = raw[:, :, 3:4].astype(np.float32) / float(np.iinfo(raw.dtype).max)
+        rgb = rgb * alpha + 255.0 * (1.0 - alpha)
+    return np.ascontiguousarray(rgb.round().clip(0, 255).astype(np.uint8))
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class StyleImage:
+    """A style image ready to paint with: the statistics the frame network
+    needs, computed once for the whole run."""
+
+    name: str
+    source: Path
+    digest: str
+    statistics: StyleStatistics
+
+
+def statistics_cache_dir() -> Path:
+    return vidstyle_home() / "style-images"
+
+
+def _prepared_tensor(rgb: np.ndarray, size: int, path: Path) -> torch.Tensor:
+    resized = resize_long_side(rgb, size)
+    if min(resized.shape[:2]) < MIN_RESIZED_SIDE:
+        h, w = rgb.shape[:2]
+        raise StyleError(f"style image is too narrow ({w}x{h}): at {size} px on its long side it would be under {MIN_RESIZED_SIDE} px across")
+    return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)[None].float()
+
+
+_MEMORY_CACHE: dict[str, StyleStatistics] = {}
+
+
+def load_style_image(spec: str, options: AnyImageOptions = AnyImageOptions()) -> StyleImage:
+    """The style image ``spec`` with its statistics, from the cache when
+    this picture (by content, whatever its name) was seen before at these
+    settings: a batch or a preview session pays for it once."""
+    path = Path(spec.strip()).expanduser()
+    if not path.is_file():
+        raise StyleError(f"no such style image: {spec}")
+    digest = file_digest(path)
+    key = f"{digest[:32]}-{options.style_size}-{'+'.join(options.levels)}-v{STATISTICS_VERSION}"
+    statistics = _MEMORY_CACHE.get(key)
+    cached = statistics_cache_dir() / f"{key}.pt"
+    if statistics is None and cached.is_file():
+        try:
+            statistics = StyleStatistics.from_dict(torch.load(cached, map_location="cpu", weights_only=True))
+        except Exception as exc:  # a damaged entry is recomputed
+            log.info("style statistics cache %s unusable (%s); recomputing", cached, exc)
+    if statistics is None:
+        image = _prepared_tensor(read_style_image(path), options.style_size, path)
+        statistics = style_statistics(load_loss_network("cpu"), image, list(options.levels))
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_output(cached) as temporary:
+                torch.save(statistics.to_dict(), temporary)
+        except OSError as exc:  # a read-only home only costs the next run the recomputation
+            log.info("could not cache style statistics in %s (%s)", cached, exc)
+    _MEMORY_CACHE[key] = statistics
+    return StyleImage(path.stem, path, digest, statistics)
+
+
+def load_decoders(path: str | Path) -> tuple[dict[str, FeatureDecoder], dict]:
+    """Every level's decoder in a decoders file, in eval mode, and the file's payload."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise StyleError(f"not a valid decoders file: {path} ({type(exc).__name__})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != DECODERS_FORMAT:
+        raise StyleError(f"not a vidstyle decoders file: {path}")
+    decoders = {}
+    for tap, level in payload["levels"].items():
+        decoder = FeatureDecoder(DecoderConfig.from_dict(level["config"]))
+        decoder.load_state_dict(level["state_dict"])
+        decoders[tap] = decoder.eval().requires_grad_(False)
+    return decoders, payload
+
+
+def save_decoder_level(path: Path, config: DecoderConfig, decoder: FeatureDecoder, training: dict, half: bool = False) -> None:
+    """Write (or replace) one level in the decoders file, keeping the others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": DECODERS_FORMAT, "version": DECODERS_VERSION, "levels": {}}
+    if path.is_file():
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: (v.half() if half else v).detach().cpu().clone() for k, v in decoder.state_dict().items()}
+    payload["levels"][config.tap] = {"config": config.to_dict(), "state_dict": state, "training": training}
+    with atomic_output(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def any_image_network(style: StyleImage, device: torch.device, options: AnyImageOptions = AnyImageOptions()) -> AnyImageNet:
+    """The frame network painting with ``style`` on ``device``."""
+    if not DECODERS_FILE.is_file():
+        raise StyleError(f"the any-image decoders are missing from this install ({DECODERS_FILE})")
+    decoders, _ = load_decoders(DECODERS_FILE)
+    missing = [tap for tap in options.levels if tap not in decoders]
+    if missing:
+        raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
+    levels = {tap: decoders[tap].float() for tap in options.levels}
+    network = AnyImageNet(load_loss_network(device), levels, style.statistics.to(device), options.alpha)
+    return network.to(device).eval()
