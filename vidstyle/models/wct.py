@@ -28,6 +28,9 @@ from .efficientnet import EfficientNetLite0
 COVARIANCE_RIDGE = 1e-3
 # The range of Lite0's ReLU6 activations, which the decoders were trained on.
 FEATURE_RANGE = (0.0, 6.0)
+# A level that needs no decoder: the pixels themselves (0-1), whose
+# transform moves the frame's colours to the painting's palette.
+PIXEL_LEVEL = "pixels"
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,9 @@ def level_statistics(features: torch.Tensor) -> LevelStatistics:
     return LevelStatistics(mean.float(), _matrix_power(cov, 0.5).float())
 
 
-def whiten_and_colour(features: torch.Tensor, style: LevelStatistics, alpha: float) -> torch.Tensor:
+def whiten_and_colour(
+    features: torch.Tensor, style: LevelStatistics, alpha: float, value_range: tuple[float, float] = FEATURE_RANGE
+) -> torch.Tensor:
     """Each (C, H, W) item of a batch with its own covariance replaced by the
     style's, blended with the original features by ``alpha``."""
     out = torch.empty_like(features)
@@ -141,12 +146,13 @@ def whiten_and_colour(features: torch.Tensor, style: LevelStatistics, alpha: flo
         out[i] = coloured.to(features.dtype).view_as(item)
     if alpha < 1.0:
         out = alpha * out + (1.0 - alpha) * features
-    return out.clamp_(*FEATURE_RANGE)
+    return out.clamp_(*value_range)
 
 
 class AnyImageNet(nn.Module):
     """The frame network for one style image: (N, 3, H, W) in [0, 255] to
-    the same, stylized, level by level with the style's fixed statistics.
+    the same, stylized, level by level (in the order of ``style.levels``)
+    with the style's fixed statistics.
     ``alpha`` is how far each level moves to the style (1: all the way)."""
 
     def __init__(
@@ -159,7 +165,7 @@ class AnyImageNet(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoders = nn.ModuleDict(decoders)
-        self.order = list(decoders)  # coarse to fine
+        self.order = list(style.levels)  # coarse to fine; PIXEL_LEVEL needs no decoder
         self.style = style
         self.alpha = alpha
 
@@ -168,6 +174,9 @@ class AnyImageNet(nn.Module):
         size = tuple(x.shape[-2:])
         y = x.float()
         for tap in self.order:
+            if tap == PIXEL_LEVEL:
+                y = 255.0 * whiten_and_colour(y / 255.0, self.style.levels[tap], self.alpha, (0.0, 1.0))
+                continue
             features = self.encoder.features(y, [tap])[tap]
             features = whiten_and_colour(features, self.style.levels[tap], self.alpha)
             y = self.decoders[tap](features, size)
@@ -177,5 +186,6 @@ class AnyImageNet(nn.Module):
 @torch.no_grad()
 def style_statistics(encoder: EfficientNetLite0, style_image: torch.Tensor, taps: list[str]) -> StyleStatistics:
     """Statistics of a (1, 3, H, W) style image in [0, 255] at each tap."""
-    features = encoder.features(style_image.float(), taps)
+    features = encoder.features(style_image.float(), [tap for tap in taps if tap != PIXEL_LEVEL])
+    features[PIXEL_LEVEL] = style_image.float() / 255.0
     return StyleStatistics({tap: level_statistics(features[tap]) for tap in taps})

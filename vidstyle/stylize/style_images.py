@@ -23,7 +23,7 @@ from ..errors import StyleError
 from ..media.atomic import atomic_output
 from ..media.images import resize_long_side
 from ..models.losses import load_loss_network
-from ..models.wct import AnyImageNet, DecoderConfig, FeatureDecoder, StyleStatistics, style_statistics
+from ..models.wct import PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, StyleStatistics, style_statistics
 from .options import AnyImageOptions
 from .styles import ANY_IMAGE_DECODERS
 
@@ -162,9 +162,9 @@ def any_image_network(style: StyleImage, device: torch.device, options: AnyImage
     if not DECODERS_FILE.is_file():
         raise StyleError(f"the any-image decoders are missing from this install ({DECODERS_FILE})")
     decoders, _ = load_decoders(DECODERS_FILE)
-    missing = [tap for tap in options.levels if tap not in decoders]
+    missing = [tap for tap in options.levels if tap not in decoders and tap != PIXEL_LEVEL]
     if missing:
         raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
-    levels = {tap: decoders[tap].float() for tap in options.levels}
+    levels = {tap: decoders[tap].float() for tap in options.levels if tap != PIXEL_LEVEL}
     network = AnyImageNet(load_loss_network(device), levels, style.statistics.to(device), options.alpha)
     return network.to(device).eval()

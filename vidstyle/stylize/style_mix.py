@@ -68,17 +68,22 @@ def is_style_image(spec: str) -> bool:
     return Path(spec.strip()).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def rename_styles(style: str, rename) -> str:
+    """``style`` with each component's name replaced by ``rename(name)``,
+    weights kept as written."""
+    parts = []
+    for part in style.split(","):
+        name, _ = _split_weight(part.strip())
+        parts.append(part.strip().replace(name, rename(name), 1) if name else part)
+    return ",".join(parts)
+
+
 def style_label(style: str) -> str:
     """A style for a file name: a checkpoint or a picture by its stem, and
     nothing a file system would mind (``mosaic:0.7,candy:0.3`` ->
     ``mosaic-0.7-candy-0.3``)."""
-    parts = []
-    for part in style.split(","):
-        name, _ = _split_weight(part.strip())
-        if name.endswith(".pth") or is_style_image(name):
-            part = part.replace(name, Path(name).stem, 1)
-        parts.append(part)
-    return re.sub(r"[^\w.-]+", "-", ",".join(parts)).strip("-") or "styled"
+    stems = rename_styles(style, lambda name: Path(name).stem if name.endswith(".pth") or is_style_image(name) else name)
+    return re.sub(r"[^\w.-]+", "-", stems).strip("-") or "styled"
 
 
 def with_style_image(style: str | None, style_image: str | Path | None) -> str | None:

@@ -34,8 +34,8 @@ from ...media.atomic import atomic_output
 from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
-from ...stylize.style_mix import StyleMix, is_style_image, style_label
-from ...stylize.styles import ANY_IMAGE_DECODERS, find_style
+from ...stylize.style_mix import StyleMix, is_style_image, rename_styles, style_label
+from ...stylize.styles import ANY_IMAGE_DECODERS, find_style, looks_like_path
 from ..pipeline import RunOptions
 from .runners import LocalRunner, RayRunner
 from .units import Task, TaskResult, Unit
@@ -117,6 +117,7 @@ def _item_tasks(item: Any, base: Path, output_dir: Path, defaults: RunOptions, n
     styles = [styles] if isinstance(styles, str) else list(styles)
     if not styles:
         raise OptionError(f"{where}: empty styles list")
+    styles = [_style_files_relative_to(style, base) for style in styles]
     for style in styles:
         StyleMix.parse(style)  # a malformed mix is a job-file error; an unknown style fails its tasks
     options = _options(defaults, {k: v for k, v in item.items() if k not in ITEM_KEYS}, where)
@@ -130,6 +131,19 @@ def _item_tasks(item: Any, base: Path, output_dir: Path, defaults: RunOptions, n
                 task_options = dataclasses.replace(task_options, codec=None, pixel_format=None)
             tasks.append(Task(relative, source, style, output_dir / relative, task_options))
     return tasks
+
+
+def _style_files_relative_to(style: str, base: Path) -> str:
+    """A style whose checkpoint files and pictures are named relative to
+    the job file, with those paths made absolute (names stay names)."""
+
+    def resolve(name: str) -> str:
+        if not (looks_like_path(name) or is_style_image(name)):
+            return name
+        path = Path(name).expanduser()
+        return str(path if path.is_absolute() else base / path)
+
+    return rename_styles(style, resolve)
 
 
 def expand_input(spec: str, base: Path, where: str = "job") -> list[str]:
