@@ -16,6 +16,7 @@ from helpers import one_line_error
 from vidstyle import Stylizer
 from vidstyle.media.images import read_image, resize_long_side, write_image
 from vidstyle.media.reader import VideoReader
+from vidstyle.models.wct import level_statistics, whiten_and_colour
 from vidstyle.stylize import style_images
 from vidstyle.stylize.controls import blend_styles
 from vidstyle.stylize.options import StylizerOptions
@@ -61,6 +62,29 @@ def structure(image: np.ndarray) -> np.ndarray:
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(structure(a), structure(b))[0, 1])
+
+
+def test_whitening_and_colouring_gives_each_frame_the_style_covariance():
+    torch.manual_seed(0)
+    style = torch.rand(1, 24, 30, 30) * 3
+    style[:, :4] *= 2  # unequal variances and, through the mix below, correlations
+    style[:, 4:8] += style[:, :4]
+    frames = torch.rand(2, 24, 20, 25)
+    statistics = level_statistics(style)
+    out = whiten_and_colour(frames, statistics, 1.0, (-100.0, 100.0))
+
+    def moments(x):
+        flat = x.flatten(1).double()
+        mean = flat.mean(1, keepdim=True)
+        return mean, (flat - mean) @ (flat - mean).T / (flat.shape[1] - 1)
+
+    style_mean, style_cov = moments(style[0])
+    for item in out:
+        mean, cov = moments(item)
+        assert torch.allclose(mean, style_mean, atol=1e-4)
+        assert (cov - style_cov).abs().max() < 0.01 * style_cov.abs().max()  # the ridge aside
+    assert torch.equal(whiten_and_colour(frames, statistics, 0.0, (-100.0, 100.0)), frames)
+    assert whiten_and_colour(frames, statistics, 1.0).min() >= 0 and whiten_and_colour(frames, statistics, 1.0).max() <= 6
 
 
 def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo, shared):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -357,3 +359,27 @@ def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, cont
     for source, fast in zip(read_frames(clip, None), outputs["fast"]):
         assert np.abs(fast.astype(int) - student(source)).mean() < 2.5  # it ran the student
     assert "full+fast" in cli("styles").out
+
+
+def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir):
+    from vidstyle.models.wct import DecoderConfig, FeatureDecoder
+    from vidstyle.stylize.style_images import load_decoders
+    from vidstyle.training.decoder import DecoderTrainConfig, train_decoder
+
+    level = DecoderConfig("block3", 144, (16, 8))
+    config = DecoderTrainConfig(decoder=level, content=[str(content_dir)], output=str(tmp_path / "decoders.pth"),
+                                steps=40, image_size=64, batch_size=2, learning_rate=3e-3, checkpoint_every=20)
+    train_decoder(dataclasses.replace(config, steps=20))
+    decoders, payload = load_decoders(tmp_path / "decoders.pth")
+    assert payload["levels"]["block3"]["training"]["step"] == 20
+    train_decoder(config)  # resumes at 20, not from scratch
+    decoders, payload = load_decoders(tmp_path / "decoders.pth")
+    assert payload["levels"]["block3"]["training"]["step"] == 40
+    photo = torch.from_numpy(render_scene(3, 64, 48, seed=9)).permute(2, 0, 1)[None].float()
+    features = load_loss_network().features(photo, ["block3"])["block3"]
+    torch.manual_seed(0)
+    untrained = FeatureDecoder(level).eval()
+    with torch.no_grad():
+        before = (untrained(features, (48, 64)) - photo).abs().mean()
+        after = (decoders["block3"](features, (48, 64)) - photo).abs().mean()
+    assert after < 0.6 * before, (before, after)

@@ -112,13 +112,15 @@ class StyleStatistics:
 
 
 def _covariance(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(C, N) features to their mean (C, 1) and ridged covariance (C, C), in float64."""
-    f = features.double()
+    """(C, N) features to their mean (C, 1) and ridged covariance (C, C).
+    The products run in float32 (centred first, they lose nothing that
+    matters); the covariance comes back in float64 for the eigensolver."""
+    f = features.float()
     mean = f.mean(dim=1, keepdim=True)
     centred = f - mean
-    cov = centred @ centred.T / max(1, f.shape[1] - 1)
+    cov = (centred @ centred.T).double() / max(1, f.shape[1] - 1)
     ridge = COVARIANCE_RIDGE * torch.diagonal(cov).mean().clamp_min(1e-8)
-    return mean, cov + ridge * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
+    return mean.double(), cov + ridge * torch.eye(cov.shape[0], dtype=cov.dtype, device=cov.device)
 
 
 def _matrix_power(cov: torch.Tensor, power: float) -> torch.Tensor:
@@ -136,16 +138,17 @@ def whiten_and_colour(
     features: torch.Tensor, style: LevelStatistics, alpha: float, value_range: tuple[float, float] = FEATURE_RANGE
 ) -> torch.Tensor:
     """Each (C, H, W) item of a batch with its own covariance replaced by the
-    style's, blended with the original features by ``alpha``."""
+    style's, blended with the original features by ``alpha``: one affine map
+    per item, ``alpha * (colour @ whiten) + (1 - alpha) * I``."""
     out = torch.empty_like(features)
+    eye = torch.eye(features.shape[1], dtype=torch.float64, device=features.device)
     for i, item in enumerate(features):
-        flat = item.flatten(1)
+        flat = item.flatten(1).float()
         mean, cov = _covariance(flat)
         transform = style.colouring.double() @ _matrix_power(cov, -0.5)
-        coloured = transform @ (flat.double() - mean) + style.mean.double()
-        out[i] = coloured.to(features.dtype).view_as(item)
-    if alpha < 1.0:
-        out = alpha * out + (1.0 - alpha) * features
+        shift = style.mean.double() - transform @ mean
+        transform, shift = alpha * transform + (1.0 - alpha) * eye, alpha * shift
+        out[i] = torch.addmm(shift.float(), transform.float(), flat).to(features.dtype).view_as(item)
     return out.clamp_(*value_range)
 
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..errors import OptionError
 from ..media.images import resize_long_side, to_array, to_tensor
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from ..models.wct import level_statistics, whiten_and_colour
 from ..stylize.devices import resolve_device
 
 
@@ -75,24 +76,10 @@ class OptimizeConfig:
 def match_palette(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """``content`` (3, H, W) recoloured so that its RGB mean and covariance
     are the style's (a linear colour transfer through the covariances'
-    square roots); values in [0, 255]."""
-    source = content.reshape(3, -1).double()
-    target = style.reshape(3, -1).double()
-
-    def mean_and_cov(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = pixels.mean(dim=1, keepdim=True)
-        centred = pixels - mean
-        return mean, centred @ centred.T / pixels.shape[1] + 1e-3 * torch.eye(3, dtype=pixels.dtype)
-
-    def matrix_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
-        values, vectors = torch.linalg.eigh(matrix)
-        return (vectors * values.clamp_min(1e-6).pow(power)) @ vectors.T
-
-    source_mean, source_cov = mean_and_cov(source)
-    target_mean, target_cov = mean_and_cov(target)
-    transform = matrix_power(target_cov, 0.5) @ matrix_power(source_cov, -0.5)
-    recoloured = transform @ (source - source_mean) + target_mean
-    return recoloured.reshape(content.shape).clamp(0, 255).to(content.dtype)
+    square roots, the any-image style's pixel level); values in [0, 255]."""
+    palette = level_statistics(style[None].float() / 255.0)
+    recoloured = whiten_and_colour(content[None].float() / 255.0, palette, 1.0, (0.0, 1.0))
+    return (255.0 * recoloured[0]).to(content.dtype)
 
 
 def optimize_image(
