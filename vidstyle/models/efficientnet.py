@@ -39,8 +39,12 @@ class Conv2dSame(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = []
+        # On a size that is a multiple of the stride the padding is k - s
+        # whatever the size, so a graph traced on one such size is right for
+        # all of them (the any-image path exports these with dynamic sizes).
+        divisible = all(size % s == 0 for size, s in zip(x.shape[-2:], self.stride))
         for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            total = max(k - s, 0) if divisible else max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads.append((total // 2, total - total // 2))
         (top, bottom), (left, right) = pads
         if top or bottom or left or right:

@@ -15,6 +15,7 @@ style image and then fixed, so a clip cannot drift from frame to frame.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -28,6 +29,10 @@ from .efficientnet import EfficientNetLite0
 COVARIANCE_RIDGE = 1e-3
 # The range of Lite0's ReLU6 activations, which the decoders were trained on.
 FEATURE_RANGE = (0.0, 6.0)
+# Frames are padded to a multiple of the deepest stride the encoder reads
+# (stride 16 at block5's depthwise step): every level then maps sizes
+# exactly, and the passes export to graphs with dynamic sizes.
+PAD_MULTIPLE = 16
 # A level that needs no decoder: the pixels themselves (0-1), whose
 # transform moves the frame's colours to the painting's palette.
 PIXEL_LEVEL = "pixels"
@@ -77,21 +82,42 @@ class FeatureDecoder(nn.Module):
         self.body = nn.Sequential(*layers)
         self.to_rgb = _conv(cin, 3)
 
-    def forward(self, features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) features to (N, 3, h * stride, w * stride) in [0, 255]."""
         y = self.body(features)
         y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
-        y = self.to_rgb(y)
-        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False) if y.shape[-2:] != size else y
-        return (torch.sigmoid(y) * 255.0)
+        return torch.sigmoid(self.to_rgb(y)) * 255.0
+
+
+class EncoderTap(nn.Module):
+    """The encoder up to one tap, as a module of its own (one exported graph)."""
+
+    def __init__(self, encoder: EfficientNetLite0, tap: str):
+        super().__init__()
+        self.encoder = encoder
+        self.tap = tap
+
+    def extra_repr(self) -> str:
+        return f"tap={self.tap}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.features(x, [self.tap])[self.tap]
 
 
 @dataclass
 class LevelStatistics:
     """A style at one level: its feature mean (C, 1) and the colouring
-    matrix (C, C), the square root of its feature covariance."""
+    matrix (C, C), the square root of its feature covariance; for the pixel
+    level also the principal axes (C, C) of its colours and the quantiles
+    (C, Q) of the colours along them, for matching the histograms too."""
 
     mean: torch.Tensor
     colouring: torch.Tensor
+    axes: torch.Tensor | None = None
+    quantiles: torch.Tensor | None = None
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
@@ -100,15 +126,19 @@ class StyleStatistics:
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> "StyleStatistics":
         return StyleStatistics(
-            {tap: LevelStatistics(s.mean.to(device, dtype), s.colouring.to(device, dtype)) for tap, s in self.levels.items()}
+            {tap: LevelStatistics(**{k: v.to(device, dtype) for k, v in s.tensors().items()}) for tap, s in self.levels.items()}
         )
 
     def to_dict(self) -> dict:
-        return {tap: {"mean": s.mean.cpu(), "colouring": s.colouring.cpu()} for tap, s in self.levels.items()}
+        return {tap: {k: v.cpu() for k, v in s.tensors().items()} for tap, s in self.levels.items()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "StyleStatistics":
-        return cls({tap: LevelStatistics(v["mean"], v["colouring"]) for tap, v in values.items()})
+        return cls({tap: LevelStatistics(**v) for tap, v in values.items()})
+
+
+# Quantiles kept of the painting's colours along each principal axis.
+PALETTE_QUANTILES = 64
 
 
 def _covariance(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,6 +164,47 @@ def level_statistics(features: torch.Tensor) -> LevelStatistics:
     return LevelStatistics(mean.float(), _matrix_power(cov, 0.5).float())
 
 
+def palette_statistics(pixels: torch.Tensor) -> LevelStatistics:
+    """The pixel level from (1, 3, H, W) colours in [0, 1]: the transform's
+    statistics, plus the quantiles of the colours along their principal axes."""
+    flat = pixels[0].flatten(1).float()
+    level = level_statistics(pixels)
+    _, axes = torch.linalg.eigh(level.colouring.double())
+    projected = axes.float().T @ (flat - level.mean)
+    levels = torch.linspace(0, 1, PALETTE_QUANTILES, dtype=torch.float32, device=flat.device)
+    level.axes, level.quantiles = axes.float(), torch.quantile(projected, levels, dim=1).T.contiguous()
+    return level
+
+
+def match_palette_histograms(pixels: torch.Tensor, style: LevelStatistics) -> torch.Tensor:
+    """(N, 3, H, W) colours in [0, 1], already given the style's mean and
+    covariance, with their distribution along each of the style's principal
+    axes mapped onto the style's (piecewise-linear, through each frame's own
+    quantiles): flat, separate colours of a painting stay separate instead
+    of blending into one Gaussian cloud."""
+    out = torch.empty_like(pixels)
+    levels = torch.linspace(0, 1, style.quantiles.shape[1], dtype=torch.float32, device=pixels.device)
+    for i, item in enumerate(pixels):
+        flat = item.flatten(1).float()
+        projected = style.axes.T @ (flat - style.mean)
+        mapped = torch.empty_like(projected)
+        sample = projected[:, :: max(1, projected.shape[1] // 65536)]  # quantiles of a frame need no more
+        ours = torch.quantile(sample, levels, dim=1)
+        for axis in range(projected.shape[0]):
+            mapped[axis] = _interpolate(projected[axis], ours[:, axis], style.quantiles[axis])
+        out[i] = (style.axes @ mapped + style.mean).view_as(item)
+    return out
+
+
+def _interpolate(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """numpy.interp for tensors (``xp`` increasing; flat stretches kept apart by a hair)."""
+    xp = xp + torch.arange(len(xp), dtype=xp.dtype, device=xp.device) * 1e-6
+    index = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
+    left, right = xp[index - 1], xp[index]
+    weight = ((x - left) / (right - left)).clamp(0, 1)
+    return fp[index - 1] + weight * (fp[index] - fp[index - 1])
+
+
 def whiten_and_colour(
     features: torch.Tensor, style: LevelStatistics, alpha: float, value_range: tuple[float, float] = FEATURE_RANGE
 ) -> torch.Tensor:
@@ -152,11 +223,14 @@ def whiten_and_colour(
     return out.clamp_(*value_range)
 
 
+Pass = Callable[[str, torch.Tensor], torch.Tensor]
+
+
 class AnyImageNet(nn.Module):
     """The frame network for one style image: (N, 3, H, W) in [0, 255] to
     the same, stylized, level by level (in the order of ``style.levels``)
-    with the style's fixed statistics.
-    ``alpha`` is how far each level moves to the style (1: all the way)."""
+    with the style's fixed statistics. ``alpha`` is how far each level moves
+    to the style (1: all the way)."""
 
     def __init__(
         self,
@@ -166,29 +240,41 @@ class AnyImageNet(nn.Module):
         alpha: float = 1.0,
     ):
         super().__init__()
-        self.encoder = encoder
-        self.decoders = nn.ModuleDict(decoders)
         self.order = list(style.levels)  # coarse to fine; PIXEL_LEVEL needs no decoder
+        self.encoders = nn.ModuleDict({tap: EncoderTap(encoder, tap) for tap in self.order if tap != PIXEL_LEVEL})
+        self.decoders = nn.ModuleDict(decoders)
         self.style = style
         self.alpha = alpha
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = tuple(x.shape[-2:])
-        y = x.float()
+        return self.paint(x)
+
+    @torch.no_grad()
+    def paint(self, x: torch.Tensor, encode: Pass | None = None, decode: Pass | None = None) -> torch.Tensor:
+        """``forward``, with the encoder and decoder passes replaceable by
+        other runners of the same modules (exported graphs)."""
+        encode = encode or (lambda tap, y: self.encoders[tap](y))
+        decode = decode or (lambda tap, f: self.decoders[tap](f))
+        height, width = x.shape[-2:]
+        pad_h, pad_w = -height % PAD_MULTIPLE, -width % PAD_MULTIPLE
+        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+        y = F.pad(x.float(), (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x.float()
         for tap in self.order:
+            level = self.style.levels[tap]
             if tap == PIXEL_LEVEL:
-                y = 255.0 * whiten_and_colour(y / 255.0, self.style.levels[tap], self.alpha, (0.0, 1.0))
-                continue
-            features = self.encoder.features(y, [tap])[tap]
-            features = whiten_and_colour(features, self.style.levels[tap], self.alpha)
-            y = self.decoders[tap](features, size)
-        return y.to(x.dtype)
+                coloured = match_palette_histograms(whiten_and_colour(y / 255.0, level, 1.0, (-1.0, 2.0)), level)
+                y = 255.0 * (self.alpha * coloured + (1.0 - self.alpha) * y / 255.0).clamp_(0.0, 1.0)
+            else:
+                y = decode(tap, whiten_and_colour(encode(tap, y), level, self.alpha))
+        return y[..., :height, :width].to(x.dtype)
 
 
 @torch.no_grad()
 def style_statistics(encoder: EfficientNetLite0, style_image: torch.Tensor, taps: list[str]) -> StyleStatistics:
     """Statistics of a (1, 3, H, W) style image in [0, 255] at each tap."""
     features = encoder.features(style_image.float(), [tap for tap in taps if tap != PIXEL_LEVEL])
-    features[PIXEL_LEVEL] = style_image.float() / 255.0
-    return StyleStatistics({tap: level_statistics(features[tap]) for tap in taps})
+    levels = {tap: level_statistics(features[tap]) for tap in taps if tap != PIXEL_LEVEL}
+    if PIXEL_LEVEL in taps:
+        levels[PIXEL_LEVEL] = palette_statistics(style_image.float() / 255.0)
+    return StyleStatistics({tap: levels[tap] for tap in taps})

@@ -33,7 +33,7 @@ class AnyImageOptions:
     each level moves towards the style (1: all the way)."""
 
     style_size: int = 512
-    levels: tuple[str, ...] = ("block5", "pixels")
+    levels: tuple[str, ...] = ("block5", "block3", "pixels")
     alpha: float = 1.0
 
 

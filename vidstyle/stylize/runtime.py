@@ -66,12 +66,13 @@ def network_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:32]
 
 
-def export_onnx(model: torch.nn.Module) -> bytes:
+def export_onnx(model: torch.nn.Module, example: torch.Tensor | None = None) -> bytes:
     """The network as an ONNX graph with dynamic batch, height and width.
-    Traced at a size divisible by 4, so the network's own padding branch is
-    not in it: callers pad (OnnxNetwork does)."""
+    Traced on ``example`` (default: a 64x64 frame, a size divisible by 4, so
+    the network's own padding branch is not in it: callers pad, as
+    OnnxNetwork does)."""
     model = model.float().eval()
-    example = torch.rand(1, 3, 64, 64) * 255
+    example = torch.rand(1, 3, 64, 64) * 255 if example is None else example
     dynamic = {0: "batch", 2: "height", 3: "width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -89,7 +90,7 @@ def export_onnx(model: torch.nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path, bool]:
+def cached_onnx_graph(model: torch.nn.Module, example: torch.Tensor | None = None) -> tuple[bytes, Path, bool]:
     """The exported graph, from the cache when these weights were exported
     before (an export costs 0.3-0.6 s, paid by every batch unit and every
     preview start otherwise), the cache file it lives in, and whether it
@@ -99,7 +100,7 @@ def cached_onnx_graph(model: torch.nn.Module) -> tuple[bytes, Path, bool]:
         return path.read_bytes(), path, True
     except OSError:
         pass
-    graph = export_onnx(model)
+    graph = export_onnx(model, example)
     write_atomically(path, graph)
     return graph, path, False
 

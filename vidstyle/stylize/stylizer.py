@@ -91,7 +91,7 @@ class Stylizer:
             for c in self.checkpoints
         ]
         compiled = [
-            self._prepare(model) if model is not None else (any_image_network(c, self.device, options.any_image), "torch")
+            self._prepare(model) if model is not None else any_image_network(c, self.device, options)
             for c, model in zip(self.checkpoints, self.models)
         ]
         self.networks: list[Network] = [network for network, _ in compiled]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ..config import build, merge, read_toml
 from ..errors import OptionError
 from ..models.losses import load_loss_network, relative_mse
-from ..models.wct import DecoderConfig, FeatureDecoder
+from ..models.wct import PAD_MULTIPLE, DecoderConfig, FeatureDecoder
 from ..stylize.devices import resolve_device
 from ..stylize.style_images import save_decoder_level
 from .data import ContentCrops
@@ -68,6 +68,8 @@ def train_decoder(config: DecoderTrainConfig, resume: bool = True) -> Path:
     optimiser = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
     output = Path(config.output)
     step, seconds = 0, 0.0
+    if config.image_size % PAD_MULTIPLE:
+        raise OptionError(f"image_size must be a multiple of {PAD_MULTIPLE}, got {config.image_size}")
     crops = ContentCrops(config.content, config.image_size, device=device, seed=config.seed)
     if resume and output.is_file():
         levels = torch.load(output, map_location="cpu", weights_only=True)["levels"]
@@ -101,7 +103,7 @@ def train_decoder(config: DecoderTrainConfig, resume: bool = True) -> Path:
         images = crops.batch(config.batch_size)
         with torch.no_grad():
             targets = encoder.features(images, taps)
-        rebuilt = decoder(targets[config.decoder.tap], tuple(images.shape[-2:]))
+        rebuilt = decoder(targets[config.decoder.tap])
         pixel = (rebuilt - images).abs().mean() / 255.0
         features = encoder.features(rebuilt, taps)
         feature = sum(relative_mse(features[t], targets[t]).mean() for t in taps) / len(taps)
