@@ -15,7 +15,7 @@ def system_info() -> dict[str, Any]:
     from ..media.writer import available_video_encoders
     from ..stylize.devices import resolve_device
     from ..stylize.runtime import onnx_runtime_available, resolve_backend
-    from ..stylize.styles import available_styles, style_dirs
+    from ..stylize.styles import ANY_IMAGE_DECODERS, available_styles, style_dirs
     from ..version import __version__
 
     device = resolve_device("auto")
@@ -52,6 +52,7 @@ def system_info() -> dict[str, Any]:
         "styles": [s.name for s in styles],
         "balanced_models": [s.name for s in balanced],
         "fast_models": [s.name for s in fast],
+        "any_image": {"decoders": str(ANY_IMAGE_DECODERS), "installed": ANY_IMAGE_DECODERS.is_file()},
         "encoders": available_video_encoders(),
     }
 
@@ -79,6 +80,7 @@ def format_info(info: dict[str, Any]) -> str:
             f", {f['balanced_models']} balanced, {f['fast_models']} fast{'' if f['exists'] else ', not created yet'})"
             for i, f in enumerate(info["style_folders"])
         ),
+        f"pictures  --style-image FILE: {'any picture as a style' if info['any_image']['installed'] else 'decoders missing from this install'} ({info['any_image']['decoders']})",
         f"encoders  {', '.join(info['encoders'])}",
     ]
     return "\n".join(lines)

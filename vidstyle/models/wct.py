@@ -230,7 +230,8 @@ class AnyImageNet(nn.Module):
     """The frame network for one style image: (N, 3, H, W) in [0, 255] to
     the same, stylized, level by level (in the order of ``style.levels``)
     with the style's fixed statistics. ``alpha`` is how far each level moves
-    to the style (1: all the way)."""
+    to the style (1: all the way); ``palette_histograms``: whether the pixel
+    level matches the colours' histograms or only their covariance."""
 
     def __init__(
         self,
@@ -238,8 +239,10 @@ class AnyImageNet(nn.Module):
         decoders: dict[str, FeatureDecoder],
         style: StyleStatistics,
         alpha: float = 1.0,
+        palette_histograms: bool = True,
     ):
         super().__init__()
+        self.palette_histograms = palette_histograms
         self.order = list(style.levels)  # coarse to fine; PIXEL_LEVEL needs no decoder
         self.encoders = nn.ModuleDict({tap: EncoderTap(encoder, tap) for tap in self.order if tap != PIXEL_LEVEL})
         self.decoders = nn.ModuleDict(decoders)
@@ -263,7 +266,9 @@ class AnyImageNet(nn.Module):
         for tap in self.order:
             level = self.style.levels[tap]
             if tap == PIXEL_LEVEL:
-                coloured = match_palette_histograms(whiten_and_colour(y / 255.0, level, 1.0, (-1.0, 2.0)), level)
+                coloured = whiten_and_colour(y / 255.0, level, 1.0, (-1.0, 2.0))
+                if self.palette_histograms:
+                    coloured = match_palette_histograms(coloured, level)
                 y = 255.0 * (self.alpha * coloured + (1.0 - self.alpha) * y / 255.0).clamp_(0.0, 1.0)
             else:
                 y = decode(tap, whiten_and_colour(encode(tap, y), level, self.alpha))

@@ -30,11 +30,14 @@ DEEP_SCALE = 257.0
 class AnyImageOptions:
     """How a style image paints (vidstyle/models/wct.py): the long side its
     statistics are taken at, the levels from coarse to fine, and how far
-    each level moves towards the style (1: all the way)."""
+    each level moves towards the style (1: all the way); the pixel level
+    matches the painting's colour histograms too, or with
+    ``palette_histograms=False`` only their mean and covariance."""
 
     style_size: int = 512
     levels: tuple[str, ...] = ("block5", "block3", "pixels")
     alpha: float = 1.0
+    palette_histograms: bool = True
 
 
 @dataclass(frozen=True)

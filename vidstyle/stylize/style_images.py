@@ -198,7 +198,8 @@ def any_image_network(style: StyleImage, device: torch.device, options: Stylizer
     if missing:
         raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
     decoders = {tap: decoders[tap].float() for tap in levels if tap != PIXEL_LEVEL}
-    net = AnyImageNet(load_loss_network(device), decoders, style.statistics.to(device), options.any_image.alpha)
+    settings = options.any_image
+    net = AnyImageNet(load_loss_network(device), decoders, style.statistics.to(device), settings.alpha, settings.palette_histograms)
     net = net.to(device).eval()
     backend = resolve_backend(options.backend, device)
     if backend == "onnx":
