@@ -167,6 +167,10 @@ def test_style_images_of_every_kind_are_read_or_refused(tmp_path):
     assert np.abs(read_style_image(alpha).astype(float) - expected).max() <= 1.0
     from PIL import Image
 
+    grey_alpha = tmp_path / "grey-alpha.png"  # two channels: grey and transparency
+    grey_level = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    Image.fromarray(np.dstack([grey_level, np.full_like(grey_level, 0)]), "LA").save(grey_alpha)
+    assert (read_style_image(grey_alpha) == 255).all()  # fully transparent: white paper
     cmyk = tmp_path / "cmyk.jpg"
     Image.fromarray(rgb).convert("CMYK").save(cmyk, quality=95)
     assert np.abs(read_style_image(cmyk).astype(float) - rgb).mean() < 12

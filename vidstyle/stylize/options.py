@@ -62,5 +62,9 @@ class StylizerOptions:
         if self.memory_budget is not None and not 0.25 <= self.memory_budget <= 4096:
             raise OptionError(f"--memory-budget must be between 0.25 and 4096 GiB, got {self.memory_budget}")
         check_strength(self.strength)
+        if not 0.0 <= self.any_image.alpha <= 1.0:
+            raise OptionError(f"the any-image alpha must be in [0, 1], got {self.any_image.alpha:g}")
+        if self.any_image.style_size < 64:
+            raise OptionError(f"the any-image style size must be at least 64 px, got {self.any_image.style_size}")
         check_model(self.model)
         check_backend(self.backend)

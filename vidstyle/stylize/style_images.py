@@ -52,19 +52,22 @@ def read_style_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     try:
         raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-        colour = cv2.imdecode(data, cv2.IMREAD_COLOR) if raw is not None else None
     except cv2.error as exc:  # over OpenCV's pixel limit, and the like
         raise StyleError(f"style image cannot be decoded: {path} ({str(exc).strip().splitlines()[-1][:80]})") from None
-    if raw is None or colour is None:
+    if raw is None or raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (1, 2, 3, 4)):
         raise StyleError(f"not a readable image: {path}")
-    height, width = colour.shape[:2]
+    height, width = raw.shape[:2]
     if min(height, width) < MIN_STYLE_SIDE:
         raise StyleError(f"style image is too small ({width}x{height}): it needs at least {MIN_STYLE_SIDE} px on each side")
-    rgb = colour[:, :, ::-1].astype(np.float32)
-    if raw.ndim == 3 and raw.shape[2] == 4:
-        alpha = raw[:, :, 3:4].astype(np.float32) / float(np.iinfo(raw.dtype).max)
-        rgb = rgb * alpha + 255.0 * (1.0 - alpha)
-    return np.ascontiguousarray(rgb.round().clip(0, 255).astype(np.uint8))
+    # 8- or 16-bit integers, or floats in [0, 1]; grey (+alpha), BGR (CMYK
+    # files arrive converted) or BGRA
+    scale = 255.0 / (np.iinfo(raw.dtype).max if np.issubdtype(raw.dtype, np.integer) else 1.0)
+    pixels = (raw.reshape(height, width, -1).astype(np.float32) * scale)
+    colour = pixels[:, :, :1].repeat(3, axis=2) if pixels.shape[2] <= 2 else pixels[:, :, 2::-1]
+    if pixels.shape[2] in (2, 4):  # transparency: laid over white
+        alpha = pixels[:, :, -1:] / 255.0
+        colour = colour * alpha + 255.0 * (1.0 - alpha)
+    return np.ascontiguousarray(np.nan_to_num(colour).round().clip(0, 255).astype(np.uint8))
 
 
 def file_digest(path: Path) -> str:

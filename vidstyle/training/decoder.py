@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class DecoderTrainConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     content: list[str] = field(default_factory=list)
-    output: str = "runs/any-image/decoders.pth"
+    output: str = "runs/any-image/decoders.pth"  # the decoder and its optimiser state, to resume from
     steps: int = 4000
     image_size: int = 256
     batch_size: int = 4
