@@ -89,6 +89,61 @@ class FeatureDecoder(nn.Module):
         return torch.sigmoid(self.to_rgb(y)) * 255.0
 
 
+# Bilinear doubling (align_corners=False) of an edge-padded row: output row
+# 2i + a is BILINEAR_TAPS[a] applied to input rows i-1, i, i+1.
+BILINEAR_TAPS = ((0.25, 0.75, 0.0), (0.0, 0.75, 0.25))
+
+
+class BilinearSubPixelConv(nn.Module):
+    """A decoder's last step, bilinear doubling then a 3x3 convolution to
+    RGB, folded into one 3x3 convolution of the low-resolution features to
+    4 x 3 channels and a pixel shuffle: the 32-channel full-size tensor is
+    never made, which is most of that step's time on the CPU.
+
+    Output row 2i + a reads doubled rows 2i+a-1..2i+a+1, each a bilinear mix
+    of input rows i-1..i+1 (BILINEAR_TAPS); the folded kernel for parity
+    (a, b) is the convolution's kernel through those mixes. Edge padding of
+    the input reproduces the doubling exactly; only the outermost output
+    pixels differ from the trained layers, which reflect the doubled image
+    (a change of at most a few levels there)."""
+
+    def __init__(self, to_rgb: nn.Sequential):
+        super().__init__()
+        conv = to_rgb[1]
+        weight, bias = conv.weight.detach().double(), conv.bias.detach()
+        out_channels, in_channels = weight.shape[:2]
+        mix = torch.zeros(2, 3, 3, dtype=torch.float64)  # [parity, kernel tap, input offset]
+        for a in range(2):
+            for tap in range(3):
+                q, r = divmod(a + tap - 1, 2)  # the doubled row 2(i+q) + r
+                for k, w in enumerate(BILINEAR_TAPS[r]):
+                    offset = q + k - 1 + 1  # input row i + q + k - 1, as an index into i-1..i+1
+                    if w and 0 <= offset < 3:
+                        mix[a, tap, offset] += w
+        folded = torch.einsum("ocyx,ayu,bxv->oabcuv", weight, mix, mix)
+        self.conv = nn.Conv2d(in_channels, 4 * out_channels, 3)
+        # pixel_shuffle reads channel 4*o + (2a + b) as output o at parity (a, b)
+        self.conv.weight.data = folded.reshape(4 * out_channels, in_channels, 3, 3).float()
+        self.conv.bias.data = bias.repeat_interleave(4).clone()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(F.pad(x, (1, 1, 1, 1), mode="replicate")), 2)
+
+
+class InferenceDecoder(nn.Module):
+    """A trained :class:`FeatureDecoder` with its last step folded
+    (:class:`BilinearSubPixelConv`): the same image, faster."""
+
+    def __init__(self, decoder: FeatureDecoder):
+        super().__init__()
+        self.config = decoder.config
+        self.body = decoder.body
+        self.to_rgb = BilinearSubPixelConv(decoder.to_rgb)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.to_rgb(self.body(features))) * 255.0
+
+
 class EncoderTap(nn.Module):
     """The encoder up to one tap, as a module of its own (one exported graph)."""
 
@@ -176,23 +231,35 @@ def palette_statistics(pixels: torch.Tensor) -> LevelStatistics:
     return level
 
 
+# Points of the lookup table each frame's colour mapping is sampled at.
+PALETTE_TABLE = 1024
+
+
 def match_palette_histograms(pixels: torch.Tensor, style: LevelStatistics) -> torch.Tensor:
     """(N, 3, H, W) colours in [0, 1], already given the style's mean and
     covariance, with their distribution along each of the style's principal
-    axes mapped onto the style's (piecewise-linear, through each frame's own
+    axes mapped onto the style's (piecewise linear through each frame's own
     quantiles): flat, separate colours of a painting stay separate instead
-    of blending into one Gaussian cloud."""
+    of blending into one Gaussian cloud. The mapping is sampled into a
+    table per axis, so each pixel costs a lookup, not a search."""
     out = torch.empty_like(pixels)
-    levels = torch.linspace(0, 1, style.quantiles.shape[1], dtype=torch.float32, device=pixels.device)
+    count = style.quantiles.shape[1]
     for i, item in enumerate(pixels):
         flat = item.flatten(1).float()
         projected = style.axes.T @ (flat - style.mean)
-        mapped = torch.empty_like(projected)
-        sample = projected[:, :: max(1, projected.shape[1] // 65536)]  # quantiles of a frame need no more
-        ours = torch.quantile(sample, levels, dim=1)
-        for axis in range(projected.shape[0]):
-            mapped[axis] = _interpolate(projected[axis], ours[:, axis], style.quantiles[axis])
-        out[i] = (style.axes @ mapped + style.mean).view_as(item)
+        sample = projected[:, :: max(1, projected.shape[1] // 16384)]  # a frame's quantiles need no more
+        ordered = sample.sort(dim=1).values
+        picks = torch.linspace(0, ordered.shape[1] - 1, count, device=flat.device).round().long()
+        ours = ordered[:, picks]  # (3, count)
+        low, high = ours[:, :1], ours[:, -1:]
+        span = (high - low).clamp_min(1e-6)
+        grid = low + span * torch.linspace(0, 1, PALETTE_TABLE, device=flat.device)  # (3, T)
+        table = torch.stack([_interpolate(grid[a], ours[a], style.quantiles[a]) for a in range(len(grid))])
+        position = ((projected - low) / span * (PALETTE_TABLE - 1)).clamp_(0, PALETTE_TABLE - 1)
+        index = position.floor().long().clamp_(max=PALETTE_TABLE - 2)
+        weight = position - index
+        below, above = table.gather(1, index), table.gather(1, index + 1)
+        out[i] = (style.axes @ (below + weight * (above - below)) + style.mean).view_as(item)
     return out
 
 
@@ -236,7 +303,7 @@ class AnyImageNet(nn.Module):
     def __init__(
         self,
         encoder: EfficientNetLite0,
-        decoders: dict[str, FeatureDecoder],
+        decoders: dict[str, nn.Module],  # FeatureDecoder or InferenceDecoder by tap
         style: StyleStatistics,
         alpha: float = 1.0,
         palette_histograms: bool = True,

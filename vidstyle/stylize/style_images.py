@@ -23,7 +23,7 @@ from ..errors import OptionError, StyleError
 from ..media.atomic import atomic_output
 from ..media.images import resize_long_side
 from ..models.losses import load_loss_network
-from ..models.wct import PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, StyleStatistics, style_statistics
+from ..models.wct import PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, InferenceDecoder, StyleStatistics, style_statistics
 from .onnx_graphs import OnnxRunner
 from .options import AnyImageOptions, StylizerOptions
 from .runtime import Network, cached_onnx_graph, resolve_backend
@@ -200,7 +200,7 @@ def any_image_network(style: StyleImage, device: torch.device, options: Stylizer
     missing = [tap for tap in levels if tap not in decoders and tap != PIXEL_LEVEL]
     if missing:
         raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
-    decoders = {tap: decoders[tap].float() for tap in levels if tap != PIXEL_LEVEL}
+    decoders = {tap: InferenceDecoder(decoders[tap].float()) for tap in levels if tap != PIXEL_LEVEL}
     settings = options.any_image
     net = AnyImageNet(load_loss_network(device), decoders, style.statistics.to(device), settings.alpha, settings.palette_histograms)
     net = net.to(device).eval()
