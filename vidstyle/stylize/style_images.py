@@ -180,6 +180,10 @@ class GraphAnyImageNet:
         for runner in self.runners.values():
             runner.session(threads)  # a damaged graph fails here, not at the first frame
 
+    @property
+    def style(self) -> StyleStatistics:
+        return self.net.style
+
     def _pass(self, kind: str):
         def run(tap: str, x: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(self.runners[kind, tap](x.float().contiguous().numpy()))
