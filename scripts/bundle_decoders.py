@@ -1,7 +1,7 @@
 """Bundle trained any-image decoder levels into the shipped file, in half
 precision and without their optimiser state:
 
-    python scripts/bundle_decoders.py runs/any-image/block8.pth runs/any-image/block5.pth
+    python scripts/bundle_decoders.py training-state/any-image/block5.pth training-state/any-image/block3.pth
         [-o vidstyle/styles/any-image/decoders.pth]
 
 The steps and training time of each level stay in the file (``training``)
@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidstyle.stylize.style_images import DECODERS_FILE, load_decoders, save_decoder_level
+from vidstyle.stylize.style_images import load_decoders, save_decoder_level
+from vidstyle.stylize.styles import ANY_IMAGE_DECODERS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("levels", nargs="+", type=Path, help="decoders files from scripts/train_decoders.py")
-    parser.add_argument("-o", "--output", type=Path, default=DECODERS_FILE)
+    parser.add_argument("-o", "--output", type=Path, default=ANY_IMAGE_DECODERS)
     args = parser.parse_args()
     written = []
     fresh = args.output.with_name(f".{args.output.name}.bundling")  # only the levels given, nothing left over

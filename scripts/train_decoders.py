@@ -1,9 +1,10 @@
 """Train or resume the any-image decoders, one level per config file:
 
-    python scripts/train_decoders.py configs/train/any-image/block8.toml [--max-minutes N] [--steps N]
+    python scripts/train_decoders.py configs/train/any-image/block5.toml [--max-minutes N] [--steps N]
 
-Each run checkpoints to its config's ``output`` and resumes from it; run
-levels side by side (one thread each) and bundle them with
+Each run checkpoints to its config's ``output`` and resumes from it. Run
+the levels side by side, one thread each (``OMP_NUM_THREADS=1 python
+scripts/train_decoders.py ... &`` per level), and bundle them with
 ``scripts/bundle_decoders.py``.
 """
 

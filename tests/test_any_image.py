@@ -14,12 +14,13 @@ import torch
 
 from helpers import one_line_error
 from vidstyle import Stylizer
+from vidstyle.errors import OptionError
 from vidstyle.media.images import read_image, resize_long_side, write_image
 from vidstyle.media.reader import VideoReader
 from vidstyle.models.wct import level_statistics, whiten_and_colour
 from vidstyle.stylize import style_images
 from vidstyle.stylize.controls import blend_styles
-from vidstyle.stylize.options import StylizerOptions
+from vidstyle.stylize.options import AnyImageOptions, StylizerOptions
 from vidstyle.stylize.style_images import load_style_image, read_style_image
 from vidstyle.stylize.style_mix import style_label, with_style_image
 from vidstyle.temporal.metrics import palette_distance
@@ -159,7 +160,7 @@ def test_style_image_flag_joins_the_mix():
     assert with_style_image("mosaic", "a.jpg:0.3") == "mosaic,a.jpg:0.3"
     assert with_style_image("mosaic", None) == "mosaic"
     assert style_label("mosaic:0.5,/x/my painting.jpg:0.5") == "mosaic-0.5-my-painting-0.5"
-    with pytest.raises(Exception, match="must be a picture"):
+    with pytest.raises(OptionError, match="must be a picture"):
         with_style_image(None, "udnie.pth")
 
 
@@ -257,10 +258,24 @@ def test_statistics_are_computed_once_per_picture_content(painting_file, tmp_pat
     third = load_style_image(str(copy))
     for tap, level in first.statistics.levels.items():
         assert torch.allclose(third.statistics.levels[tap].colouring, level.colouring)
-    # another picture is another entry
+    # another picture is another entry, and so are other settings
     other = tmp_path / "other.png"
     write_image(made_painting(5), other)
     assert load_style_image(str(other)).digest != first.digest
+    before = set(style_images.statistics_cache_dir().glob("*.pt"))
+    larger = load_style_image(str(copy), AnyImageOptions(style_size=640))
+    assert len(set(style_images.statistics_cache_dir().glob("*.pt")) - before) == 1
+    assert not torch.equal(larger.statistics.levels["block5"].colouring, first.statistics.levels["block5"].colouring)
+
+
+def test_an_unwritable_cache_costs_only_the_recomputation(painting_file, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "style-images").write_text("a file where the cache folder should be")  # unwritable, even for root
+    monkeypatch.setenv("VIDSTYLE_HOME", str(home))
+    monkeypatch.setattr(style_images, "_MEMORY_CACHE", {})
+    assert load_style_image(str(painting_file)).statistics.levels
+    assert (home / "style-images").is_file()
 
 
 # --- the commands ----------------------------------------------------------

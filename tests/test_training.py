@@ -361,9 +361,10 @@ def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, cont
     assert "full+fast" in cli("styles").out
 
 
-def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir):
+def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir, monkeypatch):
     from vidstyle.models.wct import DecoderConfig, FeatureDecoder
     from vidstyle.stylize.style_images import load_decoders
+    from vidstyle.training.data import ContentCrops
     from vidstyle.training.decoder import DecoderTrainConfig, train_decoder
 
     level = DecoderConfig("block3", 144, (16, 8))
@@ -372,9 +373,17 @@ def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content
     train_decoder(dataclasses.replace(config, steps=20))
     decoders, payload = load_decoders(tmp_path / "decoders.pth")
     assert payload["levels"]["block3"]["training"]["step"] == 20
-    train_decoder(config)  # resumes at 20, not from scratch
+    first = decoders["block3"].state_dict()
+    batches = []
+    original = ContentCrops.batch
+    monkeypatch.setattr(ContentCrops, "batch", lambda self, n: batches.append(n) or original(self, n))
+    train_decoder(config)  # resumes at 20, not from scratch: 20 more batches
     decoders, payload = load_decoders(tmp_path / "decoders.pth")
-    assert payload["levels"]["block3"]["training"]["step"] == 40
+    assert payload["levels"]["block3"]["training"]["step"] == 40 and len(batches) == 20
+    assert any(not torch.equal(value, decoders["block3"].state_dict()[key]) for key, value in first.items())
+    # a bundled file or another architecture is no state to resume from
+    with pytest.raises(OptionError, match="another"):
+        train_decoder(dataclasses.replace(config, decoder=DecoderConfig("block3", 144, (8, 8)), steps=41))
     photo = torch.from_numpy(render_scene(3, 64, 48, seed=9)).permute(2, 0, 1)[None].float()
     features = load_loss_network().features(photo, ["block3"])["block3"]
     torch.manual_seed(0)

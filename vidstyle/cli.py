@@ -299,12 +299,12 @@ def sheet(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Render one picture in every available style, labelled with the names to pass to --style."""
+    """Render one picture in every available style, labelled with the flag that gives each look."""
     import time
 
     from .apps.sheet import render_sheet
     from .media.images import read_image, write_image
-    from .stylize.style_mix import with_style_image
+    from .stylize.style_mix import check_style_image
     from .stylize.devices import resolve_device
     from .stylize.stylizer import StylizerOptions
 
@@ -313,7 +313,7 @@ def sheet(
         _fail(f"--columns must be at least 1, got {columns}")
     started = time.perf_counter()
     for picture in style_images or []:
-        with_style_image(None, picture)  # a picture, not a checkpoint
+        check_style_image(picture)
     result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device), style_images or [])
     write_image(result.image, output)
     if as_json:

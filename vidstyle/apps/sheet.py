@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 from ..errors import OptionError
-from ..stylize.style_mix import is_style_image
 from ..stylize.styles import available_styles
 from ..stylize.stylizer import Stylizer, StylizerOptions
 
@@ -45,10 +44,6 @@ class Sheet:
     columns: int
 
 
-def _flag(style: str) -> str:
-    return f"--style-image {Path(style).name}" if is_style_image(style) else f"--style {style}"
-
-
 def render_sheet(
     photo: np.ndarray,
     styles: list[str] | None = None,
@@ -66,6 +61,7 @@ def render_sheet(
     if styles is None:
         styles = [] if style_images else [entry.name for entry in available_styles()]
     names = [*styles, *style_images]
+    flags = [f"--style {name}" for name in styles] + [f"--style-image {Path(name).name}" for name in style_images]
     if not names:
         raise OptionError("no styles are installed, so there is nothing to show")
     height, width = photo.shape[:2]
@@ -73,11 +69,11 @@ def render_sheet(
     tile_w, tile_h = max(1, round(width * scale)), max(1, round(height * scale))
     small = fit(photo, tile_w, tile_h)
     tiles = [label(small, "input")]
-    for name in names:
+    for name, flag in zip(names, flags):
         stylized = Stylizer.from_style(name, options)(small)
-        tiles.append(label(stylized, _flag(name)))
+        tiles.append(label(stylized, flag))
     columns = columns or min(len(tiles), math.ceil(math.sqrt(len(tiles))))
     blank = np.full_like(small, 255)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
-    return Sheet(np.vstack(rows), ["input"] + [_flag(n) for n in names], (tile_w, tile_h), columns)
+    return Sheet(np.vstack(rows), ["input"] + flags, (tile_w, tile_h), columns)

@@ -54,10 +54,6 @@ class DecoderConfig:
     def from_dict(cls, values: dict) -> "DecoderConfig":
         return cls(values["tap"], int(values["in_channels"]), tuple(int(w) for w in values["widths"]))
 
-    @property
-    def stride(self) -> int:
-        return 2 ** len(self.widths)
-
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3))

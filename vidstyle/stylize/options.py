@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..errors import OptionError
@@ -64,6 +65,9 @@ class StylizerOptions:
         check_strength(self.strength)
         if not 0.0 <= self.any_image.alpha <= 1.0:
             raise OptionError(f"the any-image alpha must be in [0, 1], got {self.any_image.alpha:g}")
+        for level in self.any_image.levels:
+            if level != "pixels" and not re.fullmatch(r"block([1-9]|1[0-5])", level):
+                raise OptionError(f"unknown any-image level {level!r}: use block1 ... block15 or pixels")
         if self.any_image.style_size < 64:
             raise OptionError(f"the any-image style size must be at least 64 px, got {self.any_image.style_size}")
         check_model(self.model)

@@ -10,6 +10,7 @@ image; it can be mixed with named styles like any other style
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,48 +22,52 @@ import torch
 from ..config import vidstyle_home
 from ..errors import OptionError, StyleError
 from ..media.atomic import atomic_output
-from ..media.images import resize_long_side
 from ..models.losses import load_loss_network
-from ..models.wct import PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, InferenceDecoder, StyleStatistics, style_statistics
-from .onnx_graphs import OnnxRunner
+from ..models.wct import COVARIANCE_RIDGE, PALETTE_QUANTILES, PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, InferenceDecoder, StyleStatistics, style_statistics
+from .onnx_graphs import OnnxRunner, write_atomically
 from .options import AnyImageOptions, StylizerOptions
 from .runtime import Network, cached_onnx_graph, resolve_backend
 from .styles import ANY_IMAGE_DECODERS
 
 log = logging.getLogger(__name__)
 
-DECODERS_FILE = ANY_IMAGE_DECODERS
 DECODERS_FORMAT = "vidstyle-any-image-decoders"
 DECODERS_VERSION = 1
 # Bumped whenever the statistics would come out differently for the same
 # image (the encoder, the taps' meaning, the resizing), so that stale
 # cache entries are never read.
-STATISTICS_VERSION = 2
+STATISTICS_VERSION = 3
 MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
-MIN_RESIZED_SIDE = 64  # after resizing, the short side the deep tap needs to see shapes
+MAX_ASPECT = 8  # a picture more elongated than this has too few positions across for the deep level
 
 
-def read_style_image(path: str | Path) -> np.ndarray:
-    """An untrusted picture as HxWx3 RGB uint8: grey, 16-bit and CMYK files
-    are converted, a transparent one is laid over white (what the painting
-    would be on paper), and anything unreadable or tiny is a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise StyleError(f"no such style image: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
+def decode_style_image(data: bytes | np.ndarray, name: str, max_side: int | None = None) -> np.ndarray:
+    """An untrusted picture's bytes as HxWx3 RGB uint8, at most ``max_side``
+    on its long side (shrunk before anything is converted, so a huge file
+    costs no more than its decoding): grey, 16-bit, float and CMYK files are
+    converted, a transparent one is laid over white (what the painting
+    would be on paper), and anything unreadable, tiny or far too narrow is
+    a one-line error naming ``name``."""
+    data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
     try:
         raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     except cv2.error as exc:  # over OpenCV's pixel limit, and the like
-        raise StyleError(f"style image cannot be decoded: {path} ({str(exc).strip().splitlines()[-1][:80]})") from None
+        raise StyleError(f"style image cannot be decoded: {name} ({str(exc).strip().splitlines()[-1][:80]})") from None
     if raw is None or raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (1, 2, 3, 4)):
-        raise StyleError(f"not a readable image: {path}")
+        raise StyleError(f"not a readable image: {name}")
     height, width = raw.shape[:2]
     if min(height, width) < MIN_STYLE_SIDE:
         raise StyleError(f"style image is too small ({width}x{height}): it needs at least {MIN_STYLE_SIDE} px on each side")
+    if max(height, width) > MAX_ASPECT * min(height, width):
+        raise StyleError(f"style image is too narrow ({width}x{height}): its sides may differ by at most {MAX_ASPECT}x")
+    if max_side and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        raw = cv2.resize(raw, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        height, width = raw.shape[:2]
     # 8- or 16-bit integers, or floats in [0, 1]; grey (+alpha), BGR (CMYK
     # files arrive converted) or BGRA
     scale = 255.0 / (np.iinfo(raw.dtype).max if np.issubdtype(raw.dtype, np.integer) else 1.0)
-    pixels = (raw.reshape(height, width, -1).astype(np.float32) * scale)
+    pixels = raw.reshape(height, width, -1).astype(np.float32) * scale
     colour = pixels[:, :, :1].repeat(3, axis=2) if pixels.shape[2] <= 2 else pixels[:, :, 2::-1]
     if pixels.shape[2] in (2, 4):  # transparency: laid over white
         alpha = pixels[:, :, -1:] / 255.0
@@ -70,12 +75,12 @@ def read_style_image(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(np.nan_to_num(colour).round().clip(0, 255).astype(np.uint8))
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def read_style_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
+    """:func:`decode_style_image` of a file; a missing file is a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise StyleError(f"no such style image: {path}")
+    return decode_style_image(np.fromfile(path, dtype=np.uint8), str(path), max_side)
 
 
 @dataclass
@@ -93,12 +98,22 @@ def statistics_cache_dir() -> Path:
     return vidstyle_home() / "style-images"
 
 
-def _prepared_tensor(rgb: np.ndarray, size: int, path: Path) -> torch.Tensor:
-    resized = resize_long_side(rgb, size)
-    if min(resized.shape[:2]) < MIN_RESIZED_SIDE:
-        h, w = rgb.shape[:2]
-        raise StyleError(f"style image is too narrow ({w}x{h}): at {size} px on its long side it would be under {MIN_RESIZED_SIDE} px across")
-    return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)[None].float()
+def statistics_key(digest: str, options: AnyImageOptions) -> str:
+    """What the statistics of a picture depend on besides its bytes: the
+    size they are taken at, the levels, and the constants of the method."""
+    recipe = f"{options.style_size}|{options.levels}|{COVARIANCE_RIDGE}|{PALETTE_QUANTILES}|v{STATISTICS_VERSION}"
+    return f"{digest[:32]}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def _prepared_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """The picture with its long side at ``size``, up or down, so that its
+    strokes are measured at one scale whatever the file's resolution."""
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=interpolation)
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
 
 
 _MEMORY_CACHE: dict[str, StyleStatistics] = {}
@@ -107,12 +122,14 @@ _MEMORY_CACHE: dict[str, StyleStatistics] = {}
 def load_style_image(spec: str, options: AnyImageOptions = AnyImageOptions()) -> StyleImage:
     """The style image ``spec`` with its statistics, from the cache when
     this picture (by content, whatever its name) was seen before at these
-    settings: a batch or a preview session pays for it once."""
+    settings: a batch or a preview session pays for it once. The file is
+    read once, so the digest is that of the pixels the statistics came from."""
     path = Path(spec.strip()).expanduser()
     if not path.is_file():
         raise StyleError(f"no such style image: {spec}")
-    digest = file_digest(path)
-    key = f"{digest[:32]}-{options.style_size}-{'+'.join(options.levels)}-v{STATISTICS_VERSION}"
+    data = np.fromfile(path, dtype=np.uint8)
+    digest = hashlib.sha256(data.tobytes()).hexdigest()
+    key = statistics_key(digest, options)
     statistics = _MEMORY_CACHE.get(key)
     cached = statistics_cache_dir() / f"{key}.pt"
     if statistics is None and cached.is_file():
@@ -121,14 +138,11 @@ def load_style_image(spec: str, options: AnyImageOptions = AnyImageOptions()) ->
         except Exception as exc:  # a damaged entry is recomputed
             log.info("style statistics cache %s unusable (%s); recomputing", cached, exc)
     if statistics is None:
-        image = _prepared_tensor(read_style_image(path), options.style_size, path)
-        statistics = style_statistics(load_loss_network("cpu"), image, list(options.levels))
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(cached) as temporary:
-                torch.save(statistics.to_dict(), temporary)
-        except OSError as exc:  # a read-only home only costs the next run the recomputation
-            log.info("could not cache style statistics in %s (%s)", cached, exc)
+        rgb = decode_style_image(data, str(path), max_side=4 * options.style_size)
+        statistics = style_statistics(load_loss_network("cpu"), _prepared_tensor(rgb, options.style_size), list(options.levels))
+        buffer = io.BytesIO()
+        torch.save(statistics.to_dict(), buffer)
+        write_atomically(cached, buffer.getvalue())  # an unwritable cache only costs the next run the recomputation
     _MEMORY_CACHE[key] = statistics
     return StyleImage(path.stem, path, digest, statistics)
 
@@ -198,15 +212,14 @@ class GraphAnyImageNet:
 def any_image_network(style: StyleImage, device: torch.device, options: StylizerOptions) -> tuple[Network, str]:
     """The frame network painting with ``style`` on ``device``, and the
     backend it runs on (ONNX Runtime on the CPU when it is installed)."""
-    if not DECODERS_FILE.is_file():
-        raise StyleError(f"the any-image decoders are missing from this install ({DECODERS_FILE})")
-    decoders, _ = load_decoders(DECODERS_FILE)
-    levels = options.any_image.levels
-    missing = [tap for tap in levels if tap not in decoders and tap != PIXEL_LEVEL]
+    if not ANY_IMAGE_DECODERS.is_file():
+        raise StyleError(f"the any-image decoders are missing from this install ({ANY_IMAGE_DECODERS})")
+    decoders, _ = load_decoders(ANY_IMAGE_DECODERS)
+    settings = options.any_image
+    missing = [tap for tap in settings.levels if tap not in decoders and tap != PIXEL_LEVEL]
     if missing:
         raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
-    decoders = {tap: InferenceDecoder(decoders[tap].float()) for tap in levels if tap != PIXEL_LEVEL}
-    settings = options.any_image
+    decoders = {tap: InferenceDecoder(decoders[tap]) for tap in settings.levels if tap != PIXEL_LEVEL}
     net = AnyImageNet(load_loss_network(device), decoders, style.statistics.to(device), settings.alpha, settings.palette_histograms)
     net = net.to(device).eval()
     backend = resolve_backend(options.backend, device)

@@ -92,10 +92,16 @@ def with_style_image(style: str | None, style_image: str | Path | None) -> str |
     ``--style mosaic --style-image painting.jpg`` is half of each)."""
     if style_image is None:
         return style
+    image = check_style_image(style_image)
+    return f"{style},{image}" if style else image
+
+
+def check_style_image(style_image: str | Path) -> str:
+    """A ``--style-image FILE[:WEIGHT]`` value, refused unless it names a picture."""
     image = str(style_image).strip()
     if not is_style_image(_split_weight(image)[0]):
         raise OptionError(f"--style-image must be a picture (.jpg, .png...), got {image}")
-    return f"{style},{image}" if style else image
+    return image
 
 
 def check_strength(strength: float) -> None:

@@ -84,8 +84,10 @@ class Stylizer:
         self.half = options.fp16 and self.device.type == "cuda"
         # The trained modules, kept for banded inference of frames too large
         # for memory; the networks are their rearranged, compiled copies.
-        # A style image's network runs as it is: its whitening needs the
-        # whole frame, so it is neither banded nor exported.
+        # A style image's network is never banded (its whitening needs the
+        # whole frame); on the CPU its passes run on ONNX Runtime
+        # (style_images.GraphAnyImageNet). ``checkpoints`` holds the style
+        # images themselves in their place.
         self.models = [
             c.build_model().eval().requires_grad_(False) if isinstance(c, StyleCheckpoint) else None
             for c in self.checkpoints

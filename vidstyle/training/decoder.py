@@ -1,12 +1,14 @@
 """Training the any-image decoders: each learns to turn one Lite0 tap back
 into the photo it came from (pixels and the encoder's own features), so no
-painting is ever needed. One file holds every level's decoder and the
-state to resume each from."""
+painting is ever needed. Each level trains into a file of its own (the
+decoder and the state to resume it from), so levels can train side by
+side; scripts/bundle_decoders.py joins them into the shipped file."""
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 class DecoderTrainConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     content: list[str] = field(default_factory=list)
-    output: str = "runs/any-image/decoders.pth"  # the decoder and its optimiser state, to resume from
+    output: str | None = None  # the decoder and its optimiser state, to resume from; default runs/any-image/TAP.pth
     steps: int = 4000
     image_size: int = 256
     batch_size: int = 4
@@ -52,6 +54,8 @@ class DecoderTrainConfig:
 def feature_taps(tap: str) -> list[str]:
     """The taps the reconstruction is compared at: the stem and every
     stride's first expansion up to the decoder's own tap."""
+    if not re.fullmatch(r"block\d+", tap):
+        raise OptionError(f"a decoder inverts a block tap such as block5, got {tap!r}")
     depth = int(tap.removeprefix("block"))
     return ["stem"] + [t for t in ("block1", "block3", "block5", "block8") if int(t[5:]) <= depth]
 
@@ -66,7 +70,7 @@ def train_decoder(config: DecoderTrainConfig, resume: bool = True) -> Path:
     encoder = load_loss_network(device)
     decoder = FeatureDecoder(config.decoder).to(device)
     optimiser = torch.optim.Adam(decoder.parameters(), lr=config.learning_rate)
-    output = Path(config.output)
+    output = Path(config.output or f"runs/any-image/{config.decoder.tap}.pth")
     step, seconds = 0, 0.0
     if config.image_size % PAD_MULTIPLE:
         raise OptionError(f"image_size must be a multiple of {PAD_MULTIPLE}, got {config.image_size}")
@@ -75,8 +79,12 @@ def train_decoder(config: DecoderTrainConfig, resume: bool = True) -> Path:
         levels = torch.load(output, map_location="cpu", weights_only=True)["levels"]
         if config.decoder.tap in levels:
             level = levels[config.decoder.tap]
+            training = level.get("training", {})
+            if "optimiser" not in training:
+                raise OptionError(f"{output} holds a bundled decoder, not a training state: choose another output")
+            if DecoderConfig.from_dict(level["config"]) != config.decoder:
+                raise OptionError(f"{output} was trained with another [decoder] ({level['config']}): choose another output")
             decoder.load_state_dict({k: v.float() for k, v in level["state_dict"].items()})
-            training = level["training"]
             optimiser.load_state_dict(training["optimiser"])
             crops.generator.set_state(training["generator"])
             step, seconds = training["step"], training["seconds"]
