@@ -304,8 +304,8 @@ def sheet(
 
     from .apps.sheet import render_sheet
     from .media.images import read_image, write_image
-    from .stylize.style_mix import check_style_image
     from .stylize.devices import resolve_device
+    from .stylize.style_mix import check_style_image
     from .stylize.stylizer import StylizerOptions
 
     _check_json_output(as_json, output)

@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import OptionError
 
@@ -68,7 +69,7 @@ def is_style_image(spec: str) -> bool:
     return Path(spec.strip()).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def rename_styles(style: str, rename) -> str:
+def rename_styles(style: str, rename: Callable[[str], str]) -> str:
     """``style`` with each component's name replaced by ``rename(name)``,
     weights kept as written."""
     parts = []
