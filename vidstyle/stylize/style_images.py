@@ -37,6 +37,7 @@ DECODERS_VERSION = 1
 # image (the encoder, the taps' meaning, the resizing), so that stale
 # cache entries are never read.
 STATISTICS_VERSION = 3
+ARENA_MAX_PIXELS = 1280 * 720  # the largest frames the ONNX sessions keep memory arenas for
 MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
 MAX_ASPECT = 8  # a picture more elongated than this has too few positions across for the deep level
 
@@ -183,30 +184,39 @@ class GraphAnyImageNet:
     transforms between them stay in PyTorch (ONNX has no eigensolver)."""
 
     def __init__(self, net: AnyImageNet, threads: int | None = None):
-        threads = threads or torch.get_num_threads()
+        self.threads = threads or torch.get_num_threads()
         self.net = net
-        self.runners: dict[tuple[str, str], OnnxRunner] = {}
+        self.graphs: dict[tuple[str, str], bytes] = {}
         for tap, encoder in net.encoders.items():
-            decoder = net.decoders[tap]
-            # four graphs in turn on the same frame: arenas would each keep their peak (4.6 GB at 1080p, 1.6 without)
-            self.runners["encode", tap] = OnnxRunner(cached_onnx_graph(encoder)[0], threads, memory_arena=False)
-            example = torch.rand(1, decoder.config.in_channels, 4, 4)
-            self.runners["decode", tap] = OnnxRunner(cached_onnx_graph(decoder, example)[0], threads, memory_arena=False)
-        for runner in self.runners.values():
-            runner.session(threads)  # a damaged graph fails here, not at the first frame
+            self.graphs["encode", tap] = cached_onnx_graph(encoder)[0]
+            example = torch.rand(1, net.decoders[tap].config.in_channels, 4, 4)
+            self.graphs["decode", tap] = cached_onnx_graph(net.decoders[tap], example)[0]
+        self.runners: dict[tuple[str, str, bool], OnnxRunner] = {}
+        for kind, tap in self.graphs:
+            self._runner(kind, tap, True).session(self.threads)  # a damaged graph fails here, not at the first frame
+
+    def _runner(self, kind: str, tap: str, arena: bool) -> OnnxRunner:
+        if (kind, tap, arena) not in self.runners:
+            self.runners[kind, tap, arena] = OnnxRunner(self.graphs[kind, tap], self.threads, memory_arena=arena)
+        return self.runners[kind, tap, arena]
 
     @property
     def style(self) -> StyleStatistics:
         return self.net.style
 
-    def _pass(self, kind: str):
+    def _pass(self, kind: str, arena: bool):
         def run(tap: str, x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(self.runners[kind, tap](x.float().contiguous().numpy()))
+            return torch.from_numpy(self._runner(kind, tap, arena)(x.float().contiguous().numpy()))
 
         return run
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.net.paint(frames.detach(), encode=self._pass("encode"), decode=self._pass("decode"))
+        # ONNX Runtime's memory arenas make the passes faster (the encoder
+        # 1.7x at 640x360), but each of the four sessions keeps its own peak:
+        # above ARENA_MAX_PIXELS the sessions free what each run took
+        # (1080p: 1.6 GB at peak instead of 4.6, no slower).
+        arena = frames.shape[-2] * frames.shape[-1] <= ARENA_MAX_PIXELS
+        return self.net.paint(frames.detach(), encode=self._pass("encode", arena), decode=self._pass("decode", arena))
 
 
 def any_image_network(style: StyleImage, device: torch.device, options: StylizerOptions) -> tuple[Network, str]:
