@@ -6,8 +6,9 @@ Nothing here was trained on paintings. A level is one Lite0 tap (the
 post-expansion activations the style loss reads); its decoder turns that
 tap's features back into an image. Stylizing at a level replaces the
 content features' covariance by the style's and decodes the result; the
-levels run coarse to fine, each re-encoding the previous level's image, so
-the deep level draws the shapes and the shallow one the palette and strokes.
+levels run coarse to fine, each re-encoding the previous level's image: the
+deep level draws the shapes, the shallow one the strokes, and a last level
+on the pixels themselves (no decoder) the palette.
 The style side (mean and colouring matrix per level) is computed once per
 style image and then fixed, so a clip cannot drift from frame to frame.
 """
