@@ -336,3 +336,17 @@ def test_the_stabiliser_holds_a_picture_style_under_half_the_flicker(make_clip, 
     outputs = stylize_both_ways(clip, painting_file, tmp_path)
     errors = {mode: warping_error(inputs, frames) for mode, frames in outputs.items()}
     assert errors["flow"] <= 0.5 * errors["none"], errors
+
+
+def test_damaged_cached_graphs_of_a_picture_are_exported_again(painting_file, photo, tmp_path, monkeypatch):
+    from vidstyle.stylize.onnx_graphs import onnx_cache_dir
+
+    monkeypatch.setenv("VIDSTYLE_HOME", str(tmp_path / "home"))
+    first = Stylizer.from_style(str(painting_file), StylizerOptions(backend="onnx"))(photo)
+    graphs = sorted(onnx_cache_dir().glob("*.onnx"))
+    assert len(graphs) == 4  # an encoder and a decoder pass per level
+    for graph in graphs:
+        graph.write_bytes(b"truncated")
+    again = Stylizer.from_style(str(painting_file), StylizerOptions(backend="onnx"))
+    assert again.backend == "onnx" and np.array_equal(again(photo), first)
+    assert all(graph.stat().st_size > 1000 for graph in graphs)

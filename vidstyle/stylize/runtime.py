@@ -105,6 +105,26 @@ def cached_onnx_graph(model: torch.nn.Module, example: torch.Tensor | None = Non
     return graph, path, False
 
 
+def checked_runner(model: torch.nn.Module, threads: int, example: torch.Tensor | None = None) -> tuple[OnnxRunner, bytes, Path]:
+    """A runner of the model's graph (cached) with its session already
+    open, so that a damaged graph fails here, not at the first frame (a
+    damaged cached file, truncated or foreign, is exported again); the
+    graph, and its cache file."""
+    graph, path, from_cache = cached_onnx_graph(model, example)
+    try:
+        runner = OnnxRunner(graph, threads)
+        runner.session(threads)
+    except Exception:
+        if not from_cache:
+            raise
+        log.info("re-exporting the damaged cached graph %s", path)
+        path.unlink(missing_ok=True)
+        graph, path, _ = cached_onnx_graph(model, example)
+        runner = OnnxRunner(graph, threads)
+        runner.session(threads)
+    return runner, graph, path
+
+
 class OnnxNetwork:
     """A style network exported to ONNX and run by ONNX Runtime on the CPU
     (:class:`~.onnx_graphs.OnnxRunner`), called like the module: (N, 3, H, W)
@@ -112,18 +132,7 @@ class OnnxNetwork:
 
     def __init__(self, model: torch.nn.Module, threads: int | None = None):
         threads = threads or torch.get_num_threads()  # honours --threads
-        graph, self.cache_path, from_cache = cached_onnx_graph(model)
-        try:
-            self.runner = OnnxRunner(graph, threads)
-            self.runner.session(threads)  # a damaged graph fails here, not at the first frame
-        except Exception:
-            if not from_cache:
-                raise
-            log.info("re-exporting the damaged cached graph %s", self.cache_path)  # a truncated or foreign file
-            self.cache_path.unlink(missing_ok=True)
-            graph, self.cache_path, _ = cached_onnx_graph(model)
-            self.runner = OnnxRunner(graph, threads)
-            self.runner.session(threads)
+        self.runner, _, self.cache_path = checked_runner(model, threads)
         self.frames_in_flight = self.runner.frames_in_flight
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:

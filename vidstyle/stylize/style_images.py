@@ -26,7 +26,7 @@ from ..models.losses import load_loss_network
 from ..models.wct import COVARIANCE_RIDGE, PALETTE_QUANTILES, PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, InferenceDecoder, StyleStatistics, style_statistics
 from .onnx_graphs import OnnxRunner, write_atomically
 from .options import AnyImageOptions, StylizerOptions
-from .runtime import Network, cached_onnx_graph, resolve_backend
+from .runtime import Network, checked_runner, resolve_backend
 from .styles import ANY_IMAGE_DECODERS
 
 log = logging.getLogger(__name__)
@@ -187,13 +187,12 @@ class GraphAnyImageNet:
         self.threads = threads or torch.get_num_threads()
         self.net = net
         self.graphs: dict[tuple[str, str], bytes] = {}
-        for tap, encoder in net.encoders.items():
-            self.graphs["encode", tap] = cached_onnx_graph(encoder)[0]
-            example = torch.rand(1, net.decoders[tap].config.in_channels, 4, 4)
-            self.graphs["decode", tap] = cached_onnx_graph(net.decoders[tap], example)[0]
         self.runners: dict[tuple[str, str, bool], OnnxRunner] = {}
-        for kind, tap in self.graphs:
-            self._runner(kind, tap, True).session(self.threads)  # a damaged graph fails here, not at the first frame
+        for tap, encoder in net.encoders.items():
+            example = torch.rand(1, net.decoders[tap].config.in_channels, 4, 4)
+            for kind, model, shape in (("encode", encoder, None), ("decode", net.decoders[tap], example)):
+                runner, self.graphs[kind, tap], _ = checked_runner(model, self.threads, shape)
+                self.runners[kind, tap, True] = runner
 
     def _runner(self, kind: str, tap: str, arena: bool) -> OnnxRunner:
         if (kind, tap, arena) not in self.runners:
