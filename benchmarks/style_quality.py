@@ -12,6 +12,8 @@ defaults from the same painting, at the same size, and prints:
   colour histograms, 0-1) of the input, the network and Gatys: a style whose
   network does not move the palette towards the painting fails the palette
   check;
+- the border excess of the network's output (the strongest band along an
+  edge that the input lacks, in 0-255 levels: `temporal.metrics.border_excess`);
 - the time per image of both.
 
     python benchmarks/style_quality.py [--style mosaic] [--size 384] [--no-gatys] [--photo FILE ...]
@@ -31,7 +33,7 @@ from vidstyle.media.images import read_image, resize_long_side, to_tensor
 from vidstyle.media.reader import VideoReader
 from vidstyle.models.losses import PerceptualLoss, load_loss_network, load_style_image_tensor
 from vidstyle.stylize.styles import available_styles, load_style
-from vidstyle.temporal.metrics import palette_distance
+from vidstyle.temporal.metrics import border_excess, palette_distance
 from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +82,7 @@ def main() -> None:
     gatys = OptimizeConfig(size=args.size)
     scoring = dataclasses.replace(gatys.loss, view_shift=0.0, view_scale=0.0)
     print(f"{'style':>14} {'image':>14} {'net style':>9} {'gatys':>7} {'ratio':>5} {'net cont':>8} {'gatys':>6} "
-          f"{'palette in':>10} {'net':>5} {'gatys':>5} {'net s':>6} {'gatys s':>7}")
+          f"{'palette in':>10} {'net':>5} {'gatys':>5} {'border':>6} {'net s':>6} {'gatys s':>7}")
     for name in names:
         checkpoint = load_style(name, args.model)
         painting = read_image(style_image_of(name))
@@ -105,7 +107,7 @@ def main() -> None:
                 row += f"{gatys_style:>7.4f} {net_style / gatys_style:>5.2f} {net_content:>8.3f} {gatys_content:>6.3f} "
                 gatys_palette = f"{palette_distance(slow, painting):.3f}"
             row += (f"{palette_distance(content, painting):>10.3f} {palette_distance(fast, painting):>5.3f} "
-                    f"{gatys_palette:>5} {net_seconds:>6.3f} {gatys_seconds:>7}")
+                    f"{gatys_palette:>5} {border_excess(fast, content):>6.1f} {net_seconds:>6.3f} {gatys_seconds:>7}")
             print(row, flush=True)
 
 

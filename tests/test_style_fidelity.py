@@ -10,7 +10,7 @@ import pytest
 from vidstyle import Stylizer
 from vidstyle.media.images import read_image, resize_long_side
 from vidstyle.stylize.styles import available_styles, load_style
-from vidstyle.temporal.metrics import palette_distance
+from vidstyle.temporal.metrics import border_excess, palette_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ["golden_gate.jpg", "tubingen.jpg"]  # never in configs/train/content.txt
@@ -31,6 +31,19 @@ def test_palette_distance_measures_shared_colours():
     assert palette_distance(red, blue) == 1.0
     half = np.concatenate([red, blue])
     assert palette_distance(half, red) == pytest.approx(0.5)
+
+
+def test_border_excess_finds_a_band_the_photo_lacks():
+    photo = np.random.default_rng(1).integers(60, 200, (64, 80, 3), dtype=np.uint8)
+    assert border_excess(photo, photo) == 0.0
+    banded = photo.astype(np.int16)
+    banded[:4] -= 40  # a dark band along the top
+    assert border_excess(banded.astype(np.uint8), photo) == pytest.approx(40, abs=0.5)
+    brighter = photo.astype(np.int16) + 30  # brighter all over: no band
+    assert border_excess(brighter.clip(0, 255).astype(np.uint8), photo) < 0.5
+    edged = photo.copy()
+    edged[:, -3:] = 0  # a photo with a dark edge of its own is measured against itself
+    assert border_excess(edged, edged) == 0.0
 
 
 def test_every_style_is_bundled():

@@ -14,7 +14,15 @@ from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.errors import OptionError, VidstyleError
-from vidstyle.models.losses import LossConfig, PerceptualLoss, gram_matrix, load_loss_network, random_view, sliced_wasserstein
+from vidstyle.models.losses import (
+    LossConfig,
+    PerceptualLoss,
+    extract,
+    gram_matrix,
+    load_loss_network,
+    random_view,
+    sliced_wasserstein,
+)
 from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.temporal.metrics import read_frames
 from vidstyle.training.gatys import OptimizeConfig, match_palette, optimize_image
@@ -88,6 +96,25 @@ def test_random_views_move_output_and_content_together():
     assert torch.allclose(flat_view, torch.full_like(flat_view, 77.0), atol=1e-3)
     with pytest.raises(OptionError):
         LossConfig(view_scale=1.5)
+
+
+def test_border_padding_changes_only_what_the_edges_see():
+    # Each tap of the reflected image, cropped back, lies exactly over the
+    # image: away from the edges it is the unpadded tap, at the edges not.
+    network = load_loss_network()
+    image = to_tensor(render_scene(3, 256, 192))[None]
+    taps = ["rgb", "stem", "block3", "block5"]
+    plain, padded = extract(network, image, taps), extract(network, image, taps, border_pad=16)
+    for tap in taps:
+        assert padded[tap].shape == plain[tap].shape, tap
+        margin = plain[tap].shape[-2] // 4
+        inner = (slice(None), slice(None), slice(margin, -margin), slice(margin, -margin))
+        assert torch.allclose(padded[tap][inner], plain[tap][inner], atol=1e-4), tap
+    for tap in taps[1:]:
+        scale = plain[tap].abs().max()
+        assert (padded[tap][..., 0, :] - plain[tap][..., 0, :]).abs().max() > 0.1 * scale, tap
+    with pytest.raises(OptionError):
+        LossConfig(border_pad=-1)
 
 
 def test_loss_without_a_generator_ignores_the_views(style_image):

@@ -13,6 +13,14 @@ every step. Without them an optimiser, or a generator in training, meets the
 Gram targets with pixel patterns that the strided depthwise convolutions
 respond to but that look like nothing; only strokes and shapes that survive a
 small shift lower the loss under random views.
+
+Border padding: Lite0 pads with zeros, and on stride-2 layers only at the
+bottom and right, so the outermost rows and columns reach the loss through
+fewer and different paths than the rest. A generator trained on that loss
+paints bands along the edges (darker at the top, brighter at the left) that
+no term sees as wrong. Reflecting the image by a few pixels before the loss
+network, and cropping every tap back to the image, makes the edges interior
+pixels like any other.
 """
 
 from __future__ import annotations
@@ -61,12 +69,18 @@ class LossConfig:
     view_scale: float = 0.0
     view_rotation: float = 0.0
     view_flip: bool = False
+    # pixels of reflection around the image before the loss network, cropped
+    # from every tap afterwards (0: off); a multiple of the deepest tap's
+    # stride (16) crops exactly
+    border_pad: int = 0
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
             raise OptionError(f"unknown style metric {self.style_metric!r}: use gram or sliced")
         if self.view_shift < 0 or not 0 <= self.view_scale < 1 or self.view_rotation < 0:
             raise OptionError("view jitter must be non-negative (and view-scale below 1)")
+        if self.border_pad < 0:
+            raise OptionError(f"border-pad must not be negative, got {self.border_pad}")
 
     @property
     def random_views(self) -> bool:
@@ -160,14 +174,29 @@ def random_view(images: torch.Tensor, config: LossConfig, generator: torch.Gener
 PIXEL_TAP = "rgb"
 
 
-def extract(network: EfficientNetLite0, images: torch.Tensor, taps) -> dict[str, torch.Tensor]:
+def extract(network: EfficientNetLite0, images: torch.Tensor, taps, border_pad: int = 0) -> dict[str, torch.Tensor]:
     """Activations at ``taps``; the pseudo-tap ``"rgb"`` is the image itself
-    (in [0, 1]), so that a style term can also match the palette."""
+    (in [0, 1]), so that a style term can also match the palette. With
+    ``border_pad`` the network sees the image reflected by that many pixels
+    and each tap is cropped back to the image's own area."""
     taps = set(taps)
-    features = network.features(images, taps - {PIXEL_TAP}) if taps - {PIXEL_TAP} else {}
+    h, w = images.shape[-2:]
+    pad = min(border_pad, h - 1, w - 1)
+    seen = F.pad(images, (pad, pad, pad, pad), mode="reflect") if pad else images
+    features = network.features(seen, taps - {PIXEL_TAP}) if taps - {PIXEL_TAP} else {}
+    if pad:
+        features = {name: crop_to_image(f, pad, seen.shape[-2:]) for name, f in features.items()}
     if PIXEL_TAP in taps:
         features[PIXEL_TAP] = images / 255.0
     return features
+
+
+def crop_to_image(features: torch.Tensor, pad: int, padded_size: tuple[int, int]) -> torch.Tensor:
+    """The part of a tap computed from a ``pad``-reflected image that lies
+    over the image itself, at the tap's own stride."""
+    fh, fw = features.shape[-2:]
+    top, left = round(pad * fh / padded_size[0]), round(pad * fw / padded_size[1])
+    return features[..., top : max(top + 1, fh - top), left : max(left + 1, fw - left)]
 
 
 def random_directions(channels: int, count: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -213,10 +242,11 @@ class StyleTarget(nn.Module):
         taps: dict[str, float],
         projections: int = 64,
         centered: bool = False,
+        border_pad: int = 0,
     ):
         super().__init__()
         with torch.no_grad():
-            features = extract(network, style_image, taps)
+            features = extract(network, style_image, taps, border_pad)
         generator = torch.Generator().manual_seed(0)
         for name, f in features.items():
             mean, std = moments(f)
@@ -260,15 +290,17 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.network = network
         self.config = config
-        self.target = StyleTarget(network, style_image, config.style_taps, config.projections, config.centered_gram)
+        self.target = StyleTarget(
+            network, style_image, config.style_taps, config.projections, config.centered_gram, config.border_pad
+        )
         self.taps = sorted(set(config.style_taps) | set(config.content_taps))
 
     def content_features(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            return extract(self.network, content, self.config.content_taps)
+            return extract(self.network, content, self.config.content_taps, self.config.border_pad)
 
     def features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return extract(self.network, images, self.taps)
+        return extract(self.network, images, self.taps, self.config.border_pad)
 
     def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         total = 0.0
@@ -317,7 +349,7 @@ class PerceptualLoss(nn.Module):
             content_targets = None
         if content_targets is None:
             content_targets = self.content_features(content)
-        features = extract(self.network, seen, self.taps)
+        features = self.features(seen)
         style = self.style_loss(features).mean()
         content_term = self.content_loss(features, content_targets).mean()
         tv = total_variation(output)

@@ -1,5 +1,6 @@
 """Measuring stylized video and images: flicker (warping error), style
-strength and how close the palette comes to the painting's."""
+strength, how close the palette comes to the painting's, and bands along
+the frame's edges."""
 
 from __future__ import annotations
 
@@ -53,6 +54,25 @@ def palette_distance(image: np.ndarray, painting: np.ndarray, bins: int = 8) -> 
     """Total-variation distance between the colour histograms, 0 (the same
     colours in the same proportions) to 1 (no colour in common)."""
     return 0.5 * float(np.abs(colour_histogram(image, bins) - colour_histogram(painting, bins)).sum())
+
+
+def border_excess(output: np.ndarray, photo: np.ndarray, edge: int = 4, inside: tuple[int, int] = (8, 24)) -> float:
+    """The strongest band along a side of ``output`` that ``photo`` (the
+    same size) does not have: per side, the mean luminance of the outer
+    ``edge`` pixels minus that of the strip ``inside`` pixels in, compared
+    with the same for the photo; the largest absolute difference over the
+    four sides, in 0-255 levels. A painted frame has no reason to darken or
+    brighten at its edges."""
+    if output.shape != photo.shape:
+        raise ValueError(f"output {output.shape} and photo {photo.shape} differ in size")
+
+    def side_contrasts(rgb: np.ndarray) -> np.ndarray:
+        lum = rgb.astype(np.float64).mean(axis=2)
+        near, far = inside
+        sides = (lum, lum[::-1], lum.T, lum.T[::-1])  # top, bottom, left, right
+        return np.array([side[:edge].mean() - side[near:far].mean() for side in sides])
+
+    return float(np.abs(side_contrasts(output) - side_contrasts(photo)).max())
 
 
 def style_loss_of_frames(frames: list[np.ndarray], style_image: str | Path, samples: int = 8, size: int = 384) -> float:
