@@ -21,6 +21,7 @@ from vidstyle.models.losses import (
     gram_matrix,
     load_loss_network,
     random_view,
+    salience,
     sliced_wasserstein,
 )
 from vidstyle.stylize.checkpoints import load_checkpoint
@@ -115,6 +116,30 @@ def test_border_padding_changes_only_what_the_edges_see():
         assert (padded[tap][..., 0, :] - plain[tap][..., 0, :]).abs().max() > 0.1 * scale, tap
     with pytest.raises(OptionError):
         LossConfig(border_pad=-1)
+
+
+def test_salient_content_weighs_a_small_object_above_a_flat_sky():
+    network = load_loss_network()
+    sky = np.zeros((96, 128, 3), np.uint8)
+    sky[...] = (40, 80, 200)
+    kite = sky.copy()
+    kite[40:52, 60:72] = (250, 200, 20)  # a small bright object
+    photo = to_tensor(kite)[None]
+    weights = salience(extract(network, photo, ["block3"])["block3"], 1.0)
+    assert weights.mean().item() == pytest.approx(1.0, abs=1e-4)
+    assert weights[..., 10:14, 15:18].mean() > 5 * weights[..., 2:6, 2:6].mean()  # the object's cells
+    assert torch.allclose(salience(weights, 0.0), torch.ones_like(weights))
+    # Painting the object over costs more under salience; painting the sky, less.
+    sky_tensor, repainted = to_tensor(sky)[None], to_tensor(kite)[None].clone()
+    repainted[..., 66:90, 12:44] = 255  # a patch of the sky, away from the object and the edges
+    style = to_tensor(stripes())[None]
+    plain = PerceptualLoss(network, style, LossConfig())
+    salient = PerceptualLoss(network, style, LossConfig(content_salience=1.0))
+    lost_object = salient(sky_tensor, photo)["content"] / plain(sky_tensor, photo)["content"]
+    painted_sky = salient(repainted, photo)["content"] / plain(repainted, photo)["content"]
+    assert lost_object > 1.5 and painted_sky < 0.5
+    with pytest.raises(OptionError):
+        LossConfig(content_salience=1.5)
 
 
 def test_loss_without_a_generator_ignores_the_views(style_image):

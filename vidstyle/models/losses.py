@@ -73,12 +73,19 @@ class LossConfig:
     # from every tap afterwards (0: off); a multiple of the deepest tap's
     # stride (16) crops exactly
     border_pad: int = 0
+    # Content by salience (0: off, 1: fully): each position's content error
+    # weighed by how much the photo's features there differ from their
+    # neighbourhood, so that edges and small objects must survive while flat
+    # areas (a plain sky) are left free to be painted
+    content_salience: float = 0.0
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
             raise OptionError(f"unknown style metric {self.style_metric!r}: use gram or sliced")
         if self.view_shift < 0 or not 0 <= self.view_scale < 1 or self.view_rotation < 0:
             raise OptionError("view jitter must be non-negative (and view-scale below 1)")
+        if not 0 <= self.content_salience <= 1:
+            raise OptionError(f"content-salience must be between 0 and 1, got {self.content_salience}")
         if self.border_pad < 0:
             raise OptionError(f"border-pad must not be negative, got {self.border_pad}")
 
@@ -136,11 +143,24 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return (dx + dy) / 255.0
 
 
-def relative_mse(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Squared error divided by the target's mean square, per sample."""
+def relative_mse(value: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared error divided by the target's mean square, per sample;
+    ``weights`` (broadcast against the error, mean 1) weigh positions."""
     dims = tuple(range(1, value.dim()))
-    error = (value - target).pow(2).mean(dim=dims)
-    return error / (target.pow(2).mean(dim=dims) + EPS)
+    error = (value - target).pow(2)
+    if weights is not None:
+        error = error * weights
+    return error.mean(dim=dims) / (target.pow(2).mean(dim=dims) + EPS)
+
+
+def salience(features: torch.Tensor, amount: float) -> torch.Tensor:
+    """Per-position weights (N, 1, H, W) with mean 1: ``1 - amount`` plus
+    ``amount`` times the local contrast of ``features`` (their distance from
+    a 5x5 neighbourhood mean), normalised per sample."""
+    local = F.avg_pool2d(features, 5, stride=1, padding=2, count_include_pad=False)
+    contrast = (features - local).pow(2).sum(dim=1, keepdim=True).sqrt()
+    contrast = contrast / (contrast.mean(dim=(2, 3), keepdim=True) + EPS)
+    return (1 - amount) + amount * contrast
 
 
 def random_view(images: torch.Tensor, config: LossConfig, generator: torch.Generator) -> torch.Tensor:
@@ -328,7 +348,9 @@ class PerceptualLoss(nn.Module):
     def content_loss(self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
         total = 0.0
         for tap, weight in self.config.content_taps.items():
-            total = total + weight * relative_mse(features[tap].float(), targets[tap].float())
+            target = targets[tap].float()
+            weights = salience(target, self.config.content_salience) if self.config.content_salience else None
+            total = total + weight * relative_mse(features[tap].float(), target, weights)
         return total / sum(self.config.content_taps.values())
 
     def forward(
