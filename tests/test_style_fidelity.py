@@ -68,3 +68,17 @@ def test_bundled_style_moves_the_palette_towards_its_painting(name, shared):
         before = palette_distance(photo, painting)
         after = palette_distance(stylizer(photo), painting)
         assert after < 0.9 * before, (photo_name, before, after)
+
+
+# Before the loss saw reflected borders (session 10) the bundled networks
+# drew bands of 20-58 levels along the top or left edge of these photos.
+MAX_BORDER_EXCESS = BORDER_LIMIT_PLACEHOLDER
+
+
+@pytest.mark.parametrize("model", ["full", "balanced", "fast"])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_networks_draw_no_band_along_the_edges(name, model, shared):
+    stylizer = Stylizer(load_style(name, model))
+    for photo_name in HELD_OUT:
+        photo = resize_long_side(read_image(shared / "content" / photo_name), 384)
+        assert border_excess(stylizer(photo), photo) < MAX_BORDER_EXCESS, photo_name

@@ -21,6 +21,11 @@ paints bands along the edges (darker at the top, brighter at the left) that
 no term sees as wrong. Reflecting the image by a few pixels before the loss
 network, and cropping every tap back to the image, makes the edges interior
 pixels like any other.
+
+Salient content: a content error averaged over the frame lets a network
+paint a small object away (a kite in a sky is under 1% of it) as cheaply as
+a patch of sky. Weighing each position by the photo's local feature contrast
+makes edges and objects cost more and flat areas less.
 """
 
 from __future__ import annotations
