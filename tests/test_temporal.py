@@ -14,6 +14,7 @@ from vidstyle.temporal.consistency import (
     FlowTracker,
     TemporalBlender,
     TemporalOptions,
+    starts_new_shot,
     warp,
     warping_error,
 )
@@ -159,3 +160,24 @@ def test_bad_temporal_options(cli, make_clip, tiny_style):
     assert result.code == 2 and "--temporal" in result.err
     result = cli("run", make_clip(), "--style", tiny_style, "--temporal-strength", "1.5")
     assert result.code == 2 and "temporal-strength" in result.err
+
+
+def test_warping_error_leaves_out_the_shot_cut_of_real_footage(shared):
+    """bikes.mp4 cuts from a bus roof to a cyclist at frame 30. Counted as a
+    pair, the cut's few "reliable" pixels outweighed a whole shot of motion;
+    left out, a clip's error is the pair-weighted mean of its shots'."""
+    from vidstyle.temporal.metrics import METRIC_FLOW, read_frames
+
+    frames = read_frames(shared / "clips" / "bikes.mp4", 36)[24:]
+    noise = np.random.default_rng(0)
+    outputs = [np.clip(f.astype(np.int16) + noise.integers(-12, 13, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    estimator = FlowEstimator(METRIC_FLOW)
+    cut = []
+    for previous, current in zip(frames, frames[1:]):
+        gray, before = estimator.gray(current), estimator.gray(previous)
+        cut.append(starts_new_shot(gray, before, estimator.flow_with_occlusions(gray, before)[1], METRIC_FLOW))
+    assert cut.index(True) == 5 and cut.count(True) == 1, cut  # frame 30 only
+    first, second = warping_error(frames[:6], outputs[:6], METRIC_FLOW), warping_error(frames[6:], outputs[6:], METRIC_FLOW)
+    whole = warping_error(frames, outputs, METRIC_FLOW)
+    assert whole == pytest.approx((5 * first + 5 * second) / 10, rel=1e-6)
+    assert whole < 0.5 * warping_error(frames[5:7], outputs[5:7], TemporalOptions(flow_size=100_000, occlusion_reset=1.0))

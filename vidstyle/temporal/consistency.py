@@ -183,6 +183,18 @@ def unreliable_motion(backward: np.ndarray) -> np.ndarray:
     return boundary | outside
 
 
+def starts_new_shot(gray: np.ndarray, previous: np.ndarray, unreliable: np.ndarray | None, options: TemporalOptions) -> bool:
+    """Whether ``gray`` begins a new shot after ``previous``: the input
+    changed by more than ``cut_threshold``, or the flow between them is
+    unreliable over more than ``occlusion_reset`` of the frame. The
+    stabiliser restarts there, and the warping error leaves the pair out:
+    across a cut there is no motion to be steady along."""
+    change = float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
+    if change > options.cut_threshold:
+        return True
+    return unreliable is not None and float(unreliable.mean()) > options.occlusion_reset
+
+
 @dataclass
 class FlowPair:
     """Flow from frame t to frame t-1, its reliability, and whether t starts a new shot."""
@@ -213,11 +225,10 @@ class FlowTracker:
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
-        change = float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
-        if change > self.options.cut_threshold:
+        if starts_new_shot(gray, previous, None, self.options):  # skip the flow: it cannot follow a cut
             return FlowPair(np.zeros((*rgb.shape[:2], 2), np.float32), np.zeros(rgb.shape[:2], np.float32), cut=True)
         backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
-        cut = float(unreliable.mean()) > self.options.occlusion_reset
+        cut = starts_new_shot(gray, previous, unreliable, self.options)
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
         reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
@@ -263,11 +274,16 @@ class TemporalBlender:
 def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: TemporalOptions = TemporalOptions()) -> float:
     """Lai et al. (2018): mean over consecutive pairs of the squared
     difference (RGB in [0, 1]) between output t and output t-1 warped by the
-    flow of the *inputs*, over non-occluded pixels."""
+    flow of the *inputs*, over non-occluded pixels. Pairs across a shot cut
+    are left out (`starts_new_shot`): there the few pixels the flow still
+    calls reliable would weigh as much as a whole frame of real motion."""
     estimator = FlowEstimator(options)
     errors = []
     for t in range(1, len(inputs)):
-        backward, unreliable = estimator.flow_with_occlusions(estimator.gray(inputs[t]), estimator.gray(inputs[t - 1]))
+        gray, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
+        backward, unreliable = estimator.flow_with_occlusions(gray, previous)
+        if starts_new_shot(gray, previous, unreliable, options):
+            continue
         h, w = outputs[t].shape[:2]
         flow = FlowEstimator.upscale(backward, h, w)
         mask = cv2.resize((~unreliable).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
