@@ -32,8 +32,9 @@ docs/content-and-borders.jpg (session 10) is --style udnie --row-per-photo
 wallpapers, with candidates each given 400 steps from the session-8 udnie
 (configs/train/udnie.toml at commit e470076 plus, in turn, border_pad 16;
 content_weight 3 at block3 and block5; content_salience 1), beside the
-session-8 network and the shipped one (800 steps from the session-8 state
-with all three). docs/content-weight-mosaic.jpg is --style mosaic
+session-8 network and the one shipped in session 10 (800 steps from the
+session-8 state with all three; vidstyle/styles/udnie.pth at commit 37ce30c,
+replaced in session 11). docs/content-weight-mosaic.jpg is --style mosaic
 --row-per-photo with the shipped mosaic (content weight 1) beside the same
 refit at content weight 3 on block3 and block5, on golden_gate.jpg and
 /usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg.
