@@ -14,6 +14,7 @@ from vidstyle.temporal.consistency import (
     FlowTracker,
     TemporalBlender,
     TemporalOptions,
+    input_change,
     starts_new_shot,
     warp,
     warping_error,
@@ -175,7 +176,7 @@ def test_warping_error_leaves_out_the_shot_cut_of_real_footage(shared):
     cut = []
     for previous, current in zip(frames, frames[1:]):
         gray, before = estimator.gray(current), estimator.gray(previous)
-        cut.append(starts_new_shot(gray, before, estimator.flow_with_occlusions(gray, before)[1], METRIC_FLOW))
+        cut.append(starts_new_shot(input_change(gray, before), estimator.flow_with_occlusions(gray, before)[1], METRIC_FLOW))
     assert cut.index(True) == 5 and cut.count(True) == 1, cut  # frame 30 only
     first, second = warping_error(frames[:6], outputs[:6], METRIC_FLOW), warping_error(frames[6:], outputs[6:], METRIC_FLOW)
     whole = warping_error(frames, outputs, METRIC_FLOW)

@@ -183,13 +183,17 @@ def unreliable_motion(backward: np.ndarray) -> np.ndarray:
     return boundary | outside
 
 
-def starts_new_shot(gray: np.ndarray, previous: np.ndarray, unreliable: np.ndarray | None, options: TemporalOptions) -> bool:
-    """Whether ``gray`` begins a new shot after ``previous``: the input
-    changed by more than ``cut_threshold``, or the flow between them is
-    unreliable over more than ``occlusion_reset`` of the frame. The
-    stabiliser restarts there, and the warping error leaves the pair out:
-    across a cut there is no motion to be steady along."""
-    change = float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
+def input_change(gray: np.ndarray, previous: np.ndarray) -> float:
+    """Mean absolute difference of two gray frames, 0-1."""
+    return float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
+
+
+def starts_new_shot(change: float, unreliable: np.ndarray | None, options: TemporalOptions) -> bool:
+    """Whether a frame begins a new shot: its input changed by more than
+    ``cut_threshold`` (``input_change``), or the flow back to the previous
+    frame is unreliable over more than ``occlusion_reset`` of it (None:
+    not computed yet). The stabiliser restarts there, and the warping error
+    leaves the pair out: across a cut there is no motion to be steady along."""
     if change > options.cut_threshold:
         return True
     return unreliable is not None and float(unreliable.mean()) > options.occlusion_reset
@@ -225,10 +229,11 @@ class FlowTracker:
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
-        if starts_new_shot(gray, previous, None, self.options):  # skip the flow: it cannot follow a cut
+        change = input_change(gray, previous)
+        if starts_new_shot(change, None, self.options):  # skip the flow: it cannot follow a cut
             return FlowPair(np.zeros((*rgb.shape[:2], 2), np.float32), np.zeros(rgb.shape[:2], np.float32), cut=True)
         backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
-        cut = starts_new_shot(gray, previous, unreliable, self.options)
+        cut = starts_new_shot(change, unreliable, self.options)
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
         reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
@@ -282,7 +287,7 @@ def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: 
     for t in range(1, len(inputs)):
         gray, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
         backward, unreliable = estimator.flow_with_occlusions(gray, previous)
-        if starts_new_shot(gray, previous, unreliable, options):
+        if starts_new_shot(input_change(gray, previous), unreliable, options):
             continue
         h, w = outputs[t].shape[:2]
         flow = FlowEstimator.upscale(backward, h, w)
