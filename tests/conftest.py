@@ -47,21 +47,19 @@ def tiny_style(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def interrupt_second_batch(monkeypatch):
-    """Ctrl-C while the second batch of frames is being stylized, by either
-    kind of stylizer a run may open (stylize/open.py)."""
+    """Ctrl-C while the second batch of frames is being stylized."""
     from vidstyle import Stylizer
-    from vidstyle.stylize.open import GraphStylizer
 
     calls = []
-    for kind in (Stylizer, GraphStylizer):
+    original = Stylizer.__call__
 
-        def interrupt_on_second_batch(self, frames, original=kind.__call__):
-            calls.append(len(frames))
-            if len(calls) == 2:
-                raise KeyboardInterrupt
-            return original(self, frames)
+    def interrupt_on_second_batch(self, frames):
+        calls.append(len(frames))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, frames)
 
-        monkeypatch.setattr(kind, "__call__", interrupt_on_second_batch)
+    monkeypatch.setattr(Stylizer, "__call__", interrupt_on_second_batch)
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ import cv2  # noqa: E402, F401
 from importlib import import_module  # noqa: E402
 from typing import Any  # noqa: E402
 
-# The API, imported on first use: a run from a cached ONNX graph does not
-# load PyTorch at all (stylize/open.py), and `vidstyle --help` stays quick.
+# The API, imported on first use: `vidstyle --help` stays quick, and nothing
+# but training, Gatys, CUDA and checkpoints without a graph loads PyTorch.
 _API = {
     "VidstyleError": ".errors",
     "RunOptions": ".apps.pipeline",
@@ -33,7 +33,6 @@ _API = {
     "stylize_video": ".apps.pipeline",
     "Stylizer": ".stylize.stylizer",
     "StylizerOptions": ".stylize.options",
-    "open_stylizer": ".stylize.open",
     "available_styles": ".stylize.styles",
     "load_job": ".apps.batch.job",
     "run_batch": ".apps.batch.job",

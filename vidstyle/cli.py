@@ -31,7 +31,8 @@ EXIT_INTERRUPTED = 130
 
 
 STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
-BACKEND_HELP = "auto: ONNX Runtime on the CPU (faster) when installed, else PyTorch; torch; onnx [default: auto]."
+ENGINE_HELP = "auto: OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch on CUDA. openvino, onnxruntime or torch forces one [default: auto]."
+PRECISION_HELP = "OpenVINO's precision: bf16 where the CPU computes it natively, else f32; f32 forces full precision [default: auto]."
 STYLE_IMAGE_HELP = "Any picture as the style (FILE or FILE:WEIGHT); with --style, mixed with it (half each unless weighted)."
 STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
 PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
@@ -78,7 +79,8 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 4 on CPU, 8 on CUDA]."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
-    backend: Optional[str] = typer.Option(None, "--backend", help=BACKEND_HELP),
+    engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
+    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
     max_size: Optional[int] = typer.Option(None, "--max-size", help="Stylize at most this many pixels on the long side; the output keeps the input size."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
@@ -109,7 +111,8 @@ def run(
         model=model,
         batch_size=batch_size,
         device=device,
-        backend=backend,
+        engine=engine,
+        precision=precision,
         fp16=fp16,
         max_size=max_size,
         threads=threads,
@@ -135,7 +138,7 @@ def run(
     if as_json:
         _print_json(result.to_dict())
     elif not options.quiet:
-        typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device}, {result.backend})", err=True)
+        typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device}, {result.engine})", err=True)
 
 
 @app.command()
@@ -178,7 +181,8 @@ def image(
     size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP + " (fast method)"),
+    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -195,17 +199,17 @@ def image(
     content = read_image(input)
     started = time.perf_counter()
     if method == "fast":
-        from .stylize.open import open_stylizer
         from .stylize.options import StylizerOptions
         from .stylize.style_mix import with_style_image
+        from .stylize.stylizer import Stylizer
 
-        stylizer = open_stylizer(
+        stylizer = Stylizer.from_style(
             # A still takes well under a second with the full network: no reason to trade its look for speed.
             with_style_image(style, style_image) or "mosaic",
-            StylizerOptions(model="full", device=device, backend=backend, strength=strength, preserve_color=preserve_color),
+            StylizerOptions(model="full", device=device, engine=engine, precision=precision, strength=strength, preserve_color=preserve_color),
         )
         result = stylizer(resize_long_side(content, size))
-        style_name, device_used, backend_used = stylizer.name, str(stylizer.device), stylizer.backend
+        style_name, device_used, engine_used = stylizer.name, stylizer.device, stylizer.engine.label()
     else:
         if style_image is None:
             _fail("--method optimize needs --style-image")
@@ -213,6 +217,9 @@ def image(
             _fail("--method optimize takes only --style-image, not --style")
         from .config import merge
         from .stylize.controls import apply_controls
+        from .stylize.torch_support import require_torch
+
+        require_torch("--method optimize")
         from .stylize.devices import resolve_device
         from .training.gatys import OptimizeConfig, optimize_image
 
@@ -221,7 +228,7 @@ def image(
             config = config.with_style_weight(style_weight)
         result = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
         result = apply_controls(content, result, strength, preserve_color)
-        style_name, device_used, backend_used = str(style_image), str(resolve_device(device)), "torch"
+        style_name, device_used, engine_used = str(style_image), str(resolve_device(device)), "torch"
     write_image(result, output)
     seconds = time.perf_counter() - started
     if as_json:
@@ -233,7 +240,7 @@ def image(
             "fps": round(1.0 / max(seconds, 1e-9), 3),
             "seconds": round(seconds, 3),
             "device": device_used,
-            "backend": backend_used,
+            "engine": engine_used,
             "style": style_name,
             "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size},
         })
@@ -249,7 +256,8 @@ def preview(
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
     model: str = typer.Option("balanced", "--model", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none: plain per-frame (t toggles)."),
@@ -270,7 +278,8 @@ def preview(
         size=parse_size(size) if size else None,
         model=model,
         device=device,
-        backend=backend,
+        engine=engine,
+        precision=precision,
         strength=strength,
         preserve_color=preserve_color,
         temporal=temporal,
@@ -304,9 +313,8 @@ def sheet(
 
     from .apps.sheet import render_sheet
     from .media.images import read_image, write_image
-    from .stylize.devices import resolve_device
+    from .stylize.options import StylizerOptions
     from .stylize.style_mix import check_style_image
-    from .stylize.stylizer import StylizerOptions
 
     _check_json_output(as_json, output)
     if columns is not None and columns < 1:
@@ -322,7 +330,8 @@ def sheet(
             "output": str(output),
             "size": {"width": result.image.shape[1], "height": result.image.shape[0]},
             "seconds": round(time.perf_counter() - started, 3),
-            "device": str(resolve_device(device)),
+            "device": result.device,
+            "engine": result.engine,
             "tile": {"width": result.tile_size[0], "height": result.tile_size[1]},
             "columns": result.columns,
             "labels": result.labels,
@@ -386,6 +395,9 @@ def train(
     quiet: bool = typer.Option(False, "-q", "--quiet"),
 ) -> None:
     """Train a fast style network from a style image (Johnson et al.)."""
+    from .stylize.torch_support import require_torch
+
+    require_torch("training")
     from .training.trainer import TrainConfig, Trainer
 
     train_config = TrainConfig.load(
@@ -426,6 +438,9 @@ def evaluate(
     """Print JSON scores: warping error (flicker) and style strength."""
     import json
 
+    from .stylize.torch_support import require_torch
+
+    require_torch("eval")
     from .temporal.metrics import evaluate_video
 
     scores = evaluate_video(input, stylized, style_image, max_frames)

@@ -30,10 +30,10 @@ from ..media.chunks import Segment
 from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
-from ..stylize.open import FrameStylizer, open_stylizer
 from ..stylize.options import StylizerOptions
 from ..stylize.style_mix import style_label
 from ..stylize.styles import DEFAULT_MODEL
+from ..stylize.stylizer import Stylizer
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ class RunOptions:
     model: str = DEFAULT_MODEL  # "balanced"; "full": the style's largest network; "fast": real time
     batch_size: int | None = None  # None: per device
     device: str = "auto"
-    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, "torch" otherwise
+    engine: str = "auto"  # OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch on CUDA
+    precision: str = "auto"  # OpenVINO's: bf16 where the CPU has it natively, else f32
     fp16: bool = False
     max_size: int | None = None
     threads: int | None = None
@@ -95,7 +96,8 @@ class RunOptions:
             strength=self.strength,
             preserve_color=self.preserve_color,
             model=self.model,
-            backend=self.backend,
+            engine=self.engine,
+            precision=self.precision,
             memory_budget=self.memory_budget,
         )
 
@@ -126,7 +128,7 @@ class RunResult:
     width: int
     height: int
     device: str
-    backend: str = "torch"
+    engine: str = ""  # the engine and precision that ran, e.g. "openvino bf16"
     networks: list[str] = field(default_factory=list)  # the network files that ran (balanced, or full where none)
     skipped_packets: int = 0
     options: dict = field(default_factory=dict)
@@ -148,7 +150,7 @@ class RunResult:
             "fps": round(self.fps, 3),
             "seconds": round(self.seconds, 3),
             "device": self.device,
-            "backend": self.backend,
+            "engine": self.engine,
             "style": self.style,
             "networks": self.networks,
             "skipped_packets": self.skipped_packets,
@@ -294,7 +296,7 @@ def stylize_video(
     output: str | Path | None = None,
     style: str | None = None,
     *,
-    stylizer: FrameStylizer | None = None,
+    stylizer: Stylizer | None = None,
     options: RunOptions | None = None,
     progress: Callable[[int], None] | None = None,
     segment: Segment | None = None,
@@ -317,7 +319,7 @@ def stylize_video(
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
     try:
         if stylizer is None:
-            stylizer = open_stylizer(options.style, options.stylizer())
+            stylizer = Stylizer.from_style(options.style, options.stylizer())
         output_path = Path(output) if output else default_output(input_path, stylizer.name)
         _check_output(input_path, output_path)
         batch_size = options.batch_size or stylizer.default_batch_size()
@@ -338,7 +340,7 @@ def stylize_video(
         width=info.width,
         height=info.height,
         device=str(stylizer.device),
-        backend=stylizer.backend,
+        engine=stylizer.engine.label(),
         networks=[str(c.source) if c.source else c.name for c in stylizer.checkpoints],
         skipped_packets=reader.skipped_packets,
         options=asdict(options),
@@ -364,7 +366,7 @@ def _same_target(a: Path, b: Path) -> bool:
 
 def _run(
     reader: VideoReader,
-    stylizer: FrameStylizer,
+    stylizer: Stylizer,
     temporary: Path,
     options: RunOptions,
     batch_size: int,

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import OptionError
 from ..stylize.styles import available_styles
-from ..stylize.stylizer import Stylizer, StylizerOptions
+from ..stylize.options import StylizerOptions
+from ..stylize.stylizer import Stylizer
 
 LABEL_HEIGHT = 26
 
@@ -42,6 +43,8 @@ class Sheet:
     labels: list[str]  # tile labels, row by row: "input" then one per style
     tile_size: tuple[int, int]  # (width, height) of each tile
     columns: int
+    device: str = "cpu"
+    engine: str = ""  # the engine and precision that painted it
 
 
 def render_sheet(
@@ -70,10 +73,10 @@ def render_sheet(
     small = fit(photo, tile_w, tile_h)
     tiles = [label(small, "input")]
     for name, flag in zip(names, flags):
-        stylized = Stylizer.from_style(name, options)(small)
-        tiles.append(label(stylized, flag))
+        stylizer = Stylizer.from_style(name, options)
+        tiles.append(label(stylizer(small), flag))
     columns = columns or min(len(tiles), math.ceil(math.sqrt(len(tiles))))
     blank = np.full_like(small, 255)
     tiles += [blank] * (-len(tiles) % columns)
     rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
-    return Sheet(np.vstack(rows), ["input"] + flags, (tile_w, tile_h), columns)
+    return Sheet(np.vstack(rows), ["input"] + flags, (tile_w, tile_h), columns, stylizer.device, stylizer.engine.label())

@@ -20,50 +20,43 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
 
 from .style_mix import StyleMix, check_strength  # noqa: F401  (re-exported: the controls' public names)
 
 _EPS = 1.0 / 512  # keeps logit finite at 0 and 255 while rounding back exactly
 
 
-def _logit(image: torch.Tensor) -> torch.Tensor:
-    return torch.logit(image / 255.0, eps=_EPS)
+def _logit(image: np.ndarray) -> np.ndarray:
+    p = np.clip(image * np.float32(1 / 255), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
 
 
-def blend_styles(
-    content: torch.Tensor, stylized: Sequence[torch.Tensor], weights: Sequence[float], strength: float = 1.0
-) -> torch.Tensor:
-    """Mix stylized versions of ``content`` (all (N, 3, H, W) in [0, 255])
-    with ``weights`` summing to 1, at ``strength``, in logit space."""
+def blend_styles(content: np.ndarray, stylized: Sequence[np.ndarray], weights: Sequence[float], strength: float = 1.0) -> np.ndarray:
+    """Mix stylized versions of ``content`` (float32 arrays of one shape, in
+    [0, 255], channels on any axis) with ``weights`` summing to 1, at
+    ``strength``, in logit space."""
     if len(stylized) == 1 and strength == 1.0:
         return stylized[0]
     if strength == 0.0:  # exactly the input, also for 16-bit frames, whose extremes _EPS would clip
-        return content.float()
-    base = _logit(content.float())
-    change = sum(weight * (_logit(image.float()) - base) for weight, image in zip(weights, stylized))
-    return 255.0 * torch.sigmoid(base + strength * change)
+        return content.astype(np.float32)
+    base = _logit(content)
+    change = sum(np.float32(weight) * (_logit(image) - base) for weight, image in zip(weights, stylized))
+    return np.float32(255) / (1 + np.exp(-(base + np.float32(strength) * change)))
 
 
-# Full-range BT.601 (JPEG) RGB <-> YCbCr: linear, so it runs on the device.
-_RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+# Full-range BT.601 (JPEG) RGB <-> YCbCr.
+_RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float32)
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR.astype(np.float64)).astype(np.float32)
 
 
-def _to_ycbcr(image: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", _RGB_TO_YCBCR.to(image), image)
-
-
-def _from_ycbcr(image: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_YCBCR).to(image), image)
-
-
-def preserve_color(content: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
-    """Luminance of ``stylized`` with the chroma of ``content`` (Gatys et al.
-    2016, luminance-only transfer); the chroma comes from the input frame, so
-    it cannot flicker more than the input does."""
-    luma = _to_ycbcr(stylized.float())[:, :1]
-    chroma = _to_ycbcr(content.float())[:, 1:]
-    return _from_ycbcr(torch.cat([luma, chroma], dim=1)).clamp_(0, 255)
+def preserve_color(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """Luminance of ``stylized`` with the chroma of ``content`` (both
+    (..., 3) RGB in [0, 255]; Gatys et al. 2016, luminance-only transfer):
+    the chroma comes from the input frame, so it cannot flicker more than
+    the input does."""
+    ycbcr = content.astype(np.float32) @ _RGB_TO_YCBCR.T
+    ycbcr[..., 0] = stylized.astype(np.float32) @ _RGB_TO_YCBCR[0]
+    return np.clip(ycbcr @ _YCBCR_TO_RGB.T, 0, 255)
 
 
 def apply_controls(content: np.ndarray, stylized: np.ndarray, strength: float = 1.0, keep_color: bool = False) -> np.ndarray:
@@ -75,9 +68,8 @@ def apply_controls(content: np.ndarray, stylized: np.ndarray, strength: float = 
         return stylized
     if content.shape != stylized.shape:
         content = cv2.resize(content, (stylized.shape[1], stylized.shape[0]), interpolation=cv2.INTER_AREA)
-    x = torch.from_numpy(np.ascontiguousarray(content)).permute(2, 0, 1)[None].float()
-    y = torch.from_numpy(np.ascontiguousarray(stylized)).permute(2, 0, 1)[None].float()
+    x, y = content.astype(np.float32), stylized.astype(np.float32)
     y = blend_styles(x, [y], [1.0], strength)
     if keep_color:
         y = preserve_color(x, y)
-    return y[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return np.rint(np.clip(y, 0, 255)).astype(np.uint8)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import OptionError
-from .onnx_graphs import check_backend
+from .engines import check_engine
 from .style_mix import check_strength
 from .styles import DEFAULT_MODEL, check_model
 
@@ -18,13 +18,6 @@ DEFAULT_MEMORY_GIB = 2.5
 # threads wait for each other at the end of every batch: 4 frames ran
 # bikes.mp4 3-5% faster than 2 (benchmarks/peer_speed.py).
 CPU_BATCH_SIZE = 4
-# Frames as both stylizers hand them to a network: the networks' reflection
-# padding and two stride-2 stages need at least 8 px a side, so smaller
-# frames are padded by repeating their edge pixels up to MIN_NETWORK_SIDE
-# and cropped back; uint16 / DEEP_SCALE is the 0-255 scale of 8-bit frames
-# (65535 = 255 * 257) that the networks work in.
-MIN_NETWORK_SIDE = 16
-DEEP_SCALE = 257.0
 
 
 @dataclass(frozen=True)
@@ -44,13 +37,16 @@ class AnyImageOptions:
 @dataclass(frozen=True)
 class StylizerOptions:
     device: str = "auto"
-    fp16: bool = False  # CUDA only; ignored on CPU
+    fp16: bool = False  # CUDA only
     max_size: int | None = None  # long side the network sees; output keeps the input size
-    threads: int | None = None  # CPU threads for the network (None: torch's default)
+    threads: int | None = None  # CPU threads for the networks (None: every CPU this process may use)
     strength: float = 1.0  # 0: the input unchanged; 1: the plain style
     preserve_color: bool = False  # keep the input's chroma, take luminance from the style
     model: str = DEFAULT_MODEL  # "balanced" (or "full" where a style has none), "full", or "fast" (real time)
-    backend: str = "auto"  # "onnx" (ONNX Runtime) on the CPU when installed, else "torch"
+    # "auto": OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch
+    # on CUDA. "openvino", "onnxruntime" or "torch" forces one.
+    engine: str = "auto"
+    precision: str = "auto"  # OpenVINO's: "bf16" where the CPU has it natively, else "f32"
     # GiB the network's working memory may take; above it, frames go through
     # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB
     # on the CPU, most of the free memory on a GPU.
@@ -71,4 +67,4 @@ class StylizerOptions:
         if self.any_image.style_size < 64:
             raise OptionError(f"the any-image style size must be at least 64 px, got {self.any_image.style_size}")
         check_model(self.model)
-        check_backend(self.backend)
+        check_engine(self.engine, self.precision)

@@ -1,10 +1,12 @@
 """Any picture as a style: reading an untrusted style image, its statistics
-(computed once, cached by the image's content digest) and the frame network
-that paints with them.
+(computed once, cached by the image's content digest) and painting a frame
+with them.
 
 A ``--style`` value whose file name ends in an image extension is a style
 image; it can be mixed with named styles like any other style
-(``mosaic:0.5,painting.jpg:0.5``).
+(``mosaic:0.5,painting.jpg:0.5``). The encoder and decoder passes are
+graphs on the CPU engines (or PyTorch modules on CUDA) that the caller
+hands in; everything between them is NumPy (models/feature_transforms.py).
 """
 
 from __future__ import annotations
@@ -14,32 +16,27 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
-import torch
 
 from ..config import vidstyle_home
-from ..errors import OptionError, StyleError
-from ..media.atomic import atomic_output
-from ..models.losses import load_loss_network
-from ..models.wct import COVARIANCE_RIDGE, PALETTE_QUANTILES, PIXEL_LEVEL, AnyImageNet, DecoderConfig, FeatureDecoder, InferenceDecoder, StyleStatistics, style_statistics
-from .onnx_graphs import OnnxRunner, write_atomically
-from .options import AnyImageOptions, StylizerOptions
-from .runtime import Network, checked_runner, resolve_backend
-from .styles import ANY_IMAGE_DECODERS
+from ..errors import StyleError
+from ..models.feature_transforms import COVARIANCE_RIDGE, PAD_MULTIPLE, PALETTE_QUANTILES, PIXEL_LEVEL, StyleStatistics, style_statistics
+from .graphs import write_atomically
+from .options import AnyImageOptions
 
 log = logging.getLogger(__name__)
 
-DECODERS_FORMAT = "vidstyle-any-image-decoders"
-DECODERS_VERSION = 1
 # Bumped whenever the statistics would come out differently for the same
 # image (the encoder, the taps' meaning, the resizing), so that stale
 # cache entries are never read.
-STATISTICS_VERSION = 3
-ARENA_MAX_PIXELS = 1280 * 720  # the largest frames the ONNX sessions keep memory arenas for
+STATISTICS_VERSION = 4
 MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
 MAX_ASPECT = 8  # a picture more elongated than this has too few positions across for the deep level
+
+Pass = Callable[[str, np.ndarray], np.ndarray]
 
 
 def decode_style_image(data: bytes | np.ndarray, name: str, max_side: int | None = None) -> np.ndarray:
@@ -106,25 +103,30 @@ def statistics_key(digest: str, options: AnyImageOptions) -> str:
     return f"{digest[:32]}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
 
 
-def _prepared_tensor(rgb: np.ndarray, size: int) -> torch.Tensor:
+def _prepared(rgb: np.ndarray, size: int) -> np.ndarray:
     """The picture with its long side at ``size``, up or down, so that its
-    strokes are measured at one scale whatever the file's resolution."""
+    strokes are measured at one scale whatever the file's resolution, and
+    both sides a multiple of PAD_MULTIPLE (the exported encoder maps only
+    those sizes exactly); (1, 3, H, W) float32."""
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
-    if scale != 1.0:
+    target_h, target_w = (max(PAD_MULTIPLE, PAD_MULTIPLE * round(side * scale / PAD_MULTIPLE)) for side in (height, width))
+    if (target_h, target_w) != (height, width):
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=interpolation)
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+        rgb = cv2.resize(rgb, (target_w, target_h), interpolation=interpolation)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 _MEMORY_CACHE: dict[str, StyleStatistics] = {}
 
 
-def load_style_image(spec: str, options: AnyImageOptions = AnyImageOptions()) -> StyleImage:
+def load_style_image(spec: str, options: AnyImageOptions, encode: Pass) -> StyleImage:
     """The style image ``spec`` with its statistics, from the cache when
     this picture (by content, whatever its name) was seen before at these
-    settings: a batch or a preview session pays for it once. The file is
-    read once, so the digest is that of the pixels the statistics came from."""
+    settings: a batch or a preview session pays for it once. ``encode(tap,
+    image)`` is the encoder pass, used when the statistics are computed.
+    The file is read once, so the digest is that of the pixels the
+    statistics came from."""
     path = Path(spec.strip()).expanduser()
     if not path.is_file():
         raise StyleError(f"no such style image: {spec}")
@@ -132,111 +134,21 @@ def load_style_image(spec: str, options: AnyImageOptions = AnyImageOptions()) ->
     digest = hashlib.sha256(data.tobytes()).hexdigest()
     key = statistics_key(digest, options)
     statistics = _MEMORY_CACHE.get(key)
-    cached = statistics_cache_dir() / f"{key}.pt"
+    cached = statistics_cache_dir() / f"{key}.npz"
     if statistics is None and cached.is_file():
         try:
-            statistics = StyleStatistics.from_dict(torch.load(cached, map_location="cpu", weights_only=True))
+            with np.load(cached, allow_pickle=False) as arrays:
+                statistics = StyleStatistics.from_arrays(dict(arrays))
         except Exception as exc:  # a damaged entry is recomputed
             log.info("style statistics cache %s unusable (%s); recomputing", cached, exc)
     if statistics is None:
         rgb = decode_style_image(data, str(path), max_side=4 * options.style_size)
-        statistics = style_statistics(load_loss_network("cpu"), _prepared_tensor(rgb, options.style_size), list(options.levels))
+        image = _prepared(rgb, options.style_size)
+        taps = list(options.levels)
+        features = {tap: encode(tap, image) for tap in taps if tap != PIXEL_LEVEL}
+        statistics = style_statistics(features, image, taps)
         buffer = io.BytesIO()
-        torch.save(statistics.to_dict(), buffer)
+        np.savez(buffer, **statistics.to_arrays())
         write_atomically(cached, buffer.getvalue())  # an unwritable cache only costs the next run the recomputation
     _MEMORY_CACHE[key] = statistics
     return StyleImage(path.stem, path, digest, statistics)
-
-
-def load_decoders(path: str | Path) -> tuple[dict[str, FeatureDecoder], dict]:
-    """Every level's decoder in a decoders file, in eval mode, and the file's payload."""
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise StyleError(f"not a valid decoders file: {path} ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("format") != DECODERS_FORMAT:
-        raise StyleError(f"not a vidstyle decoders file: {path}")
-    decoders = {}
-    for tap, level in payload["levels"].items():
-        decoder = FeatureDecoder(DecoderConfig.from_dict(level["config"]))
-        decoder.load_state_dict(level["state_dict"])
-        decoders[tap] = decoder.eval().requires_grad_(False)
-    return decoders, payload
-
-
-def save_decoder_level(path: Path, config: DecoderConfig, decoder: FeatureDecoder, training: dict, half: bool = False) -> None:
-    """Write (or replace) one level in the decoders file, keeping the others."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": DECODERS_FORMAT, "version": DECODERS_VERSION, "levels": {}}
-    if path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    state = {k: (v.half() if half else v).detach().cpu().clone() for k, v in decoder.state_dict().items()}
-    payload["levels"][config.tap] = {"config": config.to_dict(), "state_dict": state, "training": training}
-    with atomic_output(path) as temporary:
-        torch.save(payload, temporary)
-
-
-class GraphAnyImageNet:
-    """An :class:`AnyImageNet` whose encoder and decoder passes run on ONNX
-    Runtime (2-4x PyTorch's speed for these on the CPU), each exported once
-    with dynamic sizes and cached like the style networks' graphs; the
-    transforms between them stay in PyTorch (ONNX has no eigensolver)."""
-
-    def __init__(self, net: AnyImageNet, threads: int | None = None):
-        self.threads = threads or torch.get_num_threads()
-        self.net = net
-        self.graphs: dict[tuple[str, str], bytes] = {}
-        self.runners: dict[tuple[str, str, bool], OnnxRunner] = {}
-        for tap, encoder in net.encoders.items():
-            example = torch.rand(1, net.decoders[tap].config.in_channels, 4, 4)
-            for kind, model, shape in (("encode", encoder, None), ("decode", net.decoders[tap], example)):
-                runner, self.graphs[kind, tap], _ = checked_runner(model, self.threads, shape)
-                self.runners[kind, tap, True] = runner
-
-    def _runner(self, kind: str, tap: str, arena: bool) -> OnnxRunner:
-        if (kind, tap, arena) not in self.runners:
-            self.runners[kind, tap, arena] = OnnxRunner(self.graphs[kind, tap], self.threads, memory_arena=arena)
-        return self.runners[kind, tap, arena]
-
-    @property
-    def style(self) -> StyleStatistics:
-        return self.net.style
-
-    def _pass(self, kind: str, arena: bool):
-        def run(tap: str, x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(self._runner(kind, tap, arena)(x.float().contiguous().numpy()))
-
-        return run
-
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        # ONNX Runtime's memory arenas make the passes faster (the encoder
-        # 1.7x at 640x360), but each of the four sessions keeps its own peak:
-        # above ARENA_MAX_PIXELS the sessions free what each run took
-        # (1080p: 1.6 GB at peak instead of 4.6, no slower).
-        arena = frames.shape[-2] * frames.shape[-1] <= ARENA_MAX_PIXELS
-        return self.net.paint(frames.detach(), encode=self._pass("encode", arena), decode=self._pass("decode", arena))
-
-
-def any_image_network(style: StyleImage, device: torch.device, options: StylizerOptions) -> tuple[Network, str]:
-    """The frame network painting with ``style`` on ``device``, and the
-    backend it runs on (ONNX Runtime on the CPU when it is installed)."""
-    if not ANY_IMAGE_DECODERS.is_file():
-        raise StyleError(f"the any-image decoders are missing from this install ({ANY_IMAGE_DECODERS})")
-    decoders, _ = load_decoders(ANY_IMAGE_DECODERS)
-    settings = options.any_image
-    missing = [tap for tap in settings.levels if tap not in decoders and tap != PIXEL_LEVEL]
-    if missing:
-        raise StyleError(f"the any-image decoders file has no level {', '.join(missing)}")
-    decoders = {tap: InferenceDecoder(decoders[tap]) for tap in settings.levels if tap != PIXEL_LEVEL}
-    net = AnyImageNet(load_loss_network(device), decoders, style.statistics.to(device), settings.alpha, settings.palette_histograms)
-    net = net.to(device).eval()
-    backend = resolve_backend(options.backend, device)
-    if backend == "onnx":
-        try:
-            return GraphAnyImageNet(net, options.threads), "onnx"
-        except Exception as error:  # an exporter or runtime failure
-            if options.backend == "onnx":
-                raise OptionError(f"could not run the any-image network with ONNX Runtime: {error}") from error
-            log.info("ONNX export of the any-image network failed (%s); running it with PyTorch", error)
-    return net, "torch"

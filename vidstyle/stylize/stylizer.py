@@ -1,136 +1,149 @@
-"""The frame stylizer shared by ``run``, ``image``, ``preview`` and ``batch``.
+"""The one stylizer behind ``run``, ``image``, ``preview``, ``sheet``,
+``batch`` and the Python API.
 
-It owns the network on its device and turns batches of RGB frames (uint8,
-or uint16 for high-bit-depth video) into stylized frames of the same size
-and type; the network itself works in float on the 0-255 scale. Everything
-device-specific (half precision, channels-last, running out of GPU memory)
-lives here, and so does the padding that lets frames of any size through.
+    >>> stylizer = Stylizer.from_style("mosaic:0.7,candy:0.3", StylizerOptions(strength=0.8))
+    >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8 (uint16 -> uint16)
+
+It turns batches of RGB frames into stylized frames of the same size and
+type. Each style of a mix is a network: an exported graph on a CPU engine
+(engines.py: OpenVINO, else ONNX Runtime; no PyTorch), a style image's
+encoder and decoders around NumPy feature transforms, or, on CUDA and with
+``--engine torch``, a PyTorch module (torch_engine.py). Frame preparation
+(frames.py) and the controls (controls.py) are NumPy and the same for
+all; on the CPU each frame of a batch goes through all of it in a thread
+of its own.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ..errors import OptionError
-from ..models import TransformerNet
-from ..models.inference import inference_network
-from .banded import stylize_banded
-from .budget import band_rows_for_budget, plain_network_bytes
-from .checkpoints import StyleCheckpoint
+from ..errors import OptionError, StyleError
+from ..models.architecture import TransformerConfig
+from ..models.feature_transforms import PIXEL_LEVEL, paint
+from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
-from .devices import resolve_device
-from .options import CPU_BATCH_SIZE, DEEP_SCALE, DEFAULT_MEMORY_GIB, MIN_NETWORK_SIDE, StylizerOptions
-from .runtime import Network, compile_network
-from .style_images import StyleImage, any_image_network, load_style_image
+from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, open_runner
+from .frames import from_network, pad_for_network, processing_size, resize, to_float, to_pixels
+from .graphs import any_image_graph, forget_graph, graph_for_checkpoint, index_graph
+from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
+from .style_images import StyleImage, load_style_image
 from .style_mix import StyleMix, is_style_image
-from .styles import load_style
-
-StyleSource = StyleCheckpoint | StyleImage
+from .styles import StyleEntry, find_style
+from .torch_support import cuda_may_be_present, require_torch
 
 log = logging.getLogger(__name__)
 
-FAST_BAND_ROWS = 64
+
+class Network(Protocol):
+    """One style of a mix, on padded (N, 3, H, W) float32 arrays in [0, 255]."""
+
+    name: str
+    source: Path | None  # the file it came from, for reports
+    per_frame: bool  # True: called with one frame at a time, from the frame threads
+
+    def __call__(self, x: np.ndarray, streams: int, precise: bool) -> np.ndarray: ...
 
 
-def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
-    """The size the network sees: downscaled (never upscaled) so that the
-    long side is at most ``max_size``."""
-    if not max_size or max(height, width) <= max_size:
-        return height, width
-    scale = max_size / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+@dataclass
+class GraphNetwork:
+    """A style network's exported graph on a CPU engine."""
+
+    name: str
+    source: Path | None
+    runner: GraphRunner
+    architecture: TransformerConfig | None = None
+    per_frame: bool = True
+
+    def __call__(self, x: np.ndarray, streams: int, precise: bool) -> np.ndarray:
+        return self.runner.run_fn(streams, precise)(x)
 
 
-def _pad_to_minimum(x: torch.Tensor) -> torch.Tensor:
-    """Frames smaller than MIN_NETWORK_SIDE, padded bottom and right with
-    their edge pixels (reflection cannot pad more than the frame has);
-    the caller crops the output back."""
-    pad_h, pad_w = max(0, MIN_NETWORK_SIDE - x.shape[-2]), max(0, MIN_NETWORK_SIDE - x.shape[-1])
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+@dataclass
+class AnyImageNetwork:
+    """A style image: its statistics, painted with by encoder and decoder
+    passes (graphs on a CPU engine, or PyTorch modules) around the NumPy
+    feature transforms."""
+
+    name: str
+    source: Path | None
+    style: StyleImage
+    passes: Callable[[int, bool], tuple[Callable, Callable]]  # (streams, precise) -> (encode, decode)
+    alpha: float = 1.0
+    palette_histograms: bool = True
+    per_frame: bool = True
+
+    def __call__(self, x: np.ndarray, streams: int, precise: bool) -> np.ndarray:
+        encode, decode = self.passes(streams, precise)
+        return paint(x, self.style.statistics, encode, decode, self.alpha, self.palette_histograms)
 
 
+@dataclass(frozen=True)
+class NetworkFile:
+    """What ran, for reports: a network's name and the file it came from."""
+
+    name: str
+    source: Path | None
+
+
+@dataclass
 class Stylizer:
-    """Applies one style network, or a weighted mix of several, to frames;
-    a style image (any picture) takes the place of a network anywhere.
+    """Applies one style, or a weighted mix, to frames at the options'
+    strength and colour setting. ``options`` may be replaced between calls
+    (the preview changes strength live); the networks stay loaded."""
 
-    >>> stylizer = Stylizer.from_style("mosaic:0.7,candy:0.3", StylizerOptions(strength=0.8))
-    >>> out = stylizer(frames)  # (N, H, W, 3) uint8 -> (N, H, W, 3) uint8 (uint16 -> uint16)
+    networks: list[Network]
+    weights: list[float]
+    options: StylizerOptions
+    engine: EngineChoice
+    device: str = "cpu"
+    threads: int = field(default_factory=cpu_threads)
 
-    ``options`` may be replaced between calls (the preview changes strength
-    live); the networks stay loaded.
-    """
-
-    def __init__(
-        self,
-        styles: StyleSource | Sequence[tuple[StyleSource, float]],
-        options: StylizerOptions = StylizerOptions(),
-    ):
-        options.validate()
-        self.options = options
-        mix = [(styles, 1.0)] if isinstance(styles, (StyleCheckpoint, StyleImage)) else list(styles)
-        if not mix:
-            raise OptionError("no style given")
-        self.checkpoints = [checkpoint for checkpoint, _ in mix]
-        total = sum(weight for _, weight in mix)
-        self.weights = [weight / total for _, weight in mix]
-        self.device = resolve_device(options.device)
-        if options.threads and self.device.type == "cpu":
-            torch.set_num_threads(options.threads)
-        self.half = options.fp16 and self.device.type == "cuda"
-        # The trained modules, kept for banded inference of frames too large
-        # for memory; the networks are their rearranged, compiled copies.
-        # A style image's network is never banded (its whitening needs the
-        # whole frame); on the CPU its passes run on ONNX Runtime
-        # (style_images.GraphAnyImageNet). ``checkpoints`` holds the style
-        # images themselves in their place.
-        self.models = [
-            c.build_model().eval().requires_grad_(False) if isinstance(c, StyleCheckpoint) else None
-            for c in self.checkpoints
-        ]
-        compiled = [
-            self._prepare(model) if model is not None else any_image_network(c, self.device, options)
-            for c, model in zip(self.checkpoints, self.models)
-        ]
-        self.networks: list[Network] = [network for network, _ in compiled]
-        self.backend = compiled[0][1]
-        self.max_batch: int | None = None  # lowered when the GPU runs out of memory
-
-    def _prepare(self, model: TransformerNet) -> tuple[Network, str]:
-        # The rearrangement is for CPU kernels (inference.py); on a GPU its
-        # extra full-resolution sums only add half-precision rounding.
-        model = (inference_network(model) if self.device.type == "cpu" else model).to(self.device)
-        if self.device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
-        if self.half:
-            model = model.half()
-        return compile_network(model, self.device, self.options.backend)
+    def __post_init__(self) -> None:
+        total = sum(self.weights)
+        self.weights = [w / total for w in self.weights]
+        self.pool = FramePool(self.threads)
 
     @classmethod
     def from_style(cls, style: str, options: StylizerOptions = StylizerOptions()) -> "Stylizer":
         """``style``: a name, a checkpoint path, a style image, or a mix such
         as ``mosaic:0.7,candy:0.3`` or ``mosaic:0.5,painting.jpg:0.5``."""
+        options.validate()
         mix = StyleMix.parse(style)
-        sources = [
-            load_style_image(name, options.any_image) if is_style_image(name) else load_style(name, options.model)
-            for name in mix.names
-        ]
-        return cls(list(zip(sources, mix.weights)), options)
+        on_cuda = _wants_cuda(options.device)
+        engine = _cuda_engine(options) if on_cuda else choose_cpu_engine(options.engine, options.precision)
+        threads = options.threads or cpu_threads()
+        networks: list[Network] = []
+        for name in mix.names:
+            if is_style_image(name):
+                networks.append(_style_image_network(name, options, engine, threads))
+            else:
+                networks.append(_style_network(find_style(name, options.model), options, engine, threads))
+        # a graph OpenVINO refused runs on ONNX Runtime: report what runs
+        engine = next((n.runner.choice for n in networks if isinstance(n, GraphNetwork)), engine)
+        return cls(networks, list(mix.weights), options, engine, "cuda" if on_cuda else "cpu", threads)
+
+    # ------------------------------------------------------------ reports
 
     @property
-    def checkpoint(self) -> StyleSource:
-        """The first (for a single style, the only) network's checkpoint."""
-        return self.checkpoints[0]
+    def checkpoints(self) -> list[NetworkFile]:
+        return [NetworkFile(n.name, n.source) for n in self.networks]
 
     @property
     def name(self) -> str:
-        if len(self.checkpoints) == 1:
-            return self.checkpoint.name
-        return ",".join(f"{c.name}:{w:.3g}" for c, w in zip(self.checkpoints, self.weights))
+        if len(self.networks) == 1:
+            return self.networks[0].name
+        return ",".join(f"{n.name}:{w:.3g}" for n, w in zip(self.networks, self.weights))
+
+    @property
+    def backend(self) -> str:
+        """The engine and precision, as reports print them."""
+        return self.engine.label()
 
     @property
     def changes_input(self) -> bool:
@@ -139,111 +152,169 @@ class Stylizer:
         the input's own motion."""
         return self.options.strength > 0
 
+    # ------------------------------------------------------------ batches
+
     def default_batch_size(self) -> int:
-        return 8 if self.device.type == "cuda" else CPU_BATCH_SIZE
+        return 8 if self.device == "cuda" else CPU_BATCH_SIZE
 
     def concurrent_batches(self, height: int, width: int, batch: int) -> int:
-        """One: calls share the out-of-memory state, and PyTorch's threads
-        (and banded runs' memory) are sized for one call at a time."""
-        return 1
+        """How many batches a caller may have in calls at once: two where a
+        batch fills every thread and both fit the memory budget (the frame
+        threads are shared, so no more frames are in the networks at once),
+        else one."""
+        if self.device == "cuda" or batch < self.threads:
+            return 1
+        return 2 if self._frames_fit(height, width, 2 * self.pool.streams(batch)) else 1
 
-    def to_device(self, frames: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) uint8 or uint16 to (N, 3, H, W) float in [0, 255]
-        on the device (moved as integers: half the bytes of float16)."""
-        batch = torch.from_numpy(np.ascontiguousarray(frames))
-        if self.device.type == "cuda":
-            batch = batch.pin_memory().to(self.device, non_blocking=True)
-        batch = batch.permute(0, 3, 1, 2)
-        if frames.dtype == np.uint16:
-            return (batch.float() / DEEP_SCALE).to(torch.float16 if self.half else torch.float32)
-        return batch.to(torch.float16 if self.half else torch.float32)
+    def _budget_bytes(self) -> int:
+        budget = self.options.memory_budget if self.options.memory_budget is not None else DEFAULT_MEMORY_GIB
+        return int(budget * 2**30)
 
-    @torch.inference_mode()
-    def stylize_tensor(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 255] on the device to the same, stylized,
-        processed at ``max_size`` and resized back."""
-        height, width = batch.shape[-2:]
+    def _frames_fit(self, height: int, width: int, frames: int) -> bool:
         work_h, work_w = processing_size(height, width, self.options.max_size)
-        x = batch
-        if (work_h, work_w) != (height, width):
-            x = F.interpolate(x.float(), size=(work_h, work_w), mode="bilinear", antialias=True, align_corners=False)
-            x = x.to(batch.dtype)
-        x = _pad_to_minimum(x)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        # at strength 0 the blend is the input itself: the networks need not run
-        networks = range(len(self.networks)) if self.changes_input else []
-        outputs = [self._apply(index, x)[..., :work_h, :work_w] for index in networks]
-        if (work_h, work_w) != (height, width):
-            outputs = [F.interpolate(y.float(), size=(height, width), mode="bicubic", align_corners=False) for y in outputs]
-        # Controls apply at full size, so that strength 0 is the input itself
-        # (blend_styles passes a single style at strength 1 through untouched).
-        y = blend_styles(batch, outputs, self.weights, self.options.strength)
-        if self.options.preserve_color:
-            y = preserve_color(batch, y)
-        return y.float().clamp_(0, 255)
-
-    def memory_budget_bytes(self) -> int:
-        if self.options.memory_budget is not None:
-            return int(self.options.memory_budget * 2**30)
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            # what PyTorch's allocator keeps cached from the last batch is ours to reuse
-            cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
-            return int(0.8 * (free + cached))
-        return int(DEFAULT_MEMORY_GIB * 2**30)
-
-    def _apply(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        """Network ``index`` on the batch, whole when it fits the memory
-        budget, else in the largest parts that do, else each frame in exact
-        bands of rows on the trained module (no seams: instance norm sees the
-        whole frame)."""
-        network, model = self.networks[index], self.models[index]
-        if model is None:  # a style image: frame by frame, whole
-            return torch.cat([network(x[i : i + 1]) for i in range(len(x))])
-        config = self.checkpoints[index].architecture
-        budget = self.memory_budget_bytes()
-        height, width = x.shape[-2:]
-        in_flight = getattr(network, "frames_in_flight", None)  # ONNX Runtime runs frames side by side
-        at_once = in_flight(len(x)) if in_flight else len(x)
-        if plain_network_bytes(config, height, width, at_once) <= budget:
-            return network(x)
-        if len(x) > 1 and plain_network_bytes(config, height, width, 1) <= budget:
-            step = max(n for n in range(1, len(x)) if plain_network_bytes(config, height, width, n) <= budget)
-            return torch.cat([network(x[i : i + step]) for i in range(0, len(x), step)])
-        # Bands of 64 rows run faster than larger ones (they stay in cache):
-        # a 4K frame in 9 s against 11.5 s whole on ONNX Runtime, in 1.5 GiB.
-        rows = min(FAST_BAND_ROWS, band_rows_for_budget(config, height, width, budget))
-        log.debug("stylizing %dx%d frames in bands of %d rows", width, height, rows)
-        if next(model.parameters()).device != x.device or next(model.parameters()).dtype != x.dtype:
-            self.models[index] = model = model.to(device=x.device, dtype=x.dtype)
-        return stylize_banded(model, x, rows)
-
-    @staticmethod
-    def to_frames(batch: torch.Tensor, dtype: np.dtype = np.uint8) -> np.ndarray:
-        """(N, 3, H, W) float in [0, 255] to (N, H, W, 3) uint8 (or uint16,
-        0-65535) on the CPU."""
-        if dtype == np.uint16:
-            batch = (batch.float() * DEEP_SCALE).round_().clamp_(0, 65535).to(torch.uint16)
-        else:
-            batch = batch.round().to(torch.uint8)
-        return batch.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+        for network in self.networks:
+            architecture = getattr(network, "architecture", None)
+            if architecture is not None and plain_network_bytes(architecture, work_h, work_w, frames) > self._budget_bytes():
+                return False
+        return True
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """Stylize (N, H, W, 3) uint8 or uint16 frames, any size; on CUDA
-        out-of-memory the batch is split in halves until it fits."""
+        """Stylize (N, H, W, 3) uint8 or uint16 frames of one size, or one (H, W, 3) frame."""
         if frames.ndim == 3:
             return self(frames[None])[0]
-        step = self.max_batch or len(frames)
-        return np.concatenate([self._run_chunk(frames[i : i + step]) for i in range(0, len(frames), step)])
+        if len(frames) == 0:
+            return frames.copy()
+        height, width = frames.shape[1:3]
+        if any(not n.per_frame for n in self.networks):
+            return self._stylize_batch(frames)
+        streams = self.pool.streams(len(frames))
+        if not self._frames_fit(height, width, streams):
+            if not self._frames_fit(height, width, 1):
+                return self._stylize_banded(frames)
+            streams = 1
+            return np.stack([self._stylize_frame(frame, 1) for frame in frames])
+        return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
 
-    def _run_chunk(self, frames: np.ndarray) -> np.ndarray:
-        try:
-            return self.to_frames(self.stylize_tensor(self.to_device(frames)), frames.dtype)
-        except torch.OutOfMemoryError:
-            if len(frames) == 1:
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """The frame as float, and as the networks take it (at the working size, padded)."""
+        content = to_float(frame)
+        work = processing_size(*frame.shape[:2], self.options.max_size)
+        return content, pad_for_network(resize(content, *work)), work
+
+    def _finish(self, content: np.ndarray, outputs: list[np.ndarray], work: tuple[int, int], dtype) -> np.ndarray:
+        """Network outputs back to a frame: cropped, resized, blended, coloured, rounded."""
+        height, width = content.shape[:2]
+        outputs = [resize(from_network(y, *work), height, width) for y in outputs]
+        # Controls apply at full size, so that strength 0 is the input itself.
+        y = blend_styles(content, outputs, self.weights, self.options.strength)
+        if self.options.preserve_color:
+            y = preserve_color(content, y)
+        return to_pixels(y, dtype)
+
+    def _stylize_frame(self, frame: np.ndarray, streams: int) -> np.ndarray:
+        content, x, work = self._prepare(frame)
+        precise = frame.dtype == np.uint16
+        # at strength 0 the blend is the input itself: the networks need not run
+        outputs = [network(x, streams, precise) for network in self.networks] if self.changes_input else []
+        return self._finish(content, outputs, work, frame.dtype)
+
+    def _stylize_batch(self, frames: np.ndarray) -> np.ndarray:
+        """A batch through networks that take whole batches (PyTorch's)."""
+        prepared = [self._prepare(frame) for frame in frames]
+        x = np.concatenate([p[1] for p in prepared])
+        precise = frames.dtype == np.uint16
+        outputs = [network(x, len(frames), precise) for network in self.networks] if self.changes_input else []
+        return np.stack(
+            [self._finish(content, [y[i : i + 1] for y in outputs], work, frames.dtype) for i, (content, _, work) in enumerate(prepared)]
+        )
+
+    def _stylize_banded(self, frames: np.ndarray) -> np.ndarray:
+        """Frames too large for the memory budget even one at a time: each
+        network replaced by its PyTorch module, which runs in exact bands."""
+        require_torch(f"frames of {frames.shape[2]}x{frames.shape[1]} within a {self._budget_bytes() / 2**30:g} GiB memory budget (or give --max-size or a larger --memory-budget)")
+        from .torch_engine import banded_network
+
+        height, width = processing_size(*frames.shape[1:3], self.options.max_size)
+        budget = self._budget_bytes()
+        log.info("frames of %dx%d exceed the memory budget; stylizing in bands", width, height)
+        self.networks = [
+            banded_network(n.source, n.name, budget, self.options.threads) if isinstance(n, GraphNetwork) else n for n in self.networks
+        ]
+        return self._stylize_batch(frames)
+
+
+def _wants_cuda(device: str) -> bool:
+    device = (device or "auto").lower()
+    if device == "cpu":
+        return False
+    if device == "auto":
+        if not cuda_may_be_present():
+            return False
+        from .torch_support import torch_installed
+
+        if not torch_installed():
+            return False
+    elif not device.startswith("cuda"):
+        raise OptionError(f"unknown device {device!r}: use auto, cpu or cuda")
+    torch = require_torch("--device cuda")
+    if torch.cuda.is_available():
+        return True
+    if device == "auto":
+        return False
+    raise OptionError("--device cuda was asked for but no CUDA GPU is available")
+
+
+def _cuda_engine(options: StylizerOptions) -> EngineChoice:
+    if options.engine not in ("auto", "torch"):
+        raise OptionError(f"--engine {options.engine} runs on the CPU only; use --device cpu or leave out --engine")
+    return EngineChoice("torch", "f16" if options.fp16 else "f32", "CUDA GPU")
+
+
+def _style_network(entry: StyleEntry, options: StylizerOptions, engine: EngineChoice, threads: int) -> Network:
+    """A named style or checkpoint file: its graph on the CPU engine (bundled,
+    or exported once and cached), else its PyTorch module."""
+    if engine.engine != "torch":
+        found = graph_for_checkpoint(entry.path)
+        if found is not None:
+            try:
+                runner = open_runner(found.graph, engine, threads)
+                name = entry.name if entry.origin != "file" else found.name
+                return GraphNetwork(name, entry.path, runner, found.architecture)
+            except OptionError:
                 raise
-            torch.cuda.empty_cache()
-            self.max_batch = max(1, len(frames) // 2)
-            log.warning("out of GPU memory at batch %d; carrying on with batches of %d", len(frames), self.max_batch)
-            return self(frames)
+            except Exception as error:  # a damaged cached graph is exported again below
+                log.info("graph %s unusable (%s); exporting it again", found.graph, error)
+                forget_graph(entry.path, found.graph)
+    require_torch("--engine torch" if engine.engine == "torch" else f"the style {entry.path.name} (it has no exported graph yet)")
+    from .torch_engine import export_graph, torch_network
+
+    if engine.engine == "torch":
+        return torch_network(entry, options)
+    graph, checkpoint = export_graph(entry)
+    index_graph(entry.path, graph, checkpoint.name, checkpoint.architecture)
+    runner = open_runner(graph, engine, threads)
+    return GraphNetwork(entry.name if entry.origin != "file" else checkpoint.name, entry.path, runner, checkpoint.architecture)
+
+
+def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoice, threads: int) -> Network:
+    settings = options.any_image
+    if engine.engine == "torch":
+        require_torch("--engine torch")
+        from .torch_engine import torch_any_image_passes
+
+        passes = torch_any_image_passes(settings, options)
+    else:
+        runners = {}
+        for tap in settings.levels:
+            if tap == PIXEL_LEVEL:
+                continue
+            for kind in ("encoder", "decoder"):
+                runners[kind, tap] = open_runner(any_image_graph(kind, tap), engine, threads)
+
+        def passes(streams: int, precise: bool):
+            fns = {key: runner.run_fn(streams, precise) for key, runner in runners.items()}
+            return (lambda tap, x: fns["encoder", tap](x)), (lambda tap, f: fns["decoder", tap](f))
+
+    style = load_style_image(spec, settings, passes(1, True)[0])
+    return AnyImageNetwork(style.name, style.source, style, passes, settings.alpha, settings.palette_histograms)
+

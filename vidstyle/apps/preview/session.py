@@ -37,7 +37,8 @@ from ...media.images import write_image
 from ...media.reader import SEQUENCE_FORMAT, VideoInfo
 from ...media.writer import EncoderSettings, VideoWriter, container_format
 from ...stylize.styles import DEFAULT_MODEL, styles_for
-from ...stylize.stylizer import Stylizer, StylizerOptions
+from ...stylize.options import StylizerOptions
+from ...stylize.stylizer import Stylizer
 from ...temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 from .capture import FrameGrabber, open_source
 from .window import Meter, Window, check_display, compose
@@ -65,7 +66,8 @@ class PreviewOptions:
     size: tuple[int, int] | None = None  # (width, height); None: the source's, long side at most 640
     model: str = DEFAULT_MODEL  # "balanced"; "full": the style's largest network; "fast": real time
     device: str = "auto"
-    backend: str = "auto"
+    engine: str = "auto"
+    precision: str = "auto"
     strength: float = 1.0
     preserve_color: bool = False
     temporal: str = "flow"  # "flow" or "none"; t toggles it
@@ -88,7 +90,8 @@ class PreviewOptions:
     def stylizer_options(self) -> StylizerOptions:
         return StylizerOptions(
             device=self.device,
-            backend=self.backend,
+            engine=self.engine,
+            precision=self.precision,
             strength=self.strength,
             preserve_color=self.preserve_color,
             model=self.model,
