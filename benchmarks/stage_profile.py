@@ -9,7 +9,7 @@ timed run, so loading and first-call set-up are left out.
 
     python benchmarks/stage_profile.py [--sizes 320x240,640x360,1280x720] [--models full,balanced,fast]
         [--frames 60] [--style mosaic] [--clip ../shared/clips/bikes.mp4]
-        [--device auto] [--backend auto] [--batch-size N]
+        [--device auto] [--engine auto] [--batch-size N]
 
 How to read the tables. The pipeline runs three threads at once:
 
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--models", default="full,balanced,fast")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--engine", default="auto")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the device's own")
     args = parser.parse_args()
     if args.frames < 1:
@@ -110,13 +110,13 @@ def main() -> None:
         print("\nms per frame (each stage's busy time; the stages overlap, wall is elapsed)")
         print(header)
         for model in models:
-            stylizer = Stylizer.from_style(args.style, StylizerOptions(device=args.device, model=model, backend=args.backend))
+            stylizer = Stylizer.from_style(args.style, StylizerOptions(device=args.device, model=model, engine=args.engine))
             batch_size = args.batch_size or stylizer.default_batch_size()
             for width, height in sizes:
                 frames = np.stack([fit(rgb, width, height) for rgb in source[:batch_size]])
                 stylizer(frames)  # warm-up at this size
                 options = RunOptions(
-                    style=args.style, model=model, device=args.device, backend=args.backend,
+                    style=args.style, model=model, device=args.device, engine=args.engine,
                     batch_size=batch_size, quiet=True,
                 )
                 timings = StageTimes()
@@ -128,7 +128,7 @@ def main() -> None:
                 rows.append((model, size, timings))
                 print(f"{model:>8} {size:>9} " + " ".join(f"{per_frame[s]:>8.1f}" for s in STAGES)
                       + f" {wall:>8.1f} {1000 / wall:>7.2f}", flush=True)
-        print(f"\n(backend {stylizer.backend}, device {stylizer.device}, batch {batch_size})")
+        print(f"\n(engine {stylizer.backend}, device {stylizer.device}, batch {batch_size})")
 
     print("\nshare of the wall time: each stage, then each thread's busy time")
     print(f"{'model':>8} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES)

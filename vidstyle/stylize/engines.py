@@ -196,9 +196,13 @@ class OpenVinoRunner:
         self._lock = threading.Lock()
 
     def check(self) -> None:
+        """Compile and run once on a small frame, on this thread: a graph
+        OpenVINO refuses fails here, and the bindings' first conversion of a
+        NumPy array, which deadlocks when two threads make it at once (a
+        once-only initialisation in pybind11 waiting for the GIL), is over."""
         shape = [1 if dim.is_dynamic else dim.get_length() for dim in self._model.input(0).get_partial_shape()]
-        shape[2:] = [max(64, s) for s in shape[2:]]
-        self._requests(tuple(shape), 1, self.choice.precision)
+        shape[2:] = [64 if dim.is_dynamic else dim.get_length() for dim in self._model.input(0).get_partial_shape()[2:]]
+        self.run_fn(1)(np.zeros(shape, np.float32))
 
     def _requests(self, shape: tuple, streams: int, precision: str) -> queue.SimpleQueue:
         key = (shape, streams, precision)

@@ -14,7 +14,9 @@ is the reference seen from the current frame (backward warping).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Callable
 from functools import lru_cache
 
 import cv2
@@ -82,9 +84,12 @@ class FlowEstimator:
     def __init__(self, options: TemporalOptions = TemporalOptions()):
         options.validate()
         self.options = options
-        self._dis = None
-        if options.method == "dis":
-            self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[options.preset])
+        self._local = threading.local()  # a DIS object keeps buffers of its own: one per thread
+
+    def _dis(self):
+        if not hasattr(self._local, "dis"):
+            self._local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.options.preset])
+        return self._local.dis
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
         """(width, height) the flow is computed at: the long side at most
@@ -105,8 +110,8 @@ class FlowEstimator:
 
     def flow_gray(self, current: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """Flow at working size from ``current`` to ``reference`` (both gray)."""
-        if self._dis is not None:
-            return self._dis.calc(current, reference, None)
+        if self.options.method == "dis":
+            return self._dis().calc(current, reference, None)
         return cv2.calcOpticalFlowFarneback(current, reference, None, 0.5, 4, 21, 3, 5, 1.1, 0)
 
     def flow_with_occlusions(self, current: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,6 +150,12 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def squared_norm(vectors: np.ndarray) -> np.ndarray:
+    """|v|^2 of HxWx2 vectors (written out: NumPy's sum over a last axis of
+    two is several times slower)."""
+    return vectors[..., 0] ** 2 + vectors[..., 1] ** 2
+
+
 def occlusion_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Pixels of the current frame whose flow is unreliable (HxW bool).
 
@@ -156,7 +167,7 @@ def occlusion_mask(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """
     returned = warp(forward, backward)
     round_trip = backward + returned
-    occluded = (round_trip**2).sum(-1) > 0.01 * ((backward**2).sum(-1) + (returned**2).sum(-1)) + 0.5
+    occluded = squared_norm(round_trip) > 0.01 * (squared_norm(backward) + squared_norm(returned)) + 0.5
     return occluded | unreliable_motion(backward)
 
 
@@ -174,7 +185,7 @@ def unreliable_motion(backward: np.ndarray) -> np.ndarray:
     du_dy, du_dx = np.gradient(backward[..., 0])
     dv_dy, dv_dx = np.gradient(backward[..., 1])
     gradient = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2
-    boundary = gradient > 0.01 * (backward**2).sum(-1) + 0.002
+    boundary = gradient > 0.01 * squared_norm(backward) + 0.002
     h, w = backward.shape[:2]
     grid_x, grid_y = pixel_grid(h, w)
     lands_x = grid_x + backward[..., 0]
@@ -223,21 +234,32 @@ class FlowTracker:
         self._previous = None
 
     def __call__(self, rgb: np.ndarray) -> FlowPair | None:
+        return self.start(rgb)()
+
+    def start(self, rgb: np.ndarray) -> Callable[[], FlowPair | None]:
+        """Take the next frame, in order, and return the call that computes
+        its flow pair. Only taking frames is sequential: the calls of
+        several frames may run at once in other threads (the flow is most
+        of the stabiliser's time, and on a busy CPU one thread falls behind
+        the network)."""
         if not self.estimator.can_track(*rgb.shape[:2]):
-            return None
+            return lambda: None
         gray = self.estimator.gray(rgb)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
-            return None
+            return lambda: None
+        return lambda: self._pair(rgb.shape[:2], gray, previous)
+
+    def _pair(self, size: tuple[int, int], gray: np.ndarray, previous: np.ndarray) -> FlowPair:
+        height, width = size
         change = input_change(gray, previous)
         if starts_new_shot(change, None, self.options):  # skip the flow: it cannot follow a cut
-            return FlowPair(np.zeros((*rgb.shape[:2], 2), np.float32), np.zeros(rgb.shape[:2], np.float32), cut=True)
+            return FlowPair(np.zeros((height, width, 2), np.float32), np.zeros((height, width), np.float32), cut=True)
         backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
         cut = starts_new_shot(change, unreliable, self.options)
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
         reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
-        height, width = rgb.shape[:2]
         full_flow = FlowEstimator.upscale(backward, height, width)
         full_mask = cv2.resize(reliable, (width, height), interpolation=cv2.INTER_LINEAR)
         return FlowPair(full_flow, full_mask, cut)
