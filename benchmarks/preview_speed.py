@@ -1,5 +1,5 @@
 """Live-preview throughput of each network kind (full, balanced, fast), on
-each execution backend (PyTorch and ONNX Runtime).
+each engine (OpenVINO, ONNX Runtime, PyTorch).
 
 Frames of held-out clips (benchmarks/footage.py: camera and object motion
 over photographs no network was trained on; or `--clip`) are resized to
@@ -7,12 +7,12 @@ each size and pushed one at a time
 through the preview's own per-frame path (`PreviewSession.process`: the
 network with the live optical flow beside it, then warp and blend), so
 capture and display are left out. Every model and backend runs in the same
-process on the same frames, so the ratios against the baseline (the full
-network on PyTorch) are what carries across machines; the fps figures are
+process on the same frames, so the ratios against the baseline (the first
+model on the first engine) are what carries across machines; the fps figures are
 this machine's.
 
     python benchmarks/preview_speed.py [--style mosaic] [--clip ../shared/clips/bikes.mp4]
-        [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none] [--backends torch,onnx]
+        [--sizes 320x240,640x360] [--frames 40] [--temporal flow|none] [--engines onnxruntime,openvino]
         [--models full,balanced,fast]
 """
 
@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 
 from vidstyle.apps.preview.session import PreviewOptions, PreviewSession
-from vidstyle.stylize.devices import resolve_device
 from vidstyle.temporal.metrics import read_frames
 
 from footage import held_out_clips
@@ -54,7 +53,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--temporal", choices=["flow", "none"], default="flow")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--backends", default="torch,onnx", help="comma-separated; the first is the baseline's")
+    parser.add_argument("--engines", default="onnxruntime,openvino", help="comma-separated; the first is the baseline's")
     parser.add_argument("--models", default="full,balanced,fast")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -64,16 +63,16 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, clip: Path, source: list[np.ndarray]) -> None:
-    backends = args.backends.split(",")
+    backends = args.engines.split(",")
     runs = {
         f"{model}/{backend}": PreviewOptions(
-            style=args.style, model=model, device=args.device, backend=backend, temporal=args.temporal, headless=True
+            style=args.style, model=model, device=args.device, engine=backend, temporal=args.temporal, headless=True
         )
         for model in args.models.split(",")
         for backend in backends
     }
     baseline = f"{args.models.split(',')[0]}/{backends[0]}"
-    print(f"style {args.style}, {len(source)} frames of {clip.name}, temporal {args.temporal}, device {resolve_device(args.device)}")
+    print(f"style {args.style}, {len(source)} frames of {clip.name}, temporal {args.temporal}, device {args.device}")
     print(f"fps, and in brackets the ratio to {baseline}")
     print(f"{'size':>9} " + " ".join(f"{name:>18}" for name in runs))
     for size in args.sizes.split(","):
