@@ -9,7 +9,7 @@ and plain at the first size, and the estimates beside the measurements
 (estimate_peak_bytes is calibrated from this table).
 
     python benchmarks/memory.py [--style mosaic] [--model full] [--threads 1]
-        [--sizes 1280x720,1920x1080,3840x2160] [--paths onnx,torch,banded]
+        [--sizes 1280x720,1920x1080,3840x2160] [--paths openvino,onnx,torch,banded]
         [--budget-gib 3 | --band-rows N] [--photo PATH]
 """
 
@@ -31,7 +31,7 @@ PHOTOS = [
     Path("/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg"),  # 4352x2448
     ROOT.parent / "shared" / "content" / "tubingen.jpg",  # upscaled when it is all there is
 ]
-PATHS = ("onnx", "torch", "banded")
+PATHS = ("openvino", "onnx", "torch", "banded")
 GIB = 2**30
 
 
@@ -46,14 +46,18 @@ def child(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     from vidstyle.stylize.banded import stylize_banded
     from vidstyle.stylize.budget import band_rows_for_budget
-    from vidstyle.stylize.runtime import compile_network
+    from vidstyle.stylize.stylizer import Stylizer, StylizerOptions
     from vidstyle.stylize.styles import load_style
 
     model = load_style(args.style, args.model).build_model()
     config = model.config
     band_rows = None
-    if args.child == "onnx":
-        network, _ = compile_network(model, torch.device("cpu"), "onnx")
+    if args.child in ("onnx", "openvino"):
+        engine = "onnxruntime" if args.child == "onnx" else "openvino"
+        graph = Stylizer.from_style(args.style, StylizerOptions(model=args.model, engine=engine, threads=args.threads)).networks[0]
+
+        def network(x: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(graph(x.numpy(), 1, False))
     elif args.child == "torch":
         network = model
     else:
@@ -96,7 +100,7 @@ def main() -> None:
     parser.add_argument("--style", default="mosaic")
     parser.add_argument("--model", default="full", choices=("full", "balanced", "fast"))
     parser.add_argument("--sizes", default="1280x720,1920x1080,3840x2160")
-    parser.add_argument("--paths", default=",".join(PATHS), help="which of onnx,torch,banded to run")
+    parser.add_argument("--paths", default=",".join(PATHS), help="which of openvino,onnx,torch,banded to run")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--budget-gib", type=float, default=3.0, help="tensor budget of the banded path")
     parser.add_argument("--band-rows", type=int, help="a fixed band height for the banded path instead of the budget's")
@@ -141,7 +145,7 @@ def main() -> None:
             cells = " ".join(
                 f"{results[p]['peak'] / GIB:>7.2f} ({results[p]['baseline'] / GIB:.2f}) {results[p]['seconds']:>6.1f}" for p in paths
             )
-            plain = [results[p] for p in ("onnx", "torch") if p in results]
+            plain = [results[p] for p in ("openvino", "onnx", "torch") if p in results]
             ratios = ""
             if plain and "banded" in results:
                 worst = max(plain, key=lambda r: r["peak"])

@@ -6,7 +6,7 @@ over photographs no network was trained on; or `--clip`) are resized to
 each size and pushed one at a time
 through the preview's own per-frame path (`PreviewSession.process`: the
 network with the live optical flow beside it, then warp and blend), so
-capture and display are left out. Every model and backend runs in the same
+capture and display are left out. Every model and engine runs in the same
 process on the same frames, so the ratios against the baseline (the first
 model on the first engine) are what carries across machines; the fps figures are
 this machine's.

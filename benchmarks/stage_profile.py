@@ -128,7 +128,7 @@ def main() -> None:
                 rows.append((model, size, timings))
                 print(f"{model:>8} {size:>9} " + " ".join(f"{per_frame[s]:>8.1f}" for s in STAGES)
                       + f" {wall:>8.1f} {1000 / wall:>7.2f}", flush=True)
-        print(f"\n(engine {stylizer.backend}, device {stylizer.device}, batch {batch_size})")
+        print(f"\n(engine {stylizer.engine.label()}, device {stylizer.device}, batch {batch_size})")
 
     print("\nshare of the wall time: each stage, then each thread's busy time")
     print(f"{'model':>8} {'size':>9} " + " ".join(f"{s:>8}" for s in STAGES)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from vidstyle import Stylizer
+from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.images import read_image, resize_long_side, to_tensor
 from vidstyle.media.reader import VideoReader
 from vidstyle.models.losses import PerceptualLoss, load_loss_network, load_style_image_tensor
@@ -84,9 +84,8 @@ def main() -> None:
     print(f"{'style':>14} {'image':>14} {'net style':>9} {'gatys':>7} {'ratio':>5} {'net cont':>8} {'gatys':>6} "
           f"{'palette in':>10} {'net':>5} {'gatys':>5} {'border':>6} {'net s':>6} {'gatys s':>7}")
     for name in names:
-        checkpoint = load_style(name, args.model)
         painting = read_image(style_image_of(name))
-        stylizer = Stylizer(checkpoint)
+        stylizer = Stylizer.from_style(name, StylizerOptions(model=args.model))
         for label, image in images:
             content = resize_long_side(image, args.size)
             loss = PerceptualLoss(network, load_style_image_tensor(to_tensor(painting), max(content.shape[:2])), scoring)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidstyle.stylize.style_images import load_decoders, save_decoder_level
+from vidstyle.stylize.torch_engine import load_decoders, save_decoder_level
 from vidstyle.stylize.styles import ANY_IMAGE_DECODERS
 
 

@@ -1,6 +1,6 @@
 """Render docs/any-image-choices.jpg: the choices behind `--style-image`,
 side by side on held-out photos for each painting: the peer's any-image
-output, then ours with each variant of the levels (vidstyle/models/wct.py).
+output, then ours with each variant of the levels (vidstyle/models/feature_transforms.py).
 
     python scripts/compare_any_image.py [--peer PATH] [--painting FILE ...] [--photo FILE ...]
         [--variant LEVELS[@ALPHA][/flat] ...] [--size 640] [--tile 280] [-o docs/any-image-choices.jpg]

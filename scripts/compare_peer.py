@@ -142,8 +142,8 @@ def main() -> None:
         bundled = name in names
         painting_path = style_image_of(name) if bundled else Path(name)
         painting = read_image(painting_path)
-        stylizer = Stylizer(load_style(name)) if bundled else Stylizer.from_style(name)
-        candidates = [Stylizer(load_style(str(folder / f"{name}.pth"))) for folder in args.candidate] if bundled else []
+        stylizer = Stylizer.from_style(name)
+        candidates = [Stylizer.from_style(str(folder / f"{name}.pth")) for folder in args.candidate] if bundled else []
         any_image = Stylizer.from_style(str(painting_path)) if bundled and args.any_image else None
         name = name if bundled else painting_path.stem
         tiles = []

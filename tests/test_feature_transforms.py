@@ -1,7 +1,8 @@
-"""The NumPy style transforms (models/feature_transforms.py) against the
-PyTorch ones they port (models/wct.py), on frames of the sample clip: the
-same statistics, the same whitened features, the same painted frames; and
-what the transforms are for, checked on their own."""
+"""The NumPy style transforms (models/feature_transforms.py), on frames of
+the sample clip: each against a float64 reference written here from the
+formulas (the statistics, the whitening and colouring map, the palette's
+histogram mapping, paint's padding and order of levels), and what the
+transforms are for, checked on their own."""
 
 from __future__ import annotations
 
@@ -13,11 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from vidstyle.models import feature_transforms as ft
-from vidstyle.models import wct
 
 CLIP = Path(__file__).resolve().parents[1] / "samples" / "landscape.mp4"
 # A posterising palette for a style image whose colours are a few flat blobs, not a Gaussian cloud.
@@ -72,17 +70,6 @@ def decode(tap: str, features: np.ndarray) -> np.ndarray:
     return depth_to_space(features, STRIDES[tap]) * np.float32(255.0 / 6.0)
 
 
-def torch_pass(run):
-    return lambda tap, tensor: torch.from_numpy(run(tap, tensor.numpy()))
-
-
-class SpaceToDepthEncoder:
-    """What wct.style_statistics reads of an encoder, made of ``encode``."""
-
-    def features(self, image: torch.Tensor, taps: list[str]) -> dict[str, torch.Tensor]:
-        return {tap: torch.from_numpy(encode(tap, image.numpy())) for tap in taps}
-
-
 def relu6_features(image: np.ndarray, stride: int, channels: int, seed: int) -> np.ndarray:
     """Encoder-like features of a frame: a fixed random projection of its
     pixel blocks through ReLU6 (correlated channels, many exact zeros)."""
@@ -94,18 +81,70 @@ def relu6_features(image: np.ndarray, stride: int, channels: int, seed: int) -> 
     return np.clip(np.einsum("oc,nchw->nohw", weight, blocks) + bias, 0.0, 6.0).astype(np.float32)
 
 
-def as_numpy(level: wct.LevelStatistics) -> ft.LevelStatistics:
-    return ft.LevelStatistics(**{k: v.numpy() for k, v in level.tensors().items()})
+# -- float64 references, from the formulas --------------------------------------
+
+
+def reference_moments(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, N) features to their mean (C, 1) and covariance (C, C), the ridge
+    (COVARIANCE_RIDGE times the mean variance) on its diagonal; float64."""
+    flat = np.asarray(flat, dtype=np.float64)
+    mean = flat.mean(1, keepdims=True)
+    cov = (flat - mean) @ (flat - mean).T / (flat.shape[1] - 1)
+    return mean, cov + ft.COVARIANCE_RIDGE * np.diagonal(cov).mean() * np.eye(len(cov))
+
+
+def reference_power(cov: np.ndarray, power: float) -> np.ndarray:
+    values, vectors = np.linalg.eigh(cov)
+    return (vectors * values**power) @ vectors.T
 
 
 def exact_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and colouring matrix of (1, C, H, W) features, all in float64."""
-    flat = features[0].reshape(features.shape[1], -1).astype(np.float64)
-    mean = flat.mean(1, keepdims=True)
-    cov = (flat - mean) @ (flat - mean).T / (flat.shape[1] - 1)
-    cov += ft.COVARIANCE_RIDGE * np.diagonal(cov).mean() * np.eye(len(cov))
-    values, vectors = np.linalg.eigh(cov)
-    return mean, (vectors * np.sqrt(values)) @ vectors.T
+    """The mean and colouring matrix (the covariance's square root) of (1, C, H, W) features."""
+    mean, cov = reference_moments(features[0].reshape(features.shape[1], -1))
+    return mean, reference_power(cov, 0.5)
+
+
+def reference_whiten_and_colour(
+    features: np.ndarray, style: ft.LevelStatistics, alpha: float, value_range: tuple[float, float]
+) -> np.ndarray:
+    """Each item x to ``A x + b``: A = alpha * colouring @ cov^-1/2 + (1 - alpha) * I,
+    b = alpha * (style mean - colouring @ cov^-1/2 @ mean), then clamped."""
+    out = np.empty(features.shape)
+    colouring, style_mean = style.colouring.astype(np.float64), style.mean.astype(np.float64)
+    for i, item in enumerate(features):
+        flat = item.reshape(item.shape[0], -1).astype(np.float64)
+        mean, cov = reference_moments(flat)
+        transform = colouring @ reference_power(cov, -0.5)
+        affine = alpha * transform + (1.0 - alpha) * np.eye(len(cov))
+        out[i] = (affine @ flat + alpha * (style_mean - transform @ mean)).reshape(item.shape)
+    return np.clip(out, *value_range)
+
+
+def reference_palette_matching(pixels: np.ndarray, style: ft.LevelStatistics) -> np.ndarray:
+    """Along each of the style's principal axes, each frame's colours mapped
+    piecewise linearly (np.interp) from the frame's own quantiles onto the
+    style's; the frame's quantiles read, as documented, from every k-th
+    pixel (k: the pixels over _PALETTE_SAMPLE), at evenly spaced ranks."""
+    axes, mean, quantiles = (np.asarray(a, dtype=np.float64) for a in (style.axes, style.mean, style.quantiles))
+    count = quantiles.shape[1]
+    out = np.empty(pixels.shape)
+    for i, item in enumerate(pixels):
+        projected = axes.T @ (item.reshape(3, -1).astype(np.float64) - mean)
+        ordered = np.sort(projected[:, :: max(1, projected.shape[1] // ft._PALETTE_SAMPLE)], axis=1)
+        frame = ordered[:, np.rint(np.linspace(0, ordered.shape[1] - 1, count)).astype(int)]
+        frame += np.arange(count) * 1e-6  # flat stretches kept apart by a hair
+        mapped = np.stack([np.interp(projected[a], frame[a], quantiles[a]) for a in range(3)])
+        out[i] = (axes @ mapped + mean).reshape(item.shape)
+    return out
+
+
+def reference_pad(x: np.ndarray) -> np.ndarray:
+    """Bottom and right up to a multiple of PAD_MULTIPLE: mirrored, or the
+    edge repeated where the padding is not shorter than the frame."""
+    height, width = x.shape[-2:]
+    pad_h, pad_w = -height % ft.PAD_MULTIPLE, -width % ft.PAD_MULTIPLE
+    mode = "reflect" if pad_h < height and pad_w < width else "edge"
+    return np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
 
 
 def assert_close_relative(actual: np.ndarray, expected: np.ndarray, tolerance: float) -> None:
@@ -113,17 +152,14 @@ def assert_close_relative(actual: np.ndarray, expected: np.ndarray, tolerance: f
     np.testing.assert_allclose(actual, expected, rtol=0, atol=tolerance * float(np.abs(expected).max()))
 
 
-def assert_statistics_agree(ours: ft.LevelStatistics, theirs: wct.LevelStatistics, features: np.ndarray) -> None:
-    """Within 1e-4 of the float64 statistics, and of the PyTorch code's
-    within the error of its float32 products (MKL's sums over 1e5 pixels
-    are off by up to 2e-4 of the largest covariance on flat colours)."""
+def assert_statistics_exact(ours: ft.LevelStatistics, features: np.ndarray) -> None:
+    """Float32, of the right shapes, and within 1e-4 of the float64 statistics
+    (the products run in float32)."""
     mean, colouring = exact_statistics(features)
     assert ours.mean.dtype == ours.colouring.dtype == np.float32
     assert ours.mean.shape == mean.shape and ours.colouring.shape == colouring.shape
     assert_close_relative(ours.mean, mean, 1e-4)
     assert_close_relative(ours.colouring, colouring, 1e-4)
-    assert_close_relative(ours.mean, theirs.mean.numpy(), 1e-4)
-    assert_close_relative(ours.colouring, theirs.colouring.numpy(), 5e-4)
 
 
 def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,38 +168,49 @@ def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, (flat - mean) @ (flat - mean).T / (flat.shape[1] - 1)
 
 
-# -- agreement with the PyTorch code ------------------------------------------
+# -- against the references ---------------------------------------------------
 
 
 @pytest.mark.parametrize("stride, channels", [(8, 240), (4, 40)])
-def test_level_statistics_agree_with_torch(frames, stride, channels):
+def test_level_statistics_match_the_reference(frames, stride, channels):
     features = relu6_features(frames[1], stride, channels, seed=stride)
-    assert_statistics_agree(ft.level_statistics(features), wct.level_statistics(torch.from_numpy(features)), features)
+    ours = ft.level_statistics(features)
+    assert_statistics_exact(ours, features)
+    # the colouring matrix is the covariance's square root: symmetric, and squares back to it
+    np.testing.assert_allclose(ours.colouring, ours.colouring.T, rtol=0, atol=1e-6 * np.abs(ours.colouring).max())
+    cov = reference_moments(features[0].reshape(channels, -1))[1]
+    assert_close_relative(ours.colouring.astype(np.float64) @ ours.colouring, cov, 1e-4)
 
 
-def test_palette_statistics_agree_with_torch(painting):
+def test_palette_statistics_match_the_reference(painting):
     pixels = painting / 255.0
     ours = ft.palette_statistics(pixels)
-    theirs = wct.palette_statistics(torch.from_numpy(pixels))
-    assert_statistics_agree(ours, theirs, pixels)
+    assert_statistics_exact(ours, pixels)
+    mean, cov = reference_moments(pixels[0].reshape(3, -1))
+    _, axes = np.linalg.eigh(cov)  # the colouring matrix's eigenvectors too
+    projected = axes.T @ (pixels[0].reshape(3, -1) - mean)
+    quantiles = np.quantile(projected, np.linspace(0.0, 1.0, ft.PALETTE_QUANTILES), axis=1).T
+    assert ours.axes.dtype == ours.quantiles.dtype == np.float32
+    assert ours.axes.shape == (3, 3) and ours.quantiles.shape == (3, ft.PALETTE_QUANTILES)
     # An eigenvector's sign is the solver's choice; the flip negates and reverses its quantiles.
-    axes, quantiles = ours.axes.copy(), ours.quantiles.copy()
+    found, stored = ours.axes.astype(np.float64), ours.quantiles.astype(np.float64)
     for a in range(3):
-        if axes[:, a] @ theirs.axes.numpy()[:, a] < 0:
-            axes[:, a], quantiles[a] = -axes[:, a], -quantiles[a, ::-1]
-    np.testing.assert_allclose(axes, theirs.axes.numpy(), rtol=0, atol=1e-3)
-    np.testing.assert_allclose(quantiles, theirs.quantiles.numpy(), rtol=0, atol=1e-3)
+        if found[:, a] @ axes[:, a] < 0:
+            found[:, a], stored[a] = -found[:, a], -stored[a, ::-1]
+    np.testing.assert_allclose(found, axes, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(stored, quantiles, rtol=0, atol=1e-3)
+    assert (np.diff(ours.quantiles, axis=1) >= 0).all()
 
 
-def test_style_statistics_agree_with_torch(frames):
+def test_style_statistics_match_the_reference(frames):
     taps = ["coarse", "fine", ft.PIXEL_LEVEL]
     style = np.ascontiguousarray(frames[1][:, :, 7:263])
     ours = ft.style_statistics({tap: encode(tap, style) for tap in STRIDES}, style, taps)
-    theirs = wct.style_statistics(SpaceToDepthEncoder(), torch.from_numpy(style), taps)
     assert list(ours.levels) == taps
     for tap in taps:
         features = style / 255.0 if tap == ft.PIXEL_LEVEL else encode(tap, style)
-        assert_statistics_agree(ours.levels[tap], theirs.levels[tap], features)
+        assert_statistics_exact(ours.levels[tap], features)
+        assert (ours.levels[tap].axes is not None) == (tap == ft.PIXEL_LEVEL)
     with pytest.raises(ValueError, match="fine"):
         ft.style_statistics({"coarse": encode("coarse", style)}, style, taps)
 
@@ -174,27 +221,37 @@ def test_style_statistics_agree_with_torch(frames):
         (8, 40, 1.0, 1e-3),
         (4, 40, 0.6, 1e-3),
         # 240 ReLU6 channels of 192 inputs, like Lite0's expansions: whitening
-        # its near-null directions magnifies float32 rounding (in both codes)
+        # its near-null directions magnifies the float32 rounding of the products
         (8, 240, 1.0, 5e-3),
     ],
 )
-def test_whiten_and_colour_agrees_with_torch(frames, stride, channels, alpha, tolerance):
+def test_whiten_and_colour_matches_the_reference(frames, stride, channels, alpha, tolerance):
     content = np.concatenate([relu6_features(f, stride, channels, seed=1) for f in frames])  # a batch of two
-    style = wct.level_statistics(torch.from_numpy(relu6_features(frames[1][:, ::-1], stride, channels, seed=2)))
-    theirs = wct.whiten_and_colour(torch.from_numpy(content), style, alpha).numpy()
-    ours = ft.whiten_and_colour(content, as_numpy(style), alpha)
+    style = ft.level_statistics(relu6_features(frames[1][:, ::-1], stride, channels, seed=2))
+    expected = reference_whiten_and_colour(content, style, alpha, ft.FEATURE_RANGE)
+    ours = ft.whiten_and_colour(content, style, alpha)
     assert ours.dtype == np.float32 and ours.shape == content.shape
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=tolerance)
-    assert np.abs(ours - theirs).mean() < 1e-4
+    assert np.abs(expected - content).mean() > 0.1  # the features moved
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=tolerance)
+    assert np.abs(ours - expected).mean() < 1e-4
 
 
-def test_palette_matching_agrees_with_torch(frames, painting):
-    style = wct.palette_statistics(torch.from_numpy(painting / 255.0))
-    coloured = wct.whiten_and_colour(torch.from_numpy(np.concatenate(frames) / 255.0), style, 1.0, (-1.0, 2.0))
-    theirs = wct.match_palette_histograms(coloured, style).numpy()
-    ours = ft.match_palette_histograms(coloured.numpy(), as_numpy(style))
-    assert ours.dtype == np.float32
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-3)
+def test_palette_matching_matches_the_reference(frames, painting):
+    """The module reads the mapping from a table of PALETTE_TABLE points, not
+    exactly: most pixels land within a millionth, the few on the steep
+    stretches between a posterised style's colours (where a small step of
+    the input is a large one out) up to a few hundredths away."""
+    style = ft.palette_statistics(painting / 255.0)
+    coloured = ft.whiten_and_colour(np.concatenate(frames) / 255.0, style, 1.0, (-1.0, 2.0))
+    expected = reference_palette_matching(coloured, style)
+    ours = ft.match_palette_histograms(coloured, style)
+    assert ours.dtype == np.float32 and ours.shape == coloured.shape
+    assert np.abs(expected - coloured).mean() > 0.02  # the colours moved
+    difference = np.abs(ours - expected)
+    assert difference.mean() < 2e-4 and np.quantile(difference, 0.99) < 5e-3, (difference.mean(), difference.max())
+    assert difference.max() < 0.05
+    with pytest.raises(ValueError, match="pixel level"):
+        ft.match_palette_histograms(coloured, ft.level_statistics(painting / 255.0))
 
 
 @pytest.mark.parametrize(
@@ -203,27 +260,50 @@ def test_palette_matching_agrees_with_torch(frames, painting):
         (slice(None), slice(None), 1.0, False, ["coarse", "fine", ft.PIXEL_LEVEL]),  # 270 x 480: reflected to 272
         (slice(None), slice(None), 1.0, True, ["coarse", "fine", ft.PIXEL_LEVEL]),
         (slice(3, 266), slice(5, 475), 0.6, True, ["coarse", "fine", ft.PIXEL_LEVEL]),  # odd sizes on both sides
+        (slice(3, 266), slice(5, 475), 0.6, False, [ft.PIXEL_LEVEL, "fine"]),  # the levels in the style's order
         # smaller than the padding: the edge repeated (too few blocks left for the coarse level)
         (slice(100, 105), slice(200, 230), 1.0, False, ["fine", ft.PIXEL_LEVEL]),
     ],
 )
-def test_paint_agrees_with_torch(frames, rows, columns, alpha, histograms, taps):
-    """Given the same statistics (their agreement is checked above).
-    Whitening a natural image's pixel blocks magnifies float32 rounding to a
-    few hundredths of a level (in both codes), and the histogram mapping,
-    steep between a style's clusters of colour, magnifies it by its slope."""
-    style = np.ascontiguousarray(frames[1][:, ::-1, 7:263])  # another frame, its red and blue swapped
+def test_paint_pads_and_runs_the_levels_in_order(frames, rows, columns, alpha, histograms, taps):
+    """paint against the composition written out here: the frame padded by
+    the rule of reference_pad, each level in the style's order (a tap's
+    features whitened and coloured by alpha and decoded; the pixels coloured
+    all the way, matched to the palette if asked, then blended by alpha and
+    clamped to 0-255), and the padding cropped. The transforms themselves
+    are the module's (checked against their references above)."""
+    style_image = np.ascontiguousarray(frames[1][:, ::-1, 7:263])  # another frame, its red and blue swapped
     content = np.ascontiguousarray(frames[0][:, :, rows, columns])
-    statistics = wct.style_statistics(SpaceToDepthEncoder(), torch.from_numpy(style), taps)
-    network = wct.AnyImageNet(nn.Module(), {}, statistics, alpha=alpha, palette_histograms=histograms)
-    theirs = network.paint(torch.from_numpy(content), torch_pass(encode), torch_pass(decode)).numpy()
-    same = ft.StyleStatistics({tap: as_numpy(level) for tap, level in statistics.levels.items()})
-    ours = ft.paint(content, same, encode, decode, alpha=alpha, palette_histograms=histograms)
+    found = ft.style_statistics({tap: encode(tap, style_image) for tap in STRIDES}, style_image, taps)
+    statistics = ft.StyleStatistics({tap: found.levels[tap] for tap in taps})
+    encoded = []
+
+    def recording_encode(tap: str, image: np.ndarray) -> np.ndarray:
+        encoded.append((tap, image.copy()))
+        return encode(tap, image)
+
+    y = reference_pad(content).astype(np.float32)
+    assert y.shape[-2] % ft.PAD_MULTIPLE == 0 and y.shape[-1] % ft.PAD_MULTIPLE == 0
+    expected_inputs = []
+    for tap, level in statistics.levels.items():
+        if tap == ft.PIXEL_LEVEL:
+            coloured = ft.whiten_and_colour(y / np.float32(255.0), level, 1.0, (-1.0, 2.0))
+            if histograms:
+                coloured = ft.match_palette_histograms(coloured, level)
+            y = 255.0 * np.clip(alpha * coloured + (1.0 - alpha) * y / 255.0, 0.0, 1.0)
+        else:
+            expected_inputs.append((tap, y.copy()))
+            y = decode(tap, ft.whiten_and_colour(encode(tap, y), level, alpha))
+    expected = y[..., : content.shape[-2], : content.shape[-1]]
+
+    ours = ft.paint(content, statistics, recording_encode, decode, alpha=alpha, palette_histograms=histograms)
     assert ours.shape == content.shape and ours.dtype == np.float32
     assert np.abs(ours - content).mean() > 5.0  # the frame was repainted, not passed through
-    difference = np.abs(ours - theirs)
-    assert difference.mean() < 0.005
-    assert difference.max() < (0.5 if histograms else 0.05)
+    assert [tap for tap, _ in encoded] == [tap for tap, _ in expected_inputs]
+    for (_, seen), (_, wanted) in zip(encoded, expected_inputs):
+        np.testing.assert_allclose(seen, wanted, rtol=0, atol=1e-3)
+    difference = np.abs(ours - expected)
+    assert difference.max() < 1e-3, difference.max()
 
 
 def test_paint_needs_no_torch():

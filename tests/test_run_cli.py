@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from helpers import audio_seconds, frame_times, one_line_error
-from vidstyle import Stylizer, stylize_video
+from vidstyle import Stylizer, StylizerOptions, stylize_video
 from vidstyle.media.reader import VideoReader, probe
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
@@ -71,8 +71,9 @@ def test_batching_does_not_change_frames(tiny_style):
 
 
 def test_out_of_memory_halves_the_batch_and_carries_on(tiny_style, monkeypatch):
-    stylizer = Stylizer.from_style(str(tiny_style))
-    original = Stylizer.stylize_tensor
+    stylizer = Stylizer.from_style(str(tiny_style), StylizerOptions(engine="torch"))
+    network = stylizer.networks[0]
+    original = type(network)._run
     sizes = []
 
     def limited(self, batch):
@@ -81,10 +82,11 @@ def test_out_of_memory_halves_the_batch_and_carries_on(tiny_style, monkeypatch):
             raise torch.OutOfMemoryError("simulated")
         return original(self, batch)
 
-    monkeypatch.setattr(Stylizer, "stylize_tensor", limited)
+    monkeypatch.setattr(type(network), "_run", limited)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     frames = np.random.default_rng(1).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
     assert stylizer(frames).shape == frames.shape
-    assert stylizer.max_batch == 2
+    assert network.max_batch == 2
     assert sizes[0] == 8 and set(sizes[1:]) <= {4, 2}
 
 

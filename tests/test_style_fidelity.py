@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidstyle import Stylizer
+from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.images import read_image, resize_long_side
 from vidstyle.stylize.styles import available_styles, load_style
 from vidstyle.temporal.metrics import border_excess, palette_distance
@@ -62,7 +62,7 @@ def test_every_style_is_bundled():
 def test_bundled_style_moves_the_palette_towards_its_painting(name, shared):
     checkpoint = load_style(name)
     painting = read_image(ROOT / checkpoint.metadata["train_config"]["style_image"])
-    stylizer = Stylizer(checkpoint)
+    stylizer = Stylizer.from_style(name)
     for photo_name in HELD_OUT:
         photo = resize_long_side(read_image(shared / "content" / photo_name), 256)
         before = palette_distance(photo, painting)
@@ -79,7 +79,7 @@ MAX_BORDER_EXCESS = 20.0
 @pytest.mark.parametrize("model", ["full", "balanced", "fast"])
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_networks_draw_no_band_along_the_edges(name, model, shared):
-    stylizer = Stylizer(load_style(name, model))
+    stylizer = Stylizer.from_style(name, StylizerOptions(model=model))
     for photo_name in HELD_OUT:
         photo = resize_long_side(read_image(shared / "content" / photo_name), 384)
         assert border_excess(stylizer(photo), photo) < MAX_BORDER_EXCESS, photo_name

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidstyle import Stylizer
+from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
 from vidstyle.media.reader import probe
 from vidstyle.media.synthetic import render_scene
@@ -407,7 +407,7 @@ def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, cont
         out = tmp_path / f"{model}.mkv"
         assert cli("run", clip, "-o", out, "--style", "tiny", "--model", model, "--codec", "ffv1", "--temporal", "none", "-q").code == 0
         outputs[model] = read_frames(out, None)
-    student = Stylizer(load_checkpoint(result.path))
+    student = Stylizer.from_style(str(result.path), StylizerOptions(precision="f32"))
     for source, fast in zip(read_frames(clip, None), outputs["fast"]):
         assert np.abs(fast.astype(int) - student(source)).mean() < 2.5  # it ran the student
     assert "full+fast" in cli("styles").out
@@ -415,7 +415,7 @@ def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, cont
 
 def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir, monkeypatch):
     from vidstyle.models.wct import DecoderConfig, FeatureDecoder
-    from vidstyle.stylize.style_images import load_decoders
+    from vidstyle.stylize.torch_engine import load_decoders
     from vidstyle.training.data import ContentCrops
     from vidstyle.training.decoder import DecoderTrainConfig, train_decoder
 

@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..config import vidstyle_home
-from ..errors import StyleError
 from ..models.architecture import TransformerConfig
 from ..version import __version__
 from .styles import BUNDLED_DIR
@@ -151,17 +150,8 @@ def forget_graph(checkpoint: Path, graph: Path) -> None:
         pass
 
 
-def any_image_graph(kind: str, tap: str) -> Path:
-    """The graph of the any-image ``kind`` ("encoder" or "decoder") at
-    ``tap``: bundled for the default levels, else exported once (PyTorch)."""
+def bundled_any_image_graph(kind: str, tap: str) -> Path | None:
+    """The bundled graph of the any-image ``kind`` ("encoder" or "decoder")
+    at ``tap`` (the default levels have one), or None."""
     bundled = ANY_IMAGE_DIR / f"{kind}-{tap}.onnx"
-    if bundled.is_file():
-        return bundled
-    from .torch_engine import export_any_image_graph
-    from .torch_support import require_torch
-
-    require_torch(f"the any-image level {tap} (only the bundled levels have graphs)")
-    try:
-        return export_any_image_graph(kind, tap)
-    except KeyError:
-        raise StyleError(f"the any-image decoders have no level {tap}") from None
+    return bundled if bundled.is_file() else None

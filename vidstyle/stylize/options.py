@@ -22,7 +22,7 @@ CPU_BATCH_SIZE = 4
 
 @dataclass(frozen=True)
 class AnyImageOptions:
-    """How a style image paints (vidstyle/models/wct.py): the long side its
+    """How a style image paints (vidstyle/models/feature_transforms.py): the long side its
     statistics are taken at, the levels from coarse to fine, and how far
     each level moves towards the style (1: all the way); the pixel level
     matches the painting's colour histograms too, or with

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
 from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, open_runner
 from .frames import from_network, pad_for_network, processing_size, resize, to_float, to_pixels
-from .graphs import any_image_graph, forget_graph, graph_for_checkpoint, index_graph
+from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint, index_graph
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
 from .style_images import StyleImage, load_style_image
 from .style_mix import StyleMix, is_style_image
@@ -162,8 +162,8 @@ class Stylizer:
         batch fills every thread and both fit the memory budget (the frame
         threads are shared, so no more frames are in the networks at once),
         else one."""
-        if self.device == "cuda" or batch < self.threads:
-            return 1
+        if any(not network.per_frame for network in self.networks) or batch < self.threads:
+            return 1  # PyTorch's modules take a batch on all threads, and a GPU's memory state is shared
         return 2 if self._frames_fit(height, width, 2 * self.pool.streams(batch)) else 1
 
     def _budget_bytes(self) -> int:
@@ -296,6 +296,20 @@ def _style_network(entry: StyleEntry, options: StylizerOptions, engine: EngineCh
     return GraphNetwork(entry.name if entry.origin != "file" else checkpoint.name, entry.path, runner, checkpoint.architecture)
 
 
+def _any_image_graph(kind: str, tap: str) -> Path:
+    """The any-image graph: bundled for the default levels, else exported once (PyTorch)."""
+    bundled = bundled_any_image_graph(kind, tap)
+    if bundled is not None:
+        return bundled
+    require_torch(f"the any-image level {tap} (only the bundled levels have graphs)")
+    from .torch_engine import export_any_image_graph
+
+    try:
+        return export_any_image_graph(kind, tap)
+    except KeyError:
+        raise StyleError(f"the any-image decoders have no level {tap}") from None
+
+
 def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoice, threads: int) -> Network:
     settings = options.any_image
     if engine.engine == "torch":
@@ -309,7 +323,7 @@ def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoi
             if tap == PIXEL_LEVEL:
                 continue
             for kind in ("encoder", "decoder"):
-                runners[kind, tap] = open_runner(any_image_graph(kind, tap), engine, threads)
+                runners[kind, tap] = open_runner(_any_image_graph(kind, tap), engine, threads)
 
         def passes(streams: int, precise: bool):
             fns = {key: runner.run_fn(streams, precise) for key, runner in runners.items()}

@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from ..config import build, merge, read_toml
 from ..errors import OptionError
+from ..models.feature_transforms import PAD_MULTIPLE
 from ..models.losses import load_loss_network, relative_mse
-from ..models.wct import PAD_MULTIPLE, DecoderConfig, FeatureDecoder
+from ..models.wct import DecoderConfig, FeatureDecoder
 from ..stylize.devices import resolve_device
-from ..stylize.style_images import save_decoder_level
+from ..stylize.torch_engine import save_decoder_level
 from .data import ContentCrops
 
 log = logging.getLogger(__name__)

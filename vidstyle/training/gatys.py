@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..errors import OptionError
 from ..media.images import resize_long_side, to_array, to_tensor
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
-from ..models.wct import level_statistics, whiten_and_colour
+from ..models.feature_transforms import level_statistics, whiten_and_colour
 from ..stylize.devices import resolve_device
 
 
@@ -77,9 +77,10 @@ def match_palette(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     """``content`` (3, H, W) recoloured so that its RGB mean and covariance
     are the style's (a linear colour transfer through the covariances'
     square roots, the any-image style's pixel level); values in [0, 255]."""
-    palette = level_statistics(style[None].float() / 255.0)
-    recoloured = whiten_and_colour(content[None].float() / 255.0, palette, 1.0, (0.0, 1.0))
-    return (255.0 * recoloured[0]).to(content.dtype)
+    palette = level_statistics(style[None].detach().float().cpu().numpy() / np.float32(255.0))
+    pixels = content[None].detach().float().cpu().numpy() / np.float32(255.0)
+    recoloured = whiten_and_colour(pixels, palette, 1.0, (0.0, 1.0))
+    return (255.0 * torch.from_numpy(recoloured[0])).to(content.device, content.dtype)
 
 
 def optimize_image(
