@@ -330,3 +330,12 @@ def test_the_cli_reports_the_engine_and_rejects_an_unknown_one(tmp_path, cli):
 def test_a_style_the_stylizer_cannot_find_is_one_line():
     with pytest.raises(VidstyleError, match="unknown style 'mosiac'; did you mean mosaic"):
         Stylizer.from_style("mosiac")
+
+
+def test_the_compiled_model_cache_keeps_the_most_recent_files(tmp_path):
+    for index in range(70):
+        path = tmp_path / f"{index}.blob"
+        path.write_bytes(b"x")
+        os.utime(path, (1_000_000 + index, 1_000_000 + index))
+    engines._prune(tmp_path, 64)
+    assert sorted(int(p.stem) for p in tmp_path.iterdir()) == list(range(6, 70))

@@ -79,6 +79,12 @@ def system_info() -> dict[str, Any]:
     }
 
 
+def _torch_line(versions: dict[str, Any], extra: str | None) -> str:
+    if not versions["torch"]:
+        return f"not installed: training, Gatys, eval, CUDA and checkpoints without a graph need {extra}"
+    return versions["torch"] + (f" (CUDA {versions['cuda']})" if versions["cuda"] else "")
+
+
 def format_info(info: dict[str, Any]) -> str:
     """The human-readable form of :func:`system_info`."""
     v = info["versions"]
@@ -86,7 +92,7 @@ def format_info(info: dict[str, Any]) -> str:
     device = f"{d['auto']} ({d['name']}, {d['memory_gib']} GiB)" if "memory_gib" in d else f"{d['auto']} ({d['threads']} thread{'s' if d['threads'] != 1 else ''})"
     lines = [
         f"vidstyle  {v['vidstyle']}",
-        f"torch     {v['torch'] + ' (CUDA ' + (v['cuda'] or 'not built in') + ')' if v['torch'] else 'not installed: training, Gatys, CUDA and checkpoints without a graph need ' + info['torch_extra']}",
+        f"torch     {_torch_line(v, info['torch_extra'])}",
         f"PyAV      {v['pyav']} (FFmpeg {v['ffmpeg']})",
         f"OpenCV    {v['opencv']}",
         f"OpenVINO  {v['openvino'] or 'not installed'}",

@@ -13,7 +13,7 @@ whose convolutions work on blocks of 8 or 16 channels:
   padding of it.
 
 Both are exact rearrangements (differences are float round-off), so every
-trained checkpoint runs unchanged. benchmarks/backend_speed.py measures them.
+trained checkpoint runs unchanged. benchmarks/engine_speed.py measures the engines they run on.
 """
 
 from __future__ import annotations

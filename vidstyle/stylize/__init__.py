@@ -1,1 +1,1 @@
-"""The frame stylizer: finding and loading styles, strength, mixing and colour controls, devices and execution backends."""
+"""The one stylizer and what it stands on: frame preparation, controls, engines, graphs, styles and style images."""

@@ -6,11 +6,11 @@ is a choice made at run time, not a property of the network:
 
 - **OpenVINO** where it is installed: on a CPU with native bfloat16 (AMX or
   AVX512-BF16: recent Xeons, Zen 4) in bf16, 2.1-2.3x ONNX Runtime's speed
-  for the balanced and full networks at 0.35-0.45 levels of mean difference;
-  elsewhere in f32, 1.0-1.3x ONNX Runtime (benchmarks/engine_speed.py).
-  Frames of more than 8 bits always run in f32: bf16 keeps 8 significant
-  bits, a step of a whole level near white, which would band a 10-bit
-  gradient.
+  for the balanced and full networks, 1.6-3.3x for the fast ones, at
+  0.33-0.43 levels of mean difference; elsewhere in f32, about 1.0-1.3x
+  ONNX Runtime (benchmarks/engine_speed.py). Frames of more than 8 bits
+  always run in f32: bf16 keeps 8 significant bits, and its 0.4 levels of
+  noise are more than a 10-bit step.
 - **ONNX Runtime** where OpenVINO is missing or refuses a graph.
 
 Both are plain NumPy in and out, no PyTorch. Graphs take (1, 3, H, W)
@@ -20,7 +20,9 @@ disk and kept for the last few sizes.
 
 Threads: a batch runs one frame per stream, each stream on one core (the
 cores stay busier than when each convolution is split between them); a
-single frame, the preview's and ``image``'s case, runs on every core.
+single frame, the preview's and ``image``'s case, runs on every core. Both
+engines' calls release the GIL, so the frames of a batch go through the
+stylizer side by side in a pool of threads (FramePool).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
 PRECISIONS = ("auto", "f32", "bf16")
 COMPILED_SIZES_KEPT = 4  # frame sizes an OpenVINO runner keeps compiled models for
+COMPILED_MODELS_CACHED = 64  # compiled models kept on disk (about 1 MB each)
 
 Run = Callable[[np.ndarray], np.ndarray]
 
@@ -99,11 +102,23 @@ def _openvino_core():
     import openvino
 
     core = openvino.Core()
+    folder = vidstyle_home() / "openvino"
     try:
-        core.set_property({"CACHE_DIR": str(vidstyle_home() / "openvino")})
+        _prune(folder, COMPILED_MODELS_CACHED)
+        core.set_property({"CACHE_DIR": str(folder)})
     except Exception as error:  # an unwritable home only costs each start its compile
         log.debug("OpenVINO model cache off: %s", error)
     return core
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently used files: one is cached per network,
+    frame size and stream count, so the folder would grow with every size."""
+    if not folder.is_dir():
+        return
+    files = sorted(folder.iterdir(), key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in files[keep:]:
+        path.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=1)

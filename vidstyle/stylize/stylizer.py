@@ -141,11 +141,6 @@ class Stylizer:
         return ",".join(f"{n.name}:{w:.3g}" for n, w in zip(self.networks, self.weights))
 
     @property
-    def backend(self) -> str:
-        """The engine and precision, as reports print them."""
-        return self.engine.label()
-
-    @property
     def changes_input(self) -> bool:
         """False at strength 0, where the output is the input itself: then
         there is no style to stabilise, and the stabiliser would only smear
