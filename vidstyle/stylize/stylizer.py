@@ -35,7 +35,7 @@ from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
 from .style_images import StyleImage, load_style_image
 from .style_mix import StyleMix, is_style_image
 from .styles import StyleEntry, find_style
-from .torch_support import cuda_may_be_present, require_torch
+from .torch_support import cuda_may_be_present, require_torch, torch_installed
 
 log = logging.getLogger(__name__)
 
@@ -239,16 +239,12 @@ class Stylizer:
 
 
 def _wants_cuda(device: str) -> bool:
+    """Whether the networks go to a GPU: asked for, or ``auto`` with one present."""
     device = (device or "auto").lower()
     if device == "cpu":
         return False
-    if device == "auto":
-        if not cuda_may_be_present():
-            return False
-        from .torch_support import torch_installed
-
-        if not torch_installed():
-            return False
+    if device == "auto" and not (cuda_may_be_present() and torch_installed()):
+        return False
     elif not device.startswith("cuda"):
         raise OptionError(f"unknown device {device!r}: use auto, cpu or cuda")
     torch = require_torch("--device cuda")
