@@ -127,6 +127,18 @@ def test_openvino_paints_what_onnx_runtime_paints(frames, model):
         assert _levels(fast(frames), reference) < 1.0
 
 
+def test_a_style_image_encodes_in_f32_whatever_the_engine(frames, tmp_path):
+    """bf16 encoder passes would move a picture's look by about two levels
+    (whitening magnifies their rounding): the default engine paints within
+    half a level of full precision (its decoders in bf16)."""
+    painting = tmp_path / "painting.png"
+    ramp = np.linspace(0, 255, 160 * 240).reshape(160, 240).astype(np.uint8)
+    cv2.imwrite(str(painting), cv2.applyColorMap(ramp, cv2.COLORMAP_TWILIGHT))
+    default = Stylizer.from_style(str(painting))(frames[:1])
+    precise = Stylizer.from_style(str(painting), ORT)(frames[:1])
+    assert _levels(default, frames[:1]) > 10 and _levels(default, precise) < 0.5
+
+
 def test_deep_frames_run_in_f32_so_a_10_bit_gradient_keeps_its_precision():
     """bf16 keeps 8 significant bits, about 0.4 levels of noise: 1.6 codes of
     a 10-bit frame. Frames of more than 8 bits take the f32 graph instead,
