@@ -13,7 +13,8 @@ timed run, so loading and first-call set-up are left out.
 
 How to read the tables. The pipeline runs three threads at once:
 
-    decoding thread   decode (reading and converting frames), flow (FlowTracker)
+    decoding thread   decode (reading and converting frames), flow (waiting for the
+                      FlowTracker calls of a batch, which run in two threads of their own)
     main thread       network (the Stylizer), idle (waiting for a decoded batch,
                       for room in the encoder's queue, or for the encoder to finish)
     encoding thread   blend (TemporalBlender), encode (VideoWriter.write, and

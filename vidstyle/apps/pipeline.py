@@ -39,7 +39,7 @@ from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
 log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
-FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4 from 43 to 37 ms a frame)
+FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
 
 
 @dataclass
@@ -259,7 +259,7 @@ def _frames_to_render(reader: VideoReader, segment: Segment | None, limit: int |
 
 def _batches(
     frames: Iterator[tuple[DecodedFrame, bool]], size: int, tracker: FlowTracker | None,
-    flow_pool: ThreadPoolExecutor | None = None, wait_for_flow: Callable = lambda pending: [p.result() for p in pending],
+    flow_pool: ThreadPoolExecutor | None, wait_for_flow: Callable[[list], list],
 ) -> Iterator[list[tuple[DecodedFrame, Any, bool]]]:
     """Frames in batches, each with its flow back to the previous frame,
     computed while the network works: the frames of a batch side by side
@@ -270,26 +270,15 @@ def _batches(
     for frame, keep in frames:
         batch.append((frame, keep))
         if tracker is not None:
-            flow = tracker.start(frame.rgb)
-            pending.append(flow_pool.submit(flow) if flow_pool else _Done(flow()))
+            pending.append(flow_pool.submit(tracker.start(frame.rgb)))
         if len(batch) == size:
-            yield _with_flows(batch, wait_for_flow(pending) if tracker else None)
+            yield _with_flows(batch, wait_for_flow(pending))
             batch, pending = [], []
     if batch:
-        yield _with_flows(batch, wait_for_flow(pending) if tracker else None)
+        yield _with_flows(batch, wait_for_flow(pending))
 
 
-class _Done:
-    """A result already at hand, read like a future's."""
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def result(self) -> Any:
-        return self.value
-
-
-def _with_flows(batch: list[tuple[DecodedFrame, bool]], flows: list | None) -> list[tuple[DecodedFrame, Any, bool]]:
+def _with_flows(batch: list[tuple[DecodedFrame, bool]], flows: list) -> list[tuple[DecodedFrame, Any, bool]]:
     return [(frame, flows[i] if flows else None, keep) for i, (frame, keep) in enumerate(batch)]
 
 
