@@ -6,7 +6,7 @@ naming each checkpoint's graph, architecture and digest.
 
     python scripts/export_graphs.py
 
-Run it after bundling or refitting a style; tests/test_graphs.py fails
+Run it after bundling or refitting a style; tests/test_engines.py fails
 while a bundled graph and its checkpoint disagree.
 """
 

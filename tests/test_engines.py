@@ -208,6 +208,27 @@ def test_a_graph_openvino_refuses_runs_on_onnx_runtime(monkeypatch, frames, capl
     assert _levels(stylizer(frames[:1]), Stylizer.from_style("scream", ORT)(frames[:1])) == 0
 
 
+def test_auto_takes_a_gpu_when_there_is_one_unless_a_cpu_engine_is_asked_for(monkeypatch):
+    from vidstyle.stylize import stylizer as stylizer_module
+
+    monkeypatch.setattr(stylizer_module, "cuda_may_be_present", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert stylizer_module._wants_cuda(StylizerOptions())
+    assert not stylizer_module._wants_cuda(StylizerOptions(engine="openvino"))
+    assert not stylizer_module._wants_cuda(StylizerOptions(device="cpu"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert stylizer_module._wants_cuda(StylizerOptions(device="cuda:0"))
+    with pytest.raises(OptionError, match="no GPU 'cuda:3'"):
+        stylizer_module._wants_cuda(StylizerOptions(device="cuda:3"))
+    with pytest.raises(OptionError, match="--fp16"):
+        stylizer_module._cuda_engine(StylizerOptions(device="cuda", precision="bf16"))
+    assert stylizer_module._cuda_engine(StylizerOptions(device="cuda", fp16=True)).label() == "torch f16"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not stylizer_module._wants_cuda(StylizerOptions())
+    with pytest.raises(OptionError, match="no CUDA GPU"):
+        stylizer_module._wants_cuda(StylizerOptions(device="cuda"))
+
+
 def test_openvino_keeps_compiled_models_for_a_few_sizes_only():
     runner = open_runner(BUNDLED_DIR / "fast" / "mosaic.onnx", choose_cpu_engine(), 2)
     run = runner.run_fn(1)
@@ -234,13 +255,26 @@ def test_a_style_file_is_exported_once_and_then_found_by_its_bytes(home, tmp_pat
     assert _levels(Stylizer.from_style(str(path), OV_F32)(frames[:1, :64, :64]), got) < 0.01  # exported again
 
 
-def test_frames_over_the_memory_budget_go_one_at_a_time_then_in_bands(frames):
+def test_frames_over_the_memory_budget_go_one_at_a_time_then_in_bands(frames, monkeypatch):
+    from vidstyle.stylize import stylizer as stylizer_module
+
+    whole = Stylizer.from_style("mosaic", ORT)(frames[:2])
+    one_fits = Stylizer.from_style("mosaic", StylizerOptions(engine="onnxruntime", threads=2))
+    real = stylizer_module.plain_network_bytes
+    with monkeypatch.context() as patch:  # one frame fits the budget, two do not
+        patch.setattr(stylizer_module, "plain_network_bytes", lambda config, h, w, n=1: n * 2**30)
+        patch.setattr(one_fits, "_budget_bytes", lambda: int(1.5 * 2**30))
+        assert one_fits.concurrent_batches(270, 480, batch=4) == 1
+        assert np.array_equal(one_fits(frames[:2]), whole)
+        assert type(one_fits.networks[0]).__name__ == "GraphNetwork"  # one at a time, still the graph
+    assert stylizer_module.plain_network_bytes is real
     options = StylizerOptions(memory_budget=0.25, engine="onnxruntime")
     stylizer = Stylizer.from_style("mosaic", options)
     assert stylizer.concurrent_batches(2160, 3840, batch=4) == 1
     large = np.ascontiguousarray(np.tile(frames[:2], (1, 3, 2, 1)))  # two 810x960 frames, over 0.25 GiB
     got = stylizer(large)
     assert type(stylizer.networks[0]).__name__ == "TorchNetwork"  # went to the exact bands
+    assert stylizer.engine.engine == "torch"  # and says so
     whole = Stylizer.from_style("mosaic", ORT)(large)
     assert _levels(got, whole) < 0.05
 
@@ -255,9 +289,7 @@ class HideTorch(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, HideTorch())
 from vidstyle.cli import main
-code = main(sys.argv[1:])
-assert 'torch' not in sys.modules
-sys.exit(code)
+sys.exit(main(sys.argv[1:]))
 """
 
 

@@ -451,7 +451,7 @@ def _run(
     network_pool: ThreadPoolExecutor | None = None
     started = time.perf_counter()
     completed = False
-    # The flow runs in the decoding thread beside the network, which already
+    # The flow runs in its own threads beside the network, which already
     # keeps every core busy: OpenCV's own worker threads would only contend
     # (3% of a 640x272 run).
     opencv_threads = cv2.getNumThreads()

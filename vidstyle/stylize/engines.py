@@ -51,6 +51,7 @@ ENGINES = ("auto", "openvino", "onnxruntime", "torch")
 PRECISIONS = ("auto", "f32", "bf16")
 COMPILED_SIZES_KEPT = 4  # frame sizes an OpenVINO runner keeps compiled models for
 COMPILED_MODELS_CACHED = 64  # compiled models kept on disk (about 1 MB each)
+CHECK_SIDE = 16  # the frame (or feature map) a runner is checked on when it opens: the smallest every graph takes
 
 Run = Callable[[np.ndarray], np.ndarray]
 
@@ -215,8 +216,8 @@ class OpenVinoRunner:
         OpenVINO refuses fails here, and the bindings' first conversion of a
         NumPy array, which deadlocks when two threads make it at once (a
         once-only initialisation in pybind11 waiting for the GIL), is over."""
-        shape = [1 if dim.is_dynamic else dim.get_length() for dim in self._model.input(0).get_partial_shape()]
-        shape[2:] = [64 if dim.is_dynamic else dim.get_length() for dim in self._model.input(0).get_partial_shape()[2:]]
+        shape = [CHECK_SIDE if dim.is_dynamic else dim.get_length() for dim in self._model.input(0).get_partial_shape()]
+        shape[0] = 1
         self.run_fn(1)(np.zeros(shape, np.float32))
 
     def _requests(self, shape: tuple, streams: int, precision: str) -> queue.SimpleQueue:
@@ -254,15 +255,12 @@ class OpenVinoRunner:
 
 class OnnxRuntimeRunner:
     """A graph on ONNX Runtime's CPU provider (dynamic sizes), one session
-    per thread count. Without the memory arena a session frees what each
-    run took: a third of the peak for graphs run one after another on
-    large frames."""
+    per thread count."""
 
-    def __init__(self, graph: Path | bytes, choice: EngineChoice, threads: int, memory_arena: bool = True):
+    def __init__(self, graph: Path | bytes, choice: EngineChoice, threads: int):
         self.choice = choice
         self.threads = threads
         self._graph = graph.read_bytes() if isinstance(graph, Path) else graph
-        self._memory_arena = memory_arena
         self._sessions: dict[int, object] = {}
         self._lock = threading.Lock()
 
@@ -280,7 +278,6 @@ class OnnxRuntimeRunner:
                 options.log_severity_level = 3  # errors only
                 # Idle workers sleep instead of spinning: flow and codecs need the cores.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                options.enable_cpu_mem_arena = self._memory_arena
                 self._sessions[threads] = onnxruntime.InferenceSession(self._graph, options, providers=["CPUExecutionProvider"])
             return self._sessions[threads]
 
@@ -290,7 +287,7 @@ class OnnxRuntimeRunner:
         return lambda x: session.run(None, {name: x})[0]
 
 
-def open_runner(graph: Path, choice: EngineChoice, threads: int | None = None, memory_arena: bool = True) -> GraphRunner:
+def open_runner(graph: Path, choice: EngineChoice, threads: int | None = None) -> GraphRunner:
     """A runner of the graph file on the chosen CPU engine, checked on a small
     frame; OpenVINO refusing the graph falls back to ONNX Runtime (logged)."""
     threads = threads or cpu_threads()
@@ -306,7 +303,7 @@ def open_runner(graph: Path, choice: EngineChoice, threads: int | None = None, m
             choice = EngineChoice("onnxruntime", "f32", f"OpenVINO refused {graph.name}")
     if choice.engine != "onnxruntime":
         raise OptionError(f"engine {choice.engine} does not run graph files")
-    runner = OnnxRuntimeRunner(graph, choice, threads, memory_arena)
+    runner = OnnxRuntimeRunner(graph, choice, threads)
     runner.check()
     return runner
 

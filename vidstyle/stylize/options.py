@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import OptionError
+from ..models.feature_transforms import PIXEL_LEVEL
 from .engines import check_engine
 from .style_mix import check_strength
 from .styles import DEFAULT_MODEL, check_model
@@ -29,7 +30,7 @@ class AnyImageOptions:
     ``palette_histograms=False`` only their mean and covariance."""
 
     style_size: int = 512
-    levels: tuple[str, ...] = ("block5", "block3", "pixels")
+    levels: tuple[str, ...] = ("block5", "block3", PIXEL_LEVEL)
     alpha: float = 1.0
     palette_histograms: bool = True
 
@@ -62,7 +63,7 @@ class StylizerOptions:
         if not 0.0 <= self.any_image.alpha <= 1.0:
             raise OptionError(f"the any-image alpha must be in [0, 1], got {self.any_image.alpha:g}")
         for level in self.any_image.levels:
-            if level != "pixels" and not re.fullmatch(r"block([1-9]|1[0-5])", level):
+            if level != PIXEL_LEVEL and not re.fullmatch(r"block([1-9]|1[0-5])", level):
                 raise OptionError(f"unknown any-image level {level!r}: use block1 ... block15 or pixels")
         if self.any_image.style_size < 64:
             raise OptionError(f"the any-image style size must be at least 64 px, got {self.any_image.style_size}")

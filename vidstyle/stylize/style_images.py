@@ -16,14 +16,13 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from ..config import vidstyle_home
 from ..errors import StyleError
-from ..models.feature_transforms import COVARIANCE_RIDGE, PAD_MULTIPLE, PALETTE_QUANTILES, PIXEL_LEVEL, StyleStatistics, style_statistics
+from ..models.feature_transforms import COVARIANCE_RIDGE, PAD_MULTIPLE, PALETTE_QUANTILES, PIXEL_LEVEL, Pass, StyleStatistics, style_statistics
 from .graphs import write_atomically
 from .options import AnyImageOptions
 
@@ -35,9 +34,6 @@ log = logging.getLogger(__name__)
 STATISTICS_VERSION = 4
 MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
 MAX_ASPECT = 8  # a picture more elongated than this has too few positions across for the deep level
-
-Pass = Callable[[str, np.ndarray], np.ndarray]
-
 
 def decode_style_image(data: bytes | np.ndarray, name: str, max_side: int | None = None) -> np.ndarray:
     """An untrusted picture's bytes as HxWx3 RGB uint8, at most ``max_side``

@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..errors import OptionError, StyleError
+from ..errors import OptionError, StyleError, first_line
 from ..models.architecture import TransformerConfig
 from ..models.feature_transforms import PIXEL_LEVEL, paint
 from .budget import plain_network_bytes
@@ -34,7 +34,7 @@ from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint,
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
 from .style_images import StyleImage, load_style_image
 from .style_mix import StyleMix, is_style_image
-from .styles import StyleEntry, find_style
+from .styles import BUNDLED_DIR, StyleEntry, find_style
 from .torch_support import cuda_may_be_present, require_torch, torch_installed
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Stylizer:
         as ``mosaic:0.7,candy:0.3`` or ``mosaic:0.5,painting.jpg:0.5``."""
         options.validate()
         mix = StyleMix.parse(style)
-        on_cuda = _wants_cuda(options.device)
+        on_cuda = _wants_cuda(options)
         engine = _cuda_engine(options) if on_cuda else choose_cpu_engine(options.engine, options.precision)
         threads = options.threads or cpu_threads()
         networks: list[Network] = []
@@ -186,7 +186,6 @@ class Stylizer:
         if not self._frames_fit(height, width, streams):
             if not self._frames_fit(height, width, 1):
                 return self._stylize_banded(frames)
-            streams = 1
             return np.stack([self._stylize_frame(frame, 1) for frame in frames])
         return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
 
@@ -235,29 +234,37 @@ class Stylizer:
         self.networks = [
             banded_network(n.source, n.name, budget, self.options.threads) if isinstance(n, GraphNetwork) else n for n in self.networks
         ]
+        self.engine = EngineChoice("torch", "f32", "frames over the memory budget, in exact bands")
         return self._stylize_batch(frames)
 
 
-def _wants_cuda(device: str) -> bool:
-    """Whether the networks go to a GPU: asked for, or ``auto`` with one present."""
-    device = (device or "auto").lower()
+def _wants_cuda(options: StylizerOptions) -> bool:
+    """Whether the networks go to a GPU: asked for, or ``auto`` with one
+    present (and no CPU engine asked for)."""
+    device = (options.device or "auto").lower()
     if device == "cpu":
         return False
-    if device == "auto" and not (cuda_may_be_present() and torch_installed()):
-        return False
-    elif not device.startswith("cuda"):
+    if device == "auto":
+        cpu_engine = options.engine in ("openvino", "onnxruntime")
+        if cpu_engine or not (cuda_may_be_present() and torch_installed()):
+            return False
+        return bool(require_torch("--device auto").cuda.is_available())
+    if not device.startswith("cuda"):
         raise OptionError(f"unknown device {device!r}: use auto, cpu or cuda")
     torch = require_torch("--device cuda")
-    if torch.cuda.is_available():
-        return True
-    if device == "auto":
-        return False
-    raise OptionError("--device cuda was asked for but no CUDA GPU is available")
+    if not torch.cuda.is_available():
+        raise OptionError("--device cuda was asked for but no CUDA GPU is available")
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise OptionError(f"no GPU {device!r}: this machine has cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    return True
 
 
 def _cuda_engine(options: StylizerOptions) -> EngineChoice:
     if options.engine not in ("auto", "torch"):
         raise OptionError(f"--engine {options.engine} runs on the CPU only; use --device cpu or leave out --engine")
+    if options.precision != "auto":
+        raise OptionError("--precision is OpenVINO's, on the CPU; on CUDA use --fp16 for half precision")
     return EngineChoice("torch", "f16" if options.fp16 else "f32", "CUDA GPU")
 
 
@@ -274,6 +281,8 @@ def _style_network(entry: StyleEntry, options: StylizerOptions, engine: EngineCh
             except OptionError:
                 raise
             except Exception as error:  # a damaged cached graph is exported again below
+                if found.graph.is_relative_to(BUNDLED_DIR):
+                    raise StyleError(f"the bundled graph {found.graph} is damaged ({first_line(error)}): reinstall vidstyle") from None
                 log.info("graph %s unusable (%s); exporting it again", found.graph, error)
                 forget_graph(entry.path, found.graph)
     require_torch("--engine torch" if engine.engine == "torch" else f"the style {entry.path.name} (it has no exported graph yet)")
@@ -308,20 +317,28 @@ def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoi
         from .torch_engine import torch_any_image_passes
 
         passes = torch_any_image_passes(settings, options)
-    else:
-        runners = {}
-        for tap in settings.levels:
-            if tap == PIXEL_LEVEL:
-                continue
-            for kind in ("encoder", "decoder"):
-                runners[kind, tap] = open_runner(_any_image_graph(kind, tap), engine, threads)
+        style = load_style_image(spec, settings, passes(1, True)[0])
+        # PyTorch's modules take a batch on all threads (and a GPU's memory): no frame threads
+        return AnyImageNetwork(style.name, style.source, style, passes, settings.alpha, settings.palette_histograms, per_frame=False)
+    runners = {}
+    for tap in settings.levels:
+        if tap == PIXEL_LEVEL:
+            continue
+        for kind in ("encoder", "decoder"):
+            graph = _any_image_graph(kind, tap)
+            try:
+                runners[kind, tap] = open_runner(graph, engine, threads)
+            except OptionError:
+                raise
+            except Exception as error:
+                raise StyleError(f"the any-image graph {graph} is damaged ({first_line(error)}): reinstall vidstyle") from None
 
-        def passes(streams: int, precise: bool):
-            # The encoders always in f32: whitening magnifies bf16's rounding of
-            # the features to 2.2-2.4 levels of mean difference in the picture;
-            # the decoders' bf16 (0.2 levels) halves their time, most of a frame's.
-            fns = {(kind, tap): runner.run_fn(streams, precise or kind == "encoder") for (kind, tap), runner in runners.items()}
-            return (lambda tap, x: fns["encoder", tap](x)), (lambda tap, f: fns["decoder", tap](f))
+    def passes(streams: int, precise: bool):
+        # The encoders always in f32: whitening magnifies bf16's rounding of
+        # the features to 2.2-2.4 levels of mean difference in the picture;
+        # the decoders' bf16 (0.2 levels) halves their time, most of a frame's.
+        fns = {(kind, tap): runner.run_fn(streams, precise or kind == "encoder") for (kind, tap), runner in runners.items()}
+        return (lambda tap, x: fns["encoder", tap](x)), (lambda tap, f: fns["decoder", tap](f))
 
     style = load_style_image(spec, settings, passes(1, True)[0])
     return AnyImageNetwork(style.name, style.source, style, passes, settings.alpha, settings.palette_histograms)

@@ -35,6 +35,7 @@ torch = require_torch("this part of vidstyle")
 
 from ..models.inference import inference_network  # noqa: E402
 from ..models.losses import load_loss_network  # noqa: E402
+from ..models.feature_transforms import PIXEL_LEVEL  # noqa: E402
 from ..models.wct import DecoderConfig, EncoderTap, FeatureDecoder, InferenceDecoder  # noqa: E402
 from .banded import stylize_banded  # noqa: E402
 from .checkpoints import StyleCheckpoint, load_checkpoint  # noqa: E402
@@ -225,9 +226,11 @@ def torch_any_image_passes(settings: AnyImageOptions, options: StylizerOptions):
     """(streams, precise) -> (encode, decode) on NumPy arrays, through the
     any-image modules on the device."""
     device = _device(options)
+    if options.threads and device.type == "cpu":
+        torch.set_num_threads(options.threads)
     modules = {}
     for tap in settings.levels:
-        if tap != "pixels":
+        if tap != PIXEL_LEVEL:
             for kind in ("encoder", "decoder"):
                 modules[kind, tap] = any_image_module(kind, tap)[0].to(device)
 

@@ -9,12 +9,12 @@ the CPU engines without PyTorch; training, Gatys optimisation, CUDA,
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 from ..errors import VidstyleError
+from .engines import installed
 
 TORCH_EXTRA = "pip install 'vidstyle[torch]'"
 
@@ -23,10 +23,7 @@ GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 
 def torch_installed() -> bool:
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except ImportError:  # a broken install, or one an import hook hides
-        return False
+    return installed("torch")
 
 
 def require_torch(feature: str):

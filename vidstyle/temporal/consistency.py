@@ -222,8 +222,8 @@ class FlowPair:
 class FlowTracker:
     """Consumes input frames in order and yields, for each, the flow back to
     the previous one (None for the first frame of a shot, and for every
-    frame too small for the flow). Runs in the decoding thread, so it
-    overlaps with the network."""
+    frame too small for the flow). Frames are taken in order (``start``);
+    their flows may be computed in other threads, beside the network."""
 
     def __init__(self, options: TemporalOptions = TemporalOptions()):
         self.options = options

@@ -45,7 +45,7 @@ DEFAULT_RAY_CHUNK_SECONDS = 60.0
 DEFAULT_NAME = "{stem}_{style}.mp4"
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
 # Options that change how fast a task runs, not what it renders.
-UNHASHED_OPTIONS = {"quiet", "threads", "device", "engine", "batch_size"}
+UNHASHED_OPTIONS = {"quiet", "threads", "device", "batch_size"}
 JOB_KEYS = {"output_dir", "defaults", "items", "name", "retries"}
 ITEM_KEYS = {"input", "styles", "style", "name"}
 
