@@ -146,7 +146,13 @@ def test_deep_frames_run_in_f32_so_a_10_bit_gradient_keeps_its_precision():
     ramp = (np.linspace(0, 1023, 512)[None, :, None] * np.ones((96, 1, 3)) * 64).astype(np.uint16)
     default = Stylizer.from_style("wave", StylizerOptions(strength=0.3))
     precise = Stylizer.from_style("wave", StylizerOptions(strength=0.3, engine="onnxruntime"))
+    runner, asked = default.networks[0].runner, []
+    real_run_fn = runner.run_fn
+    runner.run_fn = lambda streams=1, precise=False: asked.append(precise) or real_run_fn(streams, precise)
     got, want = default(ramp), precise(ramp)
+    assert asked and all(asked)  # every 16-bit frame asked for the f32 graph, on any CPU
+    default(ramp[..., :64, :].astype(np.uint8))
+    assert asked[-1] is False  # and an 8-bit one for the engine's own precision
     assert got.dtype == np.uint16
     assert np.abs(got.astype(np.int64) - want).mean() < 0.02 * 257  # float round-off, in 16-bit units
     codes = lambda image: len(np.unique(image[48, :, 1] >> 6))  # noqa: E731  (10-bit codes along the ramp)

@@ -56,9 +56,8 @@ def pad_for_network(image: np.ndarray, multiple: int = SIDE_MULTIPLE) -> np.ndar
     if small_h or small_w:
         x = np.pad(x, ((0, 0), (0, 0), (0, small_h), (0, small_w)), mode="edge")
     pad_h, pad_w = -x.shape[2] % multiple, -x.shape[3] % multiple
-    if pad_h or pad_w:
-        mode = "reflect" if pad_h < x.shape[2] and pad_w < x.shape[3] else "edge"
-        x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
+    if pad_h or pad_w:  # sides of at least MIN_NETWORK_SIDE: there is enough to reflect
+        x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
     return x
 
 
