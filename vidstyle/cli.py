@@ -39,6 +39,8 @@ PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the st
 MODEL_HELP = "balanced: half the full network's CPU time, nearly its look (full where a style has none); full: the style's largest network; fast: real time [default: balanced]."
 MEMORY_HELP = "GiB the network may use; larger frames are stylized in exact bands of rows [default: 2.5 on CPU, most of a GPU's free memory]."
 JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
+STROKE_HELP = "Stroke size relative to the frame, 0.25-4: 2 paints strokes twice as large. The look is the same at every frame size [default: 1]."
+MAX_SIZE_HELP = "Cap the long side the network works at (480 / --stroke-scale) for speed or memory; strokes grow where it applies. The output keeps the input size."
 
 
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
@@ -82,7 +84,8 @@ def run(
     engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
     precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
     fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help="Stylize at most this many pixels on the long side; the output keeps the input size."),
+    stroke_scale: Optional[float] = typer.Option(None, "--stroke-scale", help=STROKE_HELP),
+    max_size: Optional[int] = typer.Option(None, "--max-size", help=MAX_SIZE_HELP),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
     memory_budget: Optional[float] = typer.Option(None, "--memory-budget", help=MEMORY_HELP),
     codec: Optional[str] = typer.Option(None, "--codec", help="Video encoder: libx264 (default), libx265, prores_ks, ffv1, libvpx-vp9..."),
@@ -114,6 +117,7 @@ def run(
         engine=engine,
         precision=precision,
         fp16=fp16,
+        stroke_scale=stroke_scale,
         max_size=max_size,
         threads=threads,
         memory_budget=memory_budget,
@@ -178,7 +182,8 @@ def image(
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     steps: Optional[int] = typer.Option(None, "--steps", help="Adam steps at full size (optimize) [default: 200]."),
-    size: Optional[int] = typer.Option(None, "--size", help="Long side to work at [default: input size for fast, 512 for optimize]."),
+    size: Optional[int] = typer.Option(None, "--size", help="Long side of the output, larger or smaller than the input; the look stays the same [default: the input's]."),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP),
@@ -189,14 +194,24 @@ def image(
     """Stylize one still image, with the fast network or by optimisation."""
     import time
 
-    from .media.images import read_image, resize_long_side, write_image
+    import numpy as np
+
+    from .media.images import read_image, scale_long_side, write_image
+    from .stylize.frames import STROKE_SCALES
     from .stylize.style_mix import check_strength
 
     _check_json_output(as_json, output)
     if method not in ("fast", "optimize"):
         _fail(f"unknown method {method!r}: use fast or optimize")
     check_strength(strength)
+    if size is not None and not 16 <= size <= 16384:
+        _fail(f"--size must be between 16 and 16384, got {size}")
+    low, high = STROKE_SCALES
+    if not low <= stroke_scale <= high:
+        _fail(f"--stroke-scale must be between {low:g} and {high:g}, got {stroke_scale:g}")
     content = read_image(input)
+    if size is not None:
+        content = scale_long_side(content, size)
     started = time.perf_counter()
     if method == "fast":
         from .stylize.options import StylizerOptions
@@ -206,9 +221,12 @@ def image(
         stylizer = Stylizer.from_style(
             # A still takes well under a second with the full network: no reason to trade its look for speed.
             with_style_image(style, style_image) or "mosaic",
-            StylizerOptions(model="full", device=device, engine=engine, precision=precision, strength=strength, preserve_color=preserve_color),
+            StylizerOptions(
+                model="full", device=device, engine=engine, precision=precision, strength=strength,
+                preserve_color=preserve_color, stroke_scale=stroke_scale,
+            ),
         )
-        result = stylizer(resize_long_side(content, size))
+        result = stylizer(content)
         style_name, device_used, engine_used = stylizer.name, stylizer.device, stylizer.engine.label()
     else:
         if style_image is None:
@@ -223,11 +241,17 @@ def image(
         from .stylize.devices import resolve_device
         from .training.gatys import OptimizeConfig, optimize_image
 
-        config = merge(OptimizeConfig(size=size or 512, device=device), steps=steps)
+        from .stylize.frames import to_frame_size, to_pixels
+
+        # Gatys paints at its own working size (512 px at stroke scale 1), up
+        # or down from the photo's, and the result comes back to the photo's
+        # size as the networks' results do.
+        config = merge(OptimizeConfig(size=round(OptimizeConfig.size / stroke_scale), device=device), steps=steps)
         if style_weight is not None:
             config = config.with_style_weight(style_weight)
-        result = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
-        result = apply_controls(content, result, strength, preserve_color)
+        painted = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
+        painted = to_pixels(to_frame_size(painted.astype(np.float32), *content.shape[:2]), np.uint8)
+        result = apply_controls(content, painted, strength, preserve_color)
         style_name, device_used, engine_used = str(style_image), str(resolve_device(device)), "torch"
     write_image(result, output)
     seconds = time.perf_counter() - started
@@ -242,7 +266,7 @@ def image(
             "device": device_used,
             "engine": engine_used,
             "style": style_name,
-            "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size},
+            "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size, "stroke_scale": stroke_scale},
         })
     elif not quiet:
         typer.echo(f"wrote {output}", err=True)
@@ -260,6 +284,7 @@ def preview(
     precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
     temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none: plain per-frame (t toggles)."),
     headless: bool = typer.Option(False, "--headless", help="No window; print one summary line on stdout."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Stop after N frames [default: at q, Esc or the end of the source]."),
@@ -282,6 +307,7 @@ def preview(
         precision=precision,
         strength=strength,
         preserve_color=preserve_color,
+        stroke_scale=stroke_scale,
         temporal=temporal,
         headless=headless,
         frames=frames,
@@ -305,6 +331,7 @@ def sheet(
     columns: Optional[int] = typer.Option(None, "--columns", help="Tiles per row [default: a square-ish grid]."),
     styles: Optional[list[str]] = typer.Option(None, "--style", help="Only these styles (repeatable) [default: all]."),
     style_images: Optional[list[str]] = typer.Option(None, "--style-image", help="Also these pictures as styles (repeatable)."),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -322,7 +349,7 @@ def sheet(
     started = time.perf_counter()
     for picture in style_images or []:
         check_style_image(picture)
-    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device), style_images or [])
+    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device, stroke_scale=stroke_scale), style_images or [])
     write_image(result.image, output)
     if as_json:
         _print_json({

@@ -55,7 +55,8 @@ class RunOptions:
     engine: str = "auto"  # OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch on CUDA
     precision: str = "auto"  # OpenVINO's: bf16 where the CPU has it natively, else f32
     fp16: bool = False
-    max_size: int | None = None
+    stroke_scale: float = 1.0  # stroke size relative to the frame: the same look at every frame size
+    max_size: int | None = None  # a cap on the network's working long side (480 / stroke_scale)
     threads: int | None = None
     memory_budget: float | None = None  # GiB for the network; larger frames go through in exact bands
     codec: str | None = None
@@ -92,6 +93,7 @@ class RunOptions:
         return StylizerOptions(
             device=self.device,
             fp16=self.fp16,
+            stroke_scale=self.stroke_scale,
             max_size=self.max_size,
             threads=self.threads,
             strength=self.strength,
@@ -357,7 +359,7 @@ def stylize_video(
         options=asdict(options),
         pixel_format=writer.stream.pix_fmt,
         alpha=writer.keeps_alpha,
-        warnings=list(writer.warnings),
+        warnings=[w for w in [options.stylizer().cap_warning()] if w] + list(writer.warnings),
     )
 
 

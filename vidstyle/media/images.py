@@ -56,6 +56,16 @@ def to_array(image: torch.Tensor) -> np.ndarray:
     return image.detach().clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def scale_long_side(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Scale up (bicubic) or down (area averaging) to ``size`` on the long side."""
+    h, w = rgb.shape[:2]
+    if max(h, w) == size:
+        return rgb
+    scale = size / max(h, w)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
+
+
 def resize_long_side(rgb: np.ndarray, size: int | None) -> np.ndarray:
     """Downscale (never upscale) so that the long side is at most ``size``."""
     if not size:

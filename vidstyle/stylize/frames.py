@@ -1,6 +1,13 @@
 """Frames as the networks take them, and back: the one home of the working
 size, the padding, the conversions and the rounding, for every engine.
 
+The working size gives one look at every frame size: the networks paint
+strokes of a fixed number of pixels, so each frame is stylized with its long
+side at LOOK_SIDE / stroke_scale (up or down, whatever the frame's own size)
+and brought back to the frame's size, shrinking by area averaging and
+enlarging with ``enlarge_crisp``. A 320x240 preview, a 960x540 proxy and a
+3840x2160 final then show the same strokes once scaled to one size.
+
 A frame is (H, W, 3) RGB, uint8 or uint16 (high bit depth); the networks
 work in float32 on the 0-255 scale of 8-bit frames, (1, 3, H, W), with
 sides at least MIN_NETWORK_SIDE and a multiple of SIDE_MULTIPLE.
@@ -20,13 +27,33 @@ MIN_NETWORK_SIDE = 16
 SIDE_MULTIPLE = 4
 DEEP_SCALE = 257.0
 
+# The long side every frame is stylized at (stroke scale 1): the whole-frame
+# size the networks were trained at (192 px crops covering 40-100% of a
+# photo's short side, about 480 px on the long side of a 16:9 frame).
+# Measured on held-out photos at 256-480 px (benchmarks/frame_sizes.py,
+# docs/frame-sizes.md): small frames keep their subject better here than at
+# their own size or at 640 (wave, mosaic), and a 640x360 frame costs the
+# network 0.56 of its own size's time.
+LOOK_SIDE = 480
+STROKE_SCALES = (0.25, 4.0)  # the working side stays within 120-1920 px
+# Enlarged by less than this, bicubic alone is sharp enough.
+CRISP_FROM = 1.5
+FRAME_DETAIL = 0.5  # share of the frame's own detail beyond the working size put back
 
-def processing_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
-    """The size the network sees: downscaled (never upscaled) so that the
-    long side is at most ``max_size``."""
-    if not max_size or max(height, width) <= max_size:
+
+def working_size(
+    height: int, width: int, stroke_scale: float = 1.0, max_size: int | None = None, native: bool = False
+) -> tuple[int, int]:
+    """(height, width) the network sees: the frame's aspect ratio with the
+    long side at LOOK_SIDE / stroke_scale (``native``: the frame's own), or
+    ``max_size`` where that is smaller (a cap for speed or memory, which
+    makes the strokes larger)."""
+    side = max(height, width) if native else LOOK_SIDE / stroke_scale
+    if max_size:
+        side = min(side, max_size)
+    if side == max(height, width):
         return height, width
-    scale = max_size / max(height, width)
+    scale = side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -44,6 +71,54 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
         return image
     shrink = height * width < image.shape[0] * image.shape[1]
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def to_frame_size(image: np.ndarray, height: int, width: int, frame: np.ndarray | None = None) -> np.ndarray:
+    """A network's output (H, W, 3) float back to the frame's size: area
+    averaging down, bicubic up a little, ``enlarge_crisp`` up more, with
+    half the detail ``frame`` (float, at the frame's size) has beyond the
+    working size added back, so that a 4K frame keeps its own fine edges
+    under strokes painted at 480 px (docs/enlarging-4k.jpg; all of it
+    brought the photo's grain back into the painting)."""
+    factor = max(height / image.shape[0], width / image.shape[1])
+    if factor < CRISP_FROM:
+        return resize(image, height, width)
+    enlarged = enlarge_crisp(image, height, width)
+    if frame is not None:
+        enlarged += FRAME_DETAIL * fine_detail(frame, image.shape[0], image.shape[1])[..., None]
+    return enlarged
+
+
+def fine_detail(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The gray frame's detail finer than ``height`` x ``width``: the frame
+    minus its shrunk copy enlarged again."""
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    coarse = cv2.resize(cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA), gray.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    return gray - coarse
+
+
+def enlarge_crisp(image: np.ndarray, height: int, width: int, amount: float = 1.5) -> np.ndarray:
+    """Enlarge a painted frame with its strokes' edges kept sharp.
+
+    Bicubic enlargement spreads an edge over as many pixels as the factor,
+    so a lead line 2 px wide at 480 px is a soft 16 px smear at 3840. Here
+    the enlarged frame is sharpened by ``amount`` times its difference from
+    a blur as wide as one source pixel, and every pixel is then held within
+    the darkest and brightest of its source neighbourhood, so that edges
+    steepen without halos. The blur is taken at the source size and
+    enlarged (cheap at 4K), the bounds at the enlarged size. A guided filter with the frame as guide
+    was measured too: it followed the photo and smoothed the strokes away
+    (scripts/compare_upsampling.py, docs/enlarging-4k.jpg).
+    """
+    size = (width, height)
+    enlarged = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
+    blurred = cv2.resize(cv2.GaussianBlur(image, (0, 0), 0.6), size, interpolation=cv2.INTER_LINEAR)
+    sharpened = cv2.addWeighted(enlarged, 1.0 + amount, blurred, -amount, 0.0)
+    # the bounds: half a source pixel either side, at the enlarged size
+    reach = max(1, round(max(height / image.shape[0], width / image.shape[1]) / 2))
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    np.maximum(sharpened, cv2.erode(enlarged, kernel), out=sharpened)
+    return np.minimum(sharpened, cv2.dilate(enlarged, kernel), out=sharpened)
 
 
 def pad_for_network(image: np.ndarray, multiple: int = SIDE_MULTIPLE) -> np.ndarray:

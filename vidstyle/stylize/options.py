@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import OptionError
 from ..models.feature_transforms import PIXEL_LEVEL
 from .engines import check_engine
+from .frames import LOOK_SIDE, STROKE_SCALES
 from .style_mix import check_strength
 from .styles import DEFAULT_MODEL, check_model
 
@@ -39,7 +40,15 @@ class AnyImageOptions:
 class StylizerOptions:
     device: str = "auto"
     fp16: bool = False  # CUDA only
-    max_size: int | None = None  # long side the network sees; output keeps the input size
+    # Stroke size relative to the frame: the networks work with the long side
+    # at frames.LOOK_SIDE / stroke_scale whatever the frame's size, so a clip
+    # looks the same at every size; 2 paints strokes twice as large.
+    stroke_scale: float = 1.0
+    # True: the networks work at the frame's own size instead (strokes of a
+    # fixed number of pixels, so the look changes with the frame size): for
+    # comparing with a network's own output, and the look before the working size.
+    native_size: bool = False
+    max_size: int | None = None  # a cap on the working long side (speed, memory); strokes grow where it binds
     threads: int | None = None  # CPU threads for the networks (None: every CPU this process may use)
     strength: float = 1.0  # 0: the input unchanged; 1: the plain style
     preserve_color: bool = False  # keep the input's chroma, take luminance from the style
@@ -54,7 +63,17 @@ class StylizerOptions:
     memory_budget: float | None = None
     any_image: AnyImageOptions = AnyImageOptions()  # for style images
 
+    def cap_warning(self) -> str | None:
+        """Says so where ``max_size`` changes the look (the strokes grow)."""
+        side = LOOK_SIDE / self.stroke_scale
+        if self.max_size is None or self.max_size >= side or self.native_size:
+            return None
+        return f"--max-size {self.max_size} is below the working size {side:g}: strokes are {side / self.max_size:.2g}x as large as at --stroke-scale {self.stroke_scale:g}"
+
     def validate(self) -> None:
+        low, high = STROKE_SCALES
+        if not low <= self.stroke_scale <= high:
+            raise OptionError(f"--stroke-scale must be between {low:g} and {high:g}, got {self.stroke_scale:g}")
         if self.max_size is not None and self.max_size < 16:
             raise OptionError(f"--max-size must be at least 16, got {self.max_size}")
         if self.memory_budget is not None and not 0.25 <= self.memory_budget <= 4096:

@@ -29,7 +29,7 @@ from ..models.feature_transforms import PIXEL_LEVEL, paint
 from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
 from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, open_runner
-from .frames import from_network, pad_for_network, processing_size, resize, to_float, to_pixels
+from .frames import from_network, pad_for_network, resize, to_float, to_frame_size, to_pixels, working_size
 from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint, index_graph
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
 from .style_images import StyleImage, load_style_image
@@ -166,7 +166,7 @@ class Stylizer:
         return int(budget * 2**30)
 
     def _frames_fit(self, height: int, width: int, frames: int) -> bool:
-        work_h, work_w = processing_size(height, width, self.options.max_size)
+        work_h, work_w = self.working_size(height, width)
         for network in self.networks:
             architecture = getattr(network, "architecture", None)
             if architecture is not None and plain_network_bytes(architecture, work_h, work_w, frames) > self._budget_bytes():
@@ -189,16 +189,20 @@ class Stylizer:
             return np.stack([self._stylize_frame(frame, 1) for frame in frames])
         return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
 
+    def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) the networks see for frames of this size (frames.py)."""
+        return working_size(height, width, self.options.stroke_scale, self.options.max_size, self.options.native_size)
+
     def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """The frame as float, and as the networks take it (at the working size, padded)."""
         content = to_float(frame)
-        work = processing_size(*frame.shape[:2], self.options.max_size)
+        work = self.working_size(*frame.shape[:2])
         return content, pad_for_network(resize(content, *work)), work
 
     def _finish(self, content: np.ndarray, outputs: list[np.ndarray], work: tuple[int, int], dtype) -> np.ndarray:
         """Network outputs back to a frame: cropped, resized, blended, coloured, rounded."""
         height, width = content.shape[:2]
-        outputs = [resize(from_network(y, *work), height, width) for y in outputs]
+        outputs = [to_frame_size(from_network(y, *work), height, width, content) for y in outputs]
         # Controls apply at full size, so that strength 0 is the input itself.
         y = blend_styles(content, outputs, self.weights, self.options.strength)
         if self.options.preserve_color:
@@ -228,7 +232,7 @@ class Stylizer:
         require_torch(f"frames of {frames.shape[2]}x{frames.shape[1]} within a {self._budget_bytes() / 2**30:g} GiB memory budget (or give --max-size or a larger --memory-budget)")
         from .torch_engine import banded_network
 
-        height, width = processing_size(*frames.shape[1:3], self.options.max_size)
+        height, width = self.working_size(*frames.shape[1:3])
         budget = self._budget_bytes()
         log.info("frames of %dx%d exceed the memory budget; stylizing in bands", width, height)
         self.networks = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -73,6 +74,23 @@ def border_excess(output: np.ndarray, photo: np.ndarray, edge: int = 4, inside: 
         return np.array([side[:edge].mean() - side[near:far].mean() for side in sides])
 
     return float(np.abs(side_contrasts(output) - side_contrasts(photo)).max())
+
+
+def content_kept(output: np.ndarray, photo: np.ndarray, blur: float = 2.0) -> float:
+    """How much of the photo's structure a painted frame keeps: the Pearson
+    correlation of their edge maps (Sobel gradient magnitude of the gray
+    image, blurred by ``blur`` px so that an edge moved by a stroke still
+    counts), -1 to 1. A subject lost under strokes as large as itself
+    scores near 0; a plain photo 1."""
+    if output.shape[:2] != photo.shape[:2]:
+        raise ValueError(f"output {output.shape} and photo {photo.shape} differ in size")
+
+    def edges(rgb: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        magnitude = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+        return cv2.GaussianBlur(magnitude, (0, 0), blur).ravel()
+
+    return float(np.corrcoef(edges(output), edges(photo))[0, 1])
 
 
 def style_loss_of_frames(frames: list[np.ndarray], style_image: str | Path, samples: int = 8, size: int = 384) -> float:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import OptionError
-from ..media.images import resize_long_side, to_array, to_tensor
+from ..media.images import scale_long_side, to_array, to_tensor
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from ..models.feature_transforms import level_statistics, whiten_and_colour
 from ..stylize.devices import resolve_device
@@ -49,7 +49,7 @@ class OptimizeConfig:
     steps: int = 200  # Adam steps at full size
     coarse_steps: int = 150  # Adam steps at half size first (0: none)
     learning_rate: float = 3.0  # on 0-255 pixel values
-    size: int = 512  # long side of the result
+    size: int = 512  # long side it paints at, up or down from the content's, so the look does not depend on the photo's size
     style_size: int | None = None  # long side of the style image; None: same as size
     # start from the photo with the painting's colour mean and covariance
     match_palette: bool = True
@@ -88,11 +88,11 @@ def optimize_image(
 ) -> np.ndarray:
     """Stylize ``content`` (HxWx3 uint8) with ``style``; returns HxWx3 uint8
     with the content's aspect ratio and ``config.size`` on the long side
-    (or the content's own size, if smaller)."""
+    (the caller scales it to the size it wants)."""
     config.validate()
     device = resolve_device(config.device)
     network = load_loss_network(device)
-    photo = to_tensor(resize_long_side(content, config.size)).to(device)
+    photo = to_tensor(scale_long_side(content, config.size)).to(device)
     style_tensor = to_tensor(style).to(device)
     loss = PerceptualLoss(
         network,

@@ -70,6 +70,7 @@ class PreviewOptions:
     precision: str = "auto"
     strength: float = 1.0
     preserve_color: bool = False
+    stroke_scale: float = 1.0  # stroke size relative to the frame (stylize/options.py)
     temporal: str = "flow"  # "flow" or "none"; t toggles it
     headless: bool = False  # no window
     frames: int | None = None  # stop after this many frames
@@ -94,6 +95,7 @@ class PreviewOptions:
             precision=self.precision,
             strength=self.strength,
             preserve_color=self.preserve_color,
+            stroke_scale=self.stroke_scale,
             model=self.model,
         )
 
