@@ -29,7 +29,7 @@ from compare_peer import ROOT, peer_stylize, style_image_of
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.apps.sheet import label
 from vidstyle.media.images import read_image, scale_long_side, write_image
-from vidstyle.stylize.frames import enlarge_crisp, to_frame_size
+from vidstyle.stylize.frames import LOOK_SIDE, enlarge_crisp, to_frame_size
 from vidstyle.stylize.styles import available_styles
 
 WALLPAPERS = Path("/usr/share/wallpapers")
@@ -113,18 +113,19 @@ def busiest_crop(frame: np.ndarray, height: int = 360, width: int = 640) -> tupl
 
 def enlarging(frame: np.ndarray, name: str, box: tuple[int, int]) -> np.ndarray:
     height, width = frame.shape[:2]
-    painted = Stylizer.from_style(name, StylizerOptions(native_size=True))(scale_long_side(frame, 640)).astype(np.float32)
+    painted = Stylizer.from_style(name, StylizerOptions(native_size=True))(scale_long_side(frame, LOOK_SIDE)).astype(np.float32)
     top, left = box
     crop = lambda image: np.clip(image[top : top + 360, left : left + 640], 0, 255).astype(np.uint8)  # noqa: E731
     own = Stylizer.from_style(name, StylizerOptions(native_size=True))(frame[top : top + 360, left : left + 640])
     tiles = [
         label(crop(frame), "the 4K frame, 100%"),
         label(own, f"{name} at 4K itself (old look)"),
-        label(crop(cv2.resize(painted, (width, height), interpolation=cv2.INTER_CUBIC)), "640 px, bicubic"),
-        label(crop(guided_enlarge(painted, frame)), "640 px, guided filter"),
-        label(crop(detail_enlarge(painted, frame)), "640 px, bicubic + frame detail"),
-        label(crop(enlarge_crisp(painted, height, width)), "640 px, enlarge_crisp"),
-        label(crop(to_frame_size(painted, height, width, frame.astype(np.float32))), "640 px, crisp + half the detail (used)"),
+        label(crop(cv2.resize(painted, (width, height), interpolation=cv2.INTER_CUBIC)), f"{LOOK_SIDE} px, bicubic"),
+        label(crop(guided_enlarge(painted, frame)), f"{LOOK_SIDE} px, guided filter"),
+        label(crop(detail_enlarge(painted, frame)), f"{LOOK_SIDE} px, bicubic + frame detail"),
+        label(crop(enlarge_crisp(painted, height, width)), f"{LOOK_SIDE} px, enlarge_crisp"),
+        label(crop(to_frame_size(painted, height, width, frame.astype(np.float32))), f"{LOOK_SIDE} px, crisp + half the detail (used)"),
+        label(cv2.resize(painted, (640, 360), interpolation=cv2.INTER_AREA).astype(np.uint8), "the whole frame as painted"),
     ]
     return np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
 
