@@ -40,7 +40,7 @@ def temporal_cost(stylizer: Stylizer, width: int = 640, height: int = 360, frame
     started = time.perf_counter()
     outputs = [stylizer(frame) for frame in inputs]
     model = (time.perf_counter() - started) / frames
-    tracker, blender = FlowTracker(TemporalOptions()), TemporalBlender(TemporalOptions().strength)
+    tracker, blender = FlowTracker(TemporalOptions()), TemporalBlender.from_options(TemporalOptions())
     started = time.perf_counter()
     for frame, output in zip(inputs, outputs):
         blender(output, tracker(frame))

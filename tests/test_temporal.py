@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,10 @@ import torch
 from vidstyle import stylize_video
 from vidstyle.media.reader import VideoReader
 from vidstyle.media.synthetic import render_scene
+from vidstyle.errors import OptionError
 from vidstyle.temporal.consistency import (
     FlowEstimator,
+    FlowPair,
     FlowTracker,
     TemporalBlender,
     TemporalOptions,
@@ -25,8 +28,6 @@ from vidstyle.temporal.losses import warp_tensor
 def textured(height=96, width=128, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (height // 4, width // 4, 3), dtype=np.uint8)
-    import cv2
-
     return cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), (3, 3), 0)
 
 
@@ -115,8 +116,198 @@ def test_sixteen_bit_frames_take_the_same_flow_and_blend():
     for eight, sixteen in zip(results["8"], results["16"]):
         assert sixteen.dtype == np.uint16
         difference = np.abs(sixteen.astype(int) - eight.astype(int) * 257)
-        assert difference.mean() < 100 and difference.max() <= 2 * 257  # 8-bit rounding, compounded by the recursion
+        # 8-bit rounding (of the blend, then amplified by the detail gain), compounded by the recursion
+        assert difference.mean() < 0.6 * 257 and difference.max() <= 3 * 257
     assert not np.array_equal(results["16"][-1], 65535 - frames[-1].astype(np.uint16) * 257)  # it did blend
+
+
+# A pan with exact, known flow: the "stylized" frames are a texture fixed
+# to the scene (what the network paints the same way every frame) plus a
+# texture of their own (what it paints differently: the flicker).
+PAN = (1.5, 0.5)  # px per frame the content moves left and up; the backward flow
+
+
+def blurred_noise(height, width, seed, grain=2):
+    rng = np.random.default_rng(seed)
+    small = rng.normal(0.0, 1.0, (height // grain, width // grain, 3)).astype(np.float32)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def panning_stylized(frames=16, height=96, width=144, fresh=1.0):
+    """Frame t: the scene texture (world) seen at an offset of t * PAN, plus
+    ``fresh`` times a texture new in every frame; and the exact FlowPair."""
+    world = blurred_noise(height + 40, width + 60, seed=1)
+    out = []
+    for t in range(frames):
+        shift = np.float32([[1, 0, PAN[0] * t], [0, 1, PAN[1] * t]])  # sample world at x + t * PAN
+        scene = cv2.warpAffine(world, shift, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        out.append(np.clip(128 + 30 * scene + 30 * fresh * blurred_noise(height, width, seed=100 + t), 0, 255).astype(np.uint8))
+    flow = np.empty((height, width, 2), np.float32)
+    flow[..., 0], flow[..., 1] = PAN
+    return out, FlowPair(flow, np.ones((height, width), np.float32), cut=False)
+
+
+def laplacian_variance(rgb):
+    return float(cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F).var())
+
+
+def sharpness_kept(outputs, stylized):
+    """Median over frames of var(Laplacian) of the output over the stylized frame's."""
+    return float(np.median([laplacian_variance(o) / laplacian_variance(s) for o, s in zip(outputs[1:], stylized[1:])]))
+
+
+def exact_warping_error(frames, flow, margin=8):
+    """Lai et al.'s warping error along the known flow, inside a margin (where
+    the flow would leave the frame)."""
+    errors = []
+    for previous, current in zip(frames, frames[1:]):
+        warped = warp(previous, flow).astype(np.float32) / 255
+        difference = ((current.astype(np.float32) / 255 - warped) ** 2).sum(-1)
+        errors.append(difference[margin:-margin, margin:-margin].mean())
+    return float(np.mean(errors))
+
+
+def plain_average(stylized, pair, strength=0.7):
+    """out = s * warp(prev) + (1 - s) * stylized: averaging without a detail layer."""
+    outputs = [stylized[0]]
+    for frame in stylized[1:]:
+        blended = strength * warp(outputs[-1], pair.backward).astype(np.float32) + (1 - strength) * frame
+        outputs.append(np.clip(blended + 0.5, 0, 255).astype(np.uint8))
+    return outputs
+
+
+def blend_all(blender, stylized, pair):
+    return [blender(frame, None if t == 0 else pair) for t, frame in enumerate(stylized)]
+
+
+def test_blender_keeps_the_texture_sharp_while_removing_flicker():
+    """On a pan with exact flow whose texture is half new in every frame
+    (half its variance), a plain average keeps a quarter of the per-frame
+    sharpness (averaging, and the warp's interpolation again every frame);
+    the blender keeps at least 0.85 of it and still cuts the flicker (0.15 of
+    per-frame here, where a plain average leaves 0.07)."""
+    stylized, pair = panning_stylized()
+    per_frame = exact_warping_error(stylized, pair.backward)
+    plain = plain_average(stylized, pair)
+    outputs = blend_all(TemporalBlender(0.7), stylized, pair)
+    assert sharpness_kept(plain, stylized) < 0.4  # what the detail layer is for
+    assert sharpness_kept(outputs, stylized) >= 0.85
+    assert exact_warping_error(outputs, pair.backward) < 0.3 * per_frame
+
+
+def test_blender_keeps_a_steady_texture_as_it_is():
+    """A texture that follows the flow exactly (no flicker): a plain average
+    blurs it, each frame through the warp's interpolation again; the blender
+    keeps it at the stylized frame's sharpness and closer to it."""
+    stylized, pair = panning_stylized(fresh=0.0)
+    plain = plain_average(stylized, pair)
+    outputs = blend_all(TemporalBlender(0.7), stylized, pair)
+    inside = (slice(8, -8), slice(8, -8))
+
+    def distance(frames):
+        return np.mean([np.abs(o[inside].astype(int) - s[inside]).mean() for o, s in zip(frames[1:], stylized[1:])])
+
+    assert sharpness_kept(plain, stylized) < 0.5
+    assert sharpness_kept(outputs, stylized) == pytest.approx(1.0, abs=0.1)
+    assert distance(outputs) < 0.8 * distance(plain)
+
+
+def lead_lines(frames=12, height=64, width=160, offset=3):
+    """Dark lines 2 px wide (like mosaic's lead lines at 640 px) on a light
+    texture, fixed to a scene panning 2 px a frame, which the "network" draws
+    ``offset`` px to the left in even frames and to the right in odd ones.
+    Returns the frames, the flow, and per frame where the lines are and
+    where the previous frame had them (2 * offset away)."""
+    pan = 2
+    base = 170 + 25 * blurred_noise(height, width + pan * frames + 8, seed=3)
+    lines = list(range(12, width + pan * frames, 24))
+    stylized, places = [], []
+    for t in range(frames):
+        image = base[:, pan * t : pan * t + width].copy()
+        jitter = offset if t % 2 else -offset
+        drawn = [x - pan * t + jitter for x in lines if 2 * offset + 2 <= x - pan * t + jitter < width - 2 * offset - 4]
+        for x in drawn:
+            image[:, x : x + 2] = 20
+        stylized.append(np.clip(image, 0, 255).astype(np.uint8))
+        places.append((drawn, [x - 2 * jitter for x in drawn]))
+    flow = np.zeros((height, width, 2), np.float32)
+    flow[..., 0] = pan
+    return stylized, FlowPair(flow, np.ones((height, width), np.float32), cut=False), places
+
+
+def line_contrast(frame, places, detail=False):
+    """How much darker than its surroundings the frame is on its lines, and
+    where the previous frame drew them (means over the lines); with
+    ``detail``, in the frame's fine detail (minus a Gaussian blur of 1.5 px):
+    a sharp second line rather than a soft shadow."""
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if detail:
+        gray = gray - cv2.GaussianBlur(gray, (0, 0), 1.5)
+    profile = gray[8:-8].mean(axis=0)
+    background = np.median(profile)
+    drawn, before = places
+    return (np.mean([background - profile[x : x + 2].mean() for x in drawn]), np.mean([background - profile[x : x + 2].mean() for x in before]))
+
+
+def test_lines_drawn_a_few_pixels_off_are_not_doubled():
+    """A plain average shows each misaligned line twice, at lower contrast;
+    the blender shows it once, where the current frame drew it, at nearly
+    its contrast (a soft shadow of the colour layer's average remains)."""
+    stylized, pair, places = lead_lines()
+    plain = plain_average(stylized, pair)
+    outputs = blend_all(TemporalBlender(0.7), stylized, pair)
+    for t in (-2, -1):  # one frame with the lines to the left, one to the right
+        line, ghost = line_contrast(stylized[t], places[t], detail=True)
+        assert ghost < 0.05 * line  # the scene itself: one line
+        plain_line, plain_ghost = line_contrast(plain[t], places[t], detail=True)
+        assert plain_ghost > 0.6 * plain_line  # doubled
+        new_line, new_ghost = line_contrast(outputs[t], places[t], detail=True)
+        assert new_ghost < 0.2 * new_line, (new_line, new_ghost)
+        assert new_line > 0.75 * line
+        assert line_contrast(outputs[t], places[t])[0] > 0.7 * line_contrast(stylized[t], places[t])[0]
+
+
+def test_blender_on_sixteen_bit_frames_keeps_the_detail_and_the_depth():
+    """The same pan at 16 bits, a quarter of an 8-bit level above: the output
+    is uint16, within a level of the 8-bit one on average, as sharp, and
+    keeps detail between the 8-bit levels."""
+    stylized, pair = panning_stylized(frames=8)
+    eight = blend_all(TemporalBlender(0.7), stylized, pair)
+    deep = [frame.astype(np.uint16) * 257 + np.where(frame < 255, 64, 0).astype(np.uint16) for frame in stylized]  # a quarter level off the 8-bit grid
+    sixteen = blend_all(TemporalBlender(0.7), deep, pair)
+    assert all(frame.dtype == np.uint16 for frame in sixteen)
+    difference = np.abs(sixteen[-1].astype(int) - eight[-1].astype(int) * 257)
+    assert difference.mean() < 257 and difference.max() < 5 * 257  # the quarter level, 8-bit rounding amplified by the gain
+    assert (sixteen[-1] % 257 != 0).mean() > 0.9  # not rounded to 8 bits
+    assert sharpness_kept([(f // 257).astype(np.uint8) for f in sixteen], stylized) >= 0.85
+
+
+def test_unreliable_flow_lets_the_stylized_frame_through():
+    stylized, pair = panning_stylized(frames=4)
+    reliable = pair.reliable.copy()
+    reliable[:, :64] = 0.0  # e.g. occluded
+    pair = FlowPair(pair.backward, reliable, cut=False)
+    outputs = blend_all(TemporalBlender(0.7), stylized, pair)
+    assert np.array_equal(outputs[-1][:, :48], stylized[-1][:, :48])  # away from the mask's edge
+    assert not np.array_equal(outputs[-1][:, 80:], stylized[-1][:, 80:])
+
+
+def test_blender_takes_its_options():
+    options = TemporalOptions(strength=0.6, detail_gain=1.5, disagreement=(10.0, 20.0))
+    blender = TemporalBlender.from_options(options)
+    assert (blender.strength, blender.detail_gain, blender.disagreement) == (0.6, 1.5, (10.0, 20.0))
+    assert TemporalBlender(0.7).detail_gain == TemporalOptions().detail_gain  # the call sites' form
+    for bad in (dict(detail_gain=0.5), dict(detail_sigma=0.0), dict(disagreement=(30.0, 20.0))):
+        with pytest.raises(OptionError):
+            TemporalOptions(**bad).validate()
+
+
+def test_flat_frames_pass_without_gain():
+    flat = [np.full((40, 60, 3), v, np.uint8) for v in (100, 104, 108)]
+    flow = np.zeros((40, 60, 2), np.float32)
+    outputs = blend_all(TemporalBlender(0.7), flat, FlowPair(flow, np.ones((40, 60), np.float32), cut=False))
+    assert np.abs(outputs[1].astype(int) - round(0.7 * 100 + 0.3 * 104)).max() <= 1
+    assert np.isfinite(outputs[2]).all() and outputs[2].std() < 0.5
 
 
 def test_frames_smaller_than_the_flow_minimum_are_not_tracked():
@@ -145,8 +336,11 @@ def test_default_run_flickers_less_than_per_frame(make_clip, tiny_style, tmp_pat
     for mode, outputs in stylize_both_ways(clip, tiny_style, tmp_path).items():
         results[mode] = (warping_error(inputs, outputs), np.mean([np.abs(o.astype(int) - i).mean() for i, o in zip(inputs, outputs)]))
     assert results["flow"][0] < 0.6 * results["none"][0], results
-    # the style is not washed out: the change from the input stays within 10%
-    assert results["flow"][1] == pytest.approx(results["none"][1], rel=0.1), results
+    # the style is not washed out: the change from the input does not fall by
+    # more than 10%. It may grow: this network passes the clip's heavy noise
+    # through, and the stabilised output keeps that texture's contrast
+    # (restored detail) without following the noise of each input frame.
+    assert 0.9 * results["none"][1] <= results["flow"][1] <= 1.3 * results["none"][1], results
 
 
 def test_cut_in_a_clip_resets_the_state(make_clip, tiny_style, tmp_path):

@@ -401,7 +401,7 @@ def _run(
     stabilise = temporal.mode == "flow" and stylizer.changes_input
     tracker = FlowTracker(temporal) if stabilise else None
     flow_pool = ThreadPoolExecutor(FLOW_THREADS, "vidstyle-flow") if tracker else None
-    blender = TemporalBlender(temporal.strength) if tracker else None
+    blender = TemporalBlender.from_options(temporal) if tracker else None
     # With timings, these calls add their time to it; without, they are the calls themselves.
     wait_for_flow = _timed(lambda pending: [p.result() for p in pending], timings, "flow")
     blender = _timed(blender, timings, "blend") if blender else None

@@ -45,16 +45,17 @@ class TemporalOptions:
     # for live use, where the second flow costs too much)
     occlusion: str = "consistency"
     photometric_threshold: float = 24.0  # gray levels (0-255)
-    # The blend averages the colour layer but not the detail layer (see
-    # TemporalBlender): averaging two textures that do not match keeps only
-    # part of their contrast (s^2 + (1-s)^2 = 0.58 of the variance at s=0.7),
-    # which made the output soft.
-    detail_sigma: float = 1.5  # px: Gaussian that splits the colour layer from the detail layer
-    detail_gain: float = 2.0  # at most this gain restores the detail contrast that averaging lost (1: none)
-    # gray levels (0-255) of detail-layer difference between the warped previous
-    # output and the stylized frame over which the detail stops being averaged and is
-    # taken from the stylized frame alone: misaligned lines would be doubled
-    disagreement: tuple[float, float] = (24.0, 64.0)
+    # The stabiliser's detail layer (TemporalBlender). Averaging two textures
+    # that do not match keeps only part of their contrast (s^2 + (1-s)^2 of
+    # the variance: 0.58 at s = 0.7), so the detail is averaged only where
+    # the two frames agree, and its contrast is then restored.
+    detail_sigma: float = 1.5  # px: the Gaussian that splits the (averaged) colour layer from the detail layer
+    detail_gain: float = 2.0  # the most the averaged detail is amplified to get the stylized frame's contrast back (1: never)
+    # gray levels (0-255): as the detail of the warped previous output and of
+    # the stylized frame differ from the first to the second, the detail's
+    # weight falls from strength to 0, so that a line drawn a few pixels off
+    # is taken once from the stylized frame instead of averaged into two
+    disagreement: tuple[float, float] = (28.0, 72.0)
 
     def validate(self) -> None:
         if self.mode not in ("flow", "none"):
@@ -158,12 +159,22 @@ def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return grid_x, grid_y
 
 
+@lru_cache(maxsize=4)
+def pixel_coordinates(height: int, width: int) -> np.ndarray:
+    """(x, y) of every pixel, HxWx2 like a flow (cached: warping runs per frame)."""
+    coordinates = np.empty((height, width, 2), np.float32)
+    coordinates[..., 0] = np.arange(width, dtype=np.float32)
+    coordinates[..., 1] = np.arange(height, dtype=np.float32)[:, None]
+    coordinates.flags.writeable = False
+    return coordinates
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward-warp ``image`` (HxWxC, any dtype) by ``flow`` (HxWx2)."""
-    grid_x, grid_y = pixel_grid(*flow.shape[:2])
-    map_x = grid_x + flow[..., 0]
-    map_y = grid_y + flow[..., 1]
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """Backward-warp ``image`` (HxWxC, any dtype) by ``flow`` (HxWx2), bilinear.
+    The coordinates go to OpenCV as one two-channel map: one contiguous add
+    instead of two strided ones."""
+    coordinates = cv2.add(pixel_coordinates(*flow.shape[:2]), flow, dtype=cv2.CV_32F)
+    return cv2.remap(image, coordinates, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def squared_norm(vectors: np.ndarray) -> np.ndarray:
@@ -292,38 +303,54 @@ def _grow(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def detail_lowpass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The Gaussian that splits the colour layer from the detail layer, cut
+    at 2 sigma (7x7 at sigma 1.5: OpenCV's own 3-sigma kernel is several
+    times slower on 8-bit frames)."""
+    size = 2 * round(2 * sigma) + 1
+    return cv2.GaussianBlur(image, (size, size), sigma, borderType=cv2.BORDER_REPLICATE)
+
+
 class TemporalBlender:
     """Blends each stylized frame with the previous output warped along the
-    input's flow, where the flow is reliable; the plain stylized frame
-    passes elsewhere and after cuts. The recursion follows the texture
-    along motion paths, which removes flicker without the ghosting of a
-    plain blend with the previous frame. Frames are uint8 or uint16 and come
-    out the same.
+    input's flow where the flow is reliable; the plain stylized frame passes
+    elsewhere and after cuts. The recursion carries the texture along the
+    motion, which removes flicker without the ghosting of a plain blend with
+    the previous frame. Frames are uint8 or uint16 and come out the same.
 
     A plain average, s * warp(prev) + (1 - s) * stylized, keeps only part of
-    the contrast of a texture that the two frames do not share (s^2 +
-    (1 - s)^2 of its variance: 0.58 at s = 0.7), and doubles lines that the
-    network drew a few pixels off from where the flow puts them. So the
-    frames are split (Gaussian, ``detail_sigma``) into a colour layer and a
-    detail layer:
+    the contrast of the texture that the two frames do not share (s^2 +
+    (1 - s)^2 of its variance, 0.58 at s = 0.7; the warp's interpolation
+    blurs what they do share), and it doubles a line that the network drew
+    a few pixels away from where the flow puts it. So each frame is split
+    (``detail_lowpass``) into a colour layer and a detail layer, and:
 
     - the colour layer is averaged with weight s = strength * reliable;
-    - the detail layer is averaged with s * agreement, where agreement falls
-      from 1 to 0 as the detail of the two frames (gray, dilated over a few
-      pixels, at a quarter of the size) differs by ``disagreement`` levels:
-      a line the previous output has and the stylized frame has elsewhere
-      is taken from the stylized frame alone instead of being doubled;
-    - the averaged detail is scaled by a local gain (at most ``detail_gain``)
-      that gives it back the Laplacian energy of the stylized frame's detail
-      (measured on gray over ~4 px windows), which averaging took.
+    - the detail layer with s * agreement, where the agreement falls from 1
+      to 0 as the two frames' detail (gray, its largest difference over
+      SPREAD pixels, at 1/MAP_SCALE of the size) differs by
+      ``disagreement`` levels: a line that the previous output has here and
+      the stylized frame a few pixels away comes from the stylized frame
+      alone, once, instead of twice at lower contrast;
+    - the averaged detail is scaled by a local gain, from 1 to
+      ``detail_gain``, that gives it RESTORE of the Laplacian energy (on
+      gray, over windows of ~6 px) of the stylized frame's detail: the
+      contrast that averaging took. The texture stays the averaged one,
+      steady along the motion, at nearly the contrast of a single frame.
 
-    The colour and gain maps are computed on gray images and at reduced
-    size; the colour frame itself goes through a linear warp, two per-pixel
-    blends and one blur (see ``__call__``).
+    The weights and gains come from gray images and are kept at 1/MAP_SCALE
+    of the size; the colour frame goes through the warp, two per-pixel
+    blends, one blur and, where the detail weight fell, a correction of the
+    colour layer computed at 1/MAP_SCALE of the size.
     """
 
-    # the agreement and gain maps are computed at 1/MAP_SCALE of the frame size
-    MAP_SCALE = 4
+    MAP_SCALE = 4  # agreement and gain maps at 1/4 of the frame size: they are smooth
+    SPREAD = 5  # px: a misaligned line counts as disagreement across this width
+    ENERGY_SIGMA = 1.5  # px of the small maps (6 px of the frame): the window the detail energy is measured over
+    # Fraction of the stylized frame's detail energy that the gain restores.
+    # The amplified detail also carries the flow's misregistration, so the
+    # last tenth costs more steadiness (warping error) than it gives sharpness.
+    RESTORE = 0.9
 
     def __init__(
         self,
@@ -353,67 +380,62 @@ class TemporalBlender:
                 self.resets += 1
             self._previous = stylized
             return stylized
-        out = self._blend(stylized, warp(self._previous, pair.backward), pair.reliable)
+        reliable = np.asarray(pair.reliable, np.float32)
+        out = self._blend(stylized, warp(self._previous, pair.backward), reliable)
         self._previous = out
         return out
 
     def _blend(self, stylized: np.ndarray, warped: np.ndarray, reliable: np.ndarray) -> np.ndarray:
         height, width = stylized.shape[:2]
-        level = np.iinfo(stylized.dtype).max / 255.0  # one 8-bit gray level in this dtype
+        level = np.iinfo(stylized.dtype).max / 255.0  # one 8-bit level in this dtype
         scale, sigma = self.MAP_SCALE, self.detail_sigma
+        depth = cv2.CV_8U if stylized.dtype == np.uint8 else cv2.CV_16U
 
-        # detail layers on gray (float32): the stylized frame's, and how the warped one differs
-        gray = np.float32(cv2.cvtColor(stylized, cv2.COLOR_RGB2GRAY))
-        difference = cv2.subtract(np.float32(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)), gray)
-        detail = cv2.subtract(gray, cv2.GaussianBlur(gray, (0, 0), sigma))
-        detail_difference = cv2.subtract(difference, cv2.GaussianBlur(difference, (0, 0), sigma))
+        # gray detail (float32) of the stylized frame, and how the warped frame's differs from it
+        gray = cv2.cvtColor(stylized, cv2.COLOR_RGB2GRAY)
+        detail = cv2.subtract(gray, detail_lowpass(gray, sigma), dtype=cv2.CV_32F)
+        difference = cv2.subtract(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), gray, dtype=cv2.CV_32F)
+        detail_difference = cv2.subtract(difference, detail_lowpass(difference, sigma))
 
-        # agreement of the two detail layers, at a quarter of the size: the
-        # dilation lets a thin misaligned line count over its whole neighbourhood
+        # agreement of the two detail layers (small maps); the dilation
+        # makes a thin misaligned line count across its neighbourhood
         low, high = self.disagreement[0] * level, self.disagreement[1] * level
-        spread = cv2.dilate(np.abs(detail_difference), np.ones((5, 5), np.uint8))
-        mismatch = cv2.GaussianBlur(_shrink(spread, scale), (0, 0), 0.5)
+        mismatch = cv2.dilate(cv2.absdiff(detail_difference, 0.0), np.ones((self.SPREAD, self.SPREAD), np.uint8))
+        mismatch = cv2.GaussianBlur(_shrink(mismatch, scale), (0, 0), 0.5)
         agreement_small = np.clip((high - mismatch) * (1.0 / (high - low)), 0.0, 1.0)
         reliable_small = _shrink(reliable, scale)
+        detail_weight = cv2.multiply(reliable, _grow(agreement_small, height, width), scale=self.strength)
 
-        weight = self.strength * reliable  # the colour layer's
-        detail_weight = weight * _grow(agreement_small, height, width)
-
-        # gain giving the averaged detail the Laplacian energy of the stylized frame's
+        # gain giving the averaged detail the local Laplacian energy of the stylized frame's
         def energy(image: np.ndarray) -> np.ndarray:
             laplacian = cv2.Laplacian(image, cv2.CV_32F)
-            return cv2.GaussianBlur(_shrink(cv2.multiply(laplacian, laplacian), scale), (0, 0), 0.75)
+            return cv2.GaussianBlur(_shrink(cv2.multiply(laplacian, laplacian), scale), (0, 0), self.ENERGY_SIGMA)
 
         averaged_detail = cv2.add(detail, cv2.multiply(detail_weight, detail_difference))
-        floor = level * level  # keeps flat areas (no detail to restore) at gain 1
-        gain = np.sqrt((energy(detail) + floor) / (energy(averaged_detail) + floor))
+        floor = level * level  # flat areas (nothing to restore) stay at gain 1
+        gain = np.sqrt((self.RESTORE * energy(detail) + floor) / (energy(averaged_detail) + floor))
         amount = _grow((np.clip(gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
 
-        # colour: both layers averaged with the detail weight, the detail
-        # scaled by 1 + amount (out = blend + amount * (blend - blur(blend)))
+        # colour: both layers averaged with the detail weight, then the detail
+        # scaled by 1 + amount: blend + amount * (blend - lowpass(blend))
         if stylized.dtype == np.uint8:
-            blend = cv2.blendLinear(warped, stylized, detail_weight, 1.0 - detail_weight)
+            blend = cv2.blendLinear(warped, stylized, detail_weight, cv2.subtract(1.0, detail_weight))
         else:  # uint16, which blendLinear does not take
-            blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, 1.0 - detail_weight)
-        out = cv2.blendLinear(blend, cv2.GaussianBlur(blend, (0, 0), sigma), 1.0 + amount, -amount)
+            blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, cv2.subtract(1.0, detail_weight))
+        out = cv2.blendLinear(blend, detail_lowpass(blend, sigma), cv2.add(amount, 1.0), cv2.multiply(amount, -1.0))
 
-        # ...then where the detail weight fell below the colour weight, the
-        # colour layer's missing share of the average, (weight - detail weight)
-        # * blur(warped - stylized), at half size: it is smooth
-        missing_small = reliable_small * self.strength * (1.0 - agreement_small)
-        if float(missing_small.max()) > 1e-3:
-            half = (max(1, round(width / 2)), max(1, round(height / 2)))
-            colour_difference = cv2.subtract(
-                np.float32(cv2.resize(warped, half, interpolation=cv2.INTER_AREA)),
-                np.float32(cv2.resize(stylized, half, interpolation=cv2.INTER_AREA)),
-            )
-            colour_difference = cv2.GaussianBlur(colour_difference, (0, 0), sigma / 2)
-            missing = cv2.resize(missing_small, half, interpolation=cv2.INTER_LINEAR)
-            correction = _grow(colour_difference * missing[..., None], height, width)
-            return cv2.add(out, correction, dtype=cv2.CV_8U if stylized.dtype == np.uint8 else cv2.CV_16U)
-        if stylized.dtype == np.uint8:
-            return out
-        return cv2.add(out, 0.0, dtype=cv2.CV_16U)  # rounds and saturates
+        # where the detail weight fell below the colour layer's, the colour
+        # layer's missing share of the average: (strength * reliable - detail
+        # weight) * lowpass(warped - stylized), smooth, so from small maps
+        missing_small = reliable_small * (self.strength * (1.0 - agreement_small))
+        if float(missing_small.max()) < 1e-3:  # the detail agreed everywhere
+            return out if depth == cv2.CV_8U else cv2.add(out, 0.0, dtype=depth)  # rounds and saturates
+        small = missing_small.shape[::-1]
+        colour_difference = cv2.subtract(
+            cv2.resize(warped, small, interpolation=cv2.INTER_AREA), cv2.resize(stylized, small, interpolation=cv2.INTER_AREA), dtype=cv2.CV_32F
+        )
+        colour_difference = cv2.GaussianBlur(colour_difference, (0, 0), max(0.1, sigma / scale))
+        return cv2.add(out, _grow(colour_difference * missing_small[..., None], height, width), dtype=depth)
 
 
 def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: TemporalOptions = TemporalOptions()) -> float:

@@ -191,7 +191,7 @@ class PreviewSession:
         self._stylizers: dict[str, Stylizer] = {}
         self._load(self.style)  # an unknown style fails before the camera opens
         self._tracker = FlowTracker(LIVE_TEMPORAL)
-        self._blender = TemporalBlender(LIVE_TEMPORAL.strength)
+        self._blender = TemporalBlender.from_options(LIVE_TEMPORAL)
         # optical flow runs beside the network on the same frame, as in `run`
         self._flow_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidstyle-flow")
         self.recorder: Recorder | None = None
