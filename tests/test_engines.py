@@ -275,14 +275,15 @@ def test_frames_over_the_memory_budget_go_one_at_a_time_then_in_bands(frames, mo
         assert np.array_equal(one_fits(frames[:2]), whole)
         assert type(one_fits.networks[0]).__name__ == "GraphNetwork"  # one at a time, still the graph
     assert stylizer_module.plain_network_bytes is real
-    options = StylizerOptions(memory_budget=0.25, engine="onnxruntime")
+    # at the frame's own size: the working size (480 px) would fit any budget
+    options = StylizerOptions(memory_budget=0.25, engine="onnxruntime", native_size=True)
     stylizer = Stylizer.from_style("mosaic", options)
     assert stylizer.concurrent_batches(2160, 3840, batch=4) == 1
     large = np.ascontiguousarray(np.tile(frames[:2], (1, 3, 2, 1)))  # two 810x960 frames, over 0.25 GiB
     got = stylizer(large)
     assert type(stylizer.networks[0]).__name__ == "TorchNetwork"  # went to the exact bands
     assert stylizer.engine.engine == "torch"  # and says so
-    whole = Stylizer.from_style("mosaic", ORT)(large)
+    whole = Stylizer.from_style("mosaic", StylizerOptions(engine="onnxruntime", native_size=True))(large)
     assert _levels(got, whole) < 0.05
 
 
