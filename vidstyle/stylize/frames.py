@@ -106,9 +106,10 @@ def enlarge_crisp(image: np.ndarray, height: int, width: int, amount: float = 1.
     a blur as wide as one source pixel, and every pixel is then held within
     the darkest and brightest of its source neighbourhood, so that edges
     steepen without halos. The blur is taken at the source size and
-    enlarged (cheap at 4K), the bounds at the enlarged size. A guided filter with the frame as guide
-    was measured too: it followed the photo and smoothed the strokes away
-    (scripts/compare_upsampling.py, docs/enlarging-4k.jpg).
+    enlarged (cheap at 4K), the bounds at the enlarged size. A guided
+    filter with the frame as guide was measured too: it followed the photo
+    and smoothed the strokes away (scripts/compare_sizes.py,
+    docs/enlarging-4k.jpg).
     """
     size = (width, height)
     enlarged = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
