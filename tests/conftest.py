@@ -14,7 +14,6 @@ from vidstyle.media.synthetic import ClipSpec, write_clip
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, save_checkpoint
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,14 +23,6 @@ def isolated_home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VIDSTYLE_HOME", str(tmp_path_factory.mktemp("vidstyle-home")))
         yield
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    """../shared beside the project (photos and clips that are not ours to ship)."""
-    if not SHARED.is_dir():
-        raise RuntimeError(f"these tests need the shared material at {SHARED}")
-    return SHARED
 
 
 @pytest.fixture(scope="session")

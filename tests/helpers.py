@@ -1,9 +1,12 @@
-"""Measurements shared by the tests: what a video file actually contains,
-and what a failed command printed."""
+"""Measurements shared by the tests (what a video file actually contains,
+what a failed command printed) and the real photographs they use."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
+import numpy as np
 
 from vidstyle.media.reader import VideoReader
 
@@ -28,3 +31,21 @@ def one_line_error(result) -> str:
     assert len(lines) == 1, result.err
     assert "Traceback" not in result.err
     return lines[0]
+
+
+# Real photographs the project ships (samples/README.md), for tests that need
+# real content rather than a drawn scene.
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+FLOWER = SAMPLES / "flower.jpg"  # 480x361, a flower filling the frame
+LANDSCAPE = SAMPLES / "landscape.mp4"  # 480x270, 72 frames: a camera move over a photo of dunes
+
+
+def landscape_frames(count: int | None = None) -> list[np.ndarray]:
+    """The first ``count`` frames of samples/landscape.mp4 (all: None), RGB uint8."""
+    frames = []
+    with VideoReader(LANDSCAPE) as reader:
+        for frame in reader:
+            frames.append(frame.rgb)
+            if count and len(frames) == count:
+                break
+    return frames

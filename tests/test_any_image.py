@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import one_line_error
+from helpers import FLOWER, landscape_frames, one_line_error
 from vidstyle import Stylizer
 from vidstyle.errors import OptionError
 from vidstyle.media.images import read_image, resize_long_side, write_image
@@ -50,8 +50,8 @@ def painting_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def photo(shared) -> np.ndarray:
-    return resize_long_side(read_image(shared / "content" / "golden_gate.jpg"), 320)
+def photo() -> np.ndarray:
+    return resize_long_side(read_image(FLOWER), 320)
 
 
 def structure(image: np.ndarray) -> np.ndarray:
@@ -102,13 +102,13 @@ def test_the_folded_decoder_step_draws_the_same_image():
     assert (folded - trained).abs().max() < 8  # the outermost pixels: edge padding, not reflection
 
 
-def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo, shared):
+def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo):
     painting = read_image(painting_file)
     out = Stylizer.from_style(str(painting_file))(photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
     before, after = palette_distance(photo, painting), palette_distance(out, painting)
     assert after < 0.85 * before, (before, after)
-    other = resize_long_side(read_image(shared / "content" / "tubingen.jpg"), 320)[: photo.shape[0], : photo.shape[1]]
+    other = landscape_frames(1)[0]
     kept, unrelated = correlation(out, photo), correlation(out, cv2.resize(other, photo.shape[1::-1]))
     assert kept > 0.35 and kept > unrelated + 0.2, (kept, unrelated)
 
@@ -329,14 +329,14 @@ def test_batch_paints_with_pictures_named_relative_to_the_job(cli, make_clip, pa
     assert "2 to render, 0 up to date" in cli("batch", str(job), "--dry-run").out
 
 
-def test_the_stabiliser_holds_a_picture_style_under_half_the_flicker(make_clip, painting_file, shared, tmp_path):
+def test_the_stabiliser_holds_a_picture_style_under_half_the_flicker(make_clip, painting_file, tmp_path):
     """A camera move over a real photo, with sensor noise: the default
     output's warping error at most half of plain per-frame output's."""
     from test_temporal import stylize_both_ways
     from vidstyle.temporal.metrics import warping_error
 
     clip = make_clip("move.mkv", codec="ffv1", width=160, height=96, frames=10, noise=2.0,
-                     photo=str(shared / "content" / "tubingen.jpg"))
+                     photo=str(FLOWER))
     with VideoReader(clip) as source:
         inputs = [frame.rgb for frame in source]
     outputs = stylize_both_ways(clip, painting_file, tmp_path)

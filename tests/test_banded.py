@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import FLOWER, landscape_frames
 from vidstyle.errors import OptionError
 from vidstyle.media.images import read_image, to_tensor
 from vidstyle.models import TransformerConfig, TransformerNet
@@ -50,9 +51,9 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def photo(shared) -> torch.Tensor:
+def photo() -> torch.Tensor:
     """tubingen.jpg at 150x199 (odd width), as a (1, 3, H, W) batch."""
-    rgb = cv2.resize(read_image(shared / "content" / "tubingen.jpg"), (199, 150), interpolation=cv2.INTER_AREA)
+    rgb = cv2.resize(read_image(FLOWER), (199, 150), interpolation=cv2.INTER_AREA)
     return to_tensor(rgb)[None]
 
 
@@ -167,14 +168,14 @@ def test_the_plain_estimate_grows_with_pixels_width_and_batch():
     assert banded_peak_bytes(FULL, 2160, 3840, band_rows_for_budget(FULL, 2160, 3840, 3 * GIB)) <= 3 * GIB
 
 
-def test_the_stylizer_goes_to_bands_over_its_memory_budget(monkeypatch, shared):
+def test_the_stylizer_goes_to_bands_over_its_memory_budget(monkeypatch):
     """A frame too large for the budget whole goes through bands, with the
     result of the whole-frame network."""
     from vidstyle import Stylizer, StylizerOptions
     from vidstyle.media.images import resize_long_side
     from vidstyle.stylize import banded
 
-    photo = resize_long_side(read_image(shared / "content" / "tubingen.jpg"), 240)
+    photo = resize_long_side(read_image(FLOWER), 240)
     frames = np.stack([photo, photo[::-1].copy()])
     want = Stylizer.from_style("mosaic", StylizerOptions(model="fast", precision="f32"))(frames)
     tight = Stylizer.from_style("mosaic", StylizerOptions(model="fast", memory_budget=0.25))
@@ -189,11 +190,11 @@ def test_the_stylizer_goes_to_bands_over_its_memory_budget(monkeypatch, shared):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
 
 
-def test_a_batch_too_large_for_the_budget_goes_in_parts_that_fit(monkeypatch, shared):
+def test_a_batch_too_large_for_the_budget_goes_in_parts_that_fit(monkeypatch):
     from vidstyle import Stylizer, StylizerOptions
     from vidstyle.media.images import resize_long_side
 
-    photo = resize_long_side(read_image(shared / "content" / "golden_gate.jpg"), 96)
+    photo = resize_long_side(landscape_frames(1)[0], 96)
     frames = np.stack([photo, photo[::-1].copy(), photo[:, ::-1].copy(), photo])
     stylizer = Stylizer.from_style("mosaic", StylizerOptions(model="fast", engine="torch"))
     want = stylizer(frames)

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import LANDSCAPE
 from vidstyle import RunOptions, stylize_video
 from vidstyle.apps.pipeline import StageTimes, _timed, _timed_iter
 
 STAGES = ("decode", "flow", "network", "idle", "blend", "encode")
 
 
-def test_a_run_fills_in_every_stage(shared, tiny_style, tmp_path):
+def test_a_run_fills_in_every_stage(tiny_style, tmp_path):
     timings = StageTimes()
     options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", batch_size=2, max_frames=6, quiet=True)
-    result = stylize_video(shared / "clips" / "bikes.mp4", tmp_path / "out.mp4", options=options, timings=timings)
+    result = stylize_video(LANDSCAPE, tmp_path / "out.mp4", options=options, timings=timings)
 
     assert result.frames == timings.frames == 6
     assert timings.wall == pytest.approx(result.seconds, rel=0.05)
@@ -27,12 +28,12 @@ def test_a_run_fills_in_every_stage(shared, tiny_style, tmp_path):
     assert timings.blend + timings.encode <= timings.wall  # the encoding thread, and the writer's close after it
 
 
-def test_one_object_adds_up_several_runs(shared, tiny_style, tmp_path):
+def test_one_object_adds_up_several_runs(tiny_style, tmp_path):
     timings = StageTimes()
     options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", max_frames=3, quiet=True)
-    first = stylize_video(shared / "clips" / "bikes.mp4", tmp_path / "a.mp4", options=options, timings=timings)
+    first = stylize_video(LANDSCAPE, tmp_path / "a.mp4", options=options, timings=timings)
     network_after_first = timings.network
-    second = stylize_video(shared / "clips" / "bikes.mp4", tmp_path / "b.mp4", options=options, timings=timings)
+    second = stylize_video(LANDSCAPE, tmp_path / "b.mp4", options=options, timings=timings)
     assert timings.frames == 6
     assert timings.network > network_after_first
     assert timings.wall == pytest.approx(first.seconds + second.seconds, rel=0.05)
