@@ -15,43 +15,45 @@ frame 45 of benchmarks/footage.py's volna-kite clip at 640x360 (a video frame
 with a moving object).
 
 docs/image-vs-residual-output.jpg is --style udnie with two --candidate
-folders: udnie's session-7 recipe (style image at 768 px) with the residual
-output and with the image output, each trained from scratch for 1000 steps
+folders: udnie's recipe with the style image at 768 px
+(configs/train/udnie.toml at commit 3fbd688) with the residual output and
+with the image output, each trained from scratch for 1000 steps
 (--steps 1000), on the Autumn wallpaper, that video frame and
-/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg. The residual recipe is
-configs/train/udnie.toml at commit 3fbd688.
+/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg.
 
 docs/image-output-style-size.jpg is --style udnie --tile 280 with the image
 output network (6673 steps, style image at 768 px) and the same network after
 800 more steps with the style image at 512 px (configs/train/udnie.toml,
---init-weights; the udnie shipped since session 8), on the Autumn wallpaper,
-that video frame and /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
+--init-weights; the first two runs of the shipped udnie), on the Autumn
+wallpaper, that video frame and /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg.
 
-docs/content-and-borders.jpg (session 10) is --style udnie --row-per-photo
---tile 300 on golden_gate.jpg and the Altai (5120x2880) and Kite (2560x1600)
-wallpapers, with candidates each given 400 steps from the session-8 udnie
-(configs/train/udnie.toml at commit e470076 plus, in turn, border_pad 16;
-content_weight 3 at block3 and block5; content_salience 1), beside the
-session-8 network and the one shipped in session 10 (800 steps from the
-session-8 state with all three; vidstyle/styles/udnie.pth at commit 37ce30c,
-replaced in session 11). docs/content-weight-mosaic.jpg is --style mosaic
---row-per-photo with the shipped mosaic (content weight 1) beside the same
+docs/content-and-borders.jpg is --style udnie --row-per-photo --tile 300 on
+golden_gate.jpg and the Altai (5120x2880) and Kite (2560x1600) wallpapers,
+with candidates each given 400 steps from the image-output udnie before any
+of these terms (vidstyle/styles/udnie.pth and configs/train/udnie.toml at
+commit e470076, plus, in turn, border_pad 16; content_weight 3 at block3 and
+block5; content_salience 1), beside that network and the one given 800 steps
+from its state with all three (vidstyle/styles/udnie.pth at commit 37ce30c;
+the shipped udnie went on at content weight 1).
+
+docs/content-weight-mosaic.jpg is --style mosaic --row-per-photo with the shipped mosaic (content weight 1) beside the same
 refit at content weight 3 on block3 and block5, on golden_gate.jpg and
 /usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg.
 
-docs/content-weight-udnie.jpg (session 11) is --style udnie --row-per-photo
---tile 300 with the session-10 udnie (content weight 3 at block3 and block5,
-vidstyle/styles/udnie.pth at commit 37ce30c) as the candidate, beside the
+docs/content-weight-udnie.jpg is --style udnie --row-per-photo
+--tile 300 with udnie at content weight 3 at block3 and block5
+(vidstyle/styles/udnie.pth at commit 37ce30c) as the candidate, beside the
 shipped one (800 more steps from it at content weight 1, block3 alone), on
 golden_gate.jpg, tubingen.jpg, the Autumn wallpaper and the Fossa background.
-docs/candy-more-steps.jpg (session 11) is --style candy --row-per-photo --tile
-300 with the session-10 candy (vidstyle/styles/candy.pth at 37ce30c) as the
-candidate, beside the shipped one (800 more steps of the same recipe), on
+docs/candy-more-steps.jpg is --style candy --row-per-photo --tile 300 with
+candy 800 steps short of the shipped one (vidstyle/styles/candy.pth at
+37ce30c) as the candidate, beside the shipped one (800 more steps of the
+same recipe), on
 golden_gate.jpg, tubingen.jpg, the Fossa background and .work/volna-kite45.png
 (frame 45 of benchmarks/footage.py's volna-kite clip at 640x360).
-docs/held-out-udnie-candy.jpg (session 11) is --style udnie --style candy
---row-per-photo --tile 300 with the session-10 networks as the candidate, on
-images neither change was judged on: the SafeLanding wallpaper
+docs/held-out-udnie-candy.jpg is --style udnie --style candy
+--row-per-photo --tile 300 with those two earlier networks (at 37ce30c) as
+the candidate, on images neither change was judged on: the SafeLanding wallpaper
 (5120x2880.jpg), /usr/share/backgrounds/umang_by_Abhishek_Mudgal.jpg, frame
 50 of footage.py's tubingen-flower clip and frame 30 of its goldengate-kite
 clip (640x360, saved as PNG first).

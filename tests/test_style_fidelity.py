@@ -90,9 +90,9 @@ def test_the_stored_palettes_are_the_measure_of_the_tests():
     assert set(PALETTES.files) == set(BUNDLED)
 
 
-# Before the loss saw reflected borders (session 10) every bundled network
-# drew a band of 20-50 levels along the top or left edge of one of these
-# photos at 384 px; the refitted ones stay at 4-17 (docs/content-and-borders.jpg).
+# Trained without reflected borders in the loss, every bundled network drew a
+# band of 20-50 levels along the top or left edge of one of these photos at
+# 384 px; trained with them, the networks stay at 4-17 (docs/content-and-borders.jpg).
 MAX_BORDER_EXCESS = 20.0
 
 

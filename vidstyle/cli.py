@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -28,6 +29,26 @@ app = typer.Typer(
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+
+
+class _Command(typer.core.TyperCommand):
+    """Typer writes a required argument as ``{INPUT}`` in the usage line,
+    which reads like a Python set: plain ``INPUT`` instead."""
+
+    def collect_usage_pieces(self, ctx: typer._click.Context) -> list[str]:
+        return [re.sub(r"^\{([^{}]*)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug",
+        help="Show the full traceback of an error instead of one line; works anywhere on the command line (or VIDSTYLE_DEBUG=1).",
+    ),
+) -> None:
+    # main() takes --debug out of the arguments wherever it stands; this
+    # option only puts it in the help.
+    pass
 
 
 STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
@@ -59,6 +80,15 @@ def _check_json_output(as_json: bool, output: Optional[Path]) -> None:
         _fail("--json prints the report on stdout, so the output cannot be '-': give a file name")
 
 
+def _refuse_still_image(input: Path) -> None:
+    """``vidstyle run photo.jpg`` would write a one-frame video: point to ``image``."""
+    from .media.images import IMAGE_EXTENSIONS
+    from .media.sequences import is_image_sequence
+
+    if input.suffix.lower() in IMAGE_EXTENSIONS and not is_image_sequence(input) and input.is_file():
+        _fail(f"{input} is a still image; run stylizes video: use vidstyle image {input} -o OUT.png")
+
+
 @contextlib.contextmanager
 def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
     """Turn Ctrl-C into exit status 130 with a line saying what was kept."""
@@ -69,9 +99,9 @@ def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Stylize a video, keeping its size, timing and audio.")
 def run(
-    input: Path = typer.Argument(..., help="Video to stylize (anything FFmpeg reads)."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="Video to stylize (anything FFmpeg reads)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input]."),
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " [default: mosaic]."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
@@ -95,7 +125,7 @@ def run(
     audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Only the first N frames (a quick preview); audio is cut to match."),
     frame_rate: Optional[str] = typer.Option(None, "--frame-rate", help="Frame rate of an image-sequence input: 24, 23.976 or 24000/1001 [default: 24]."),
-    temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none: plain per-frame [default: flow]."),
+    temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none (or off): plain per-frame [default: flow]."),
     temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
     flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
@@ -106,6 +136,7 @@ def run(
     from .stylize.style_mix import with_style_image
 
     _check_json_output(as_json, output)
+    _refuse_still_image(input)
     options = RunOptions.load(
         config,
         style=with_style_image(style, style_image),
@@ -139,13 +170,15 @@ def run(
         typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
     for message in result.warnings:
         typer.echo(f"warning: {message}", err=True)
+    if options.fp16 and not result.device.startswith("cuda"):
+        typer.echo("warning: --fp16 applies on CUDA only; ignored on the CPU", err=True)
     if as_json:
         _print_json(result.to_dict())
     elif not options.quiet:
         typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device}, {result.engine})", err=True)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="List the available styles.")
 def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List the available styles, one per line: name, origin, models, file."""
     from .stylize.styles import available_styles, style_dirs
@@ -172,22 +205,22 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
         typer.echo(f"{entry.name:<{width}}  {entry.origin:<7}  {models:<18}  {entry.path}")
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Stylize one still image.")
 def image(
-    input: Path = typer.Argument(..., help="Image to stylize."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " (fast method)."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP + " Required by the optimize method."),
     method: str = typer.Option("fast", "--method", help="fast: the style network (or the style image's feature transform); optimize: Gatys et al. optimisation."),
-    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP),
+    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP, show_default=False),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
     steps: Optional[int] = typer.Option(None, "--steps", help="Adam steps at full size (optimize) [default: 200]."),
     size: Optional[int] = typer.Option(None, "--size", help="Long side of the output, larger or smaller than the input; the look stays the same [default: the input's]."),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP),
-    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
+    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP, show_default=False),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP, show_default=False),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -272,20 +305,20 @@ def image(
         typer.echo(f"wrote {output}", err=True)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Stylize a camera, stream or file live in a window.")
 def preview(
     source: str = typer.Option("0", "--source", help="Camera index (0, 1...), /dev/videoN, video file or stream URL."),
     style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + "; n/p switch to the others [default: mosaic]."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
-    model: str = typer.Option("balanced", "--model", help=MODEL_HELP),
+    model: str = typer.Option("balanced", "--model", help=MODEL_HELP, show_default=False),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP),
-    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
-    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1."),
+    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP, show_default=False),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP, show_default=False),
+    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1.", show_default=False),
     preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
-    temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none: plain per-frame (t toggles)."),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
+    temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none (or off): plain per-frame (t toggles)."),
     headless: bool = typer.Option(False, "--headless", help="No window; print one summary line on stdout."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Stop after N frames [default: at q, Esc or the end of the source]."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record the stylized video to FILE (.mp4, .mkv...) from the start."),
@@ -323,15 +356,15 @@ def preview(
     typer.echo(stats.summary())
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Render one picture in every available style.")
 def sheet(
-    input: Path = typer.Argument(..., help="Picture to show in every style."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="Picture to show in every style."),
     output: Path = typer.Option(Path("sheet.png"), "-o", "--output", help="Sheet image to write."),
     tile: int = typer.Option(320, "--tile", help="Long side of each tile, in pixels."),
     columns: Optional[int] = typer.Option(None, "--columns", help="Tiles per row [default: a square-ish grid]."),
-    styles: Optional[list[str]] = typer.Option(None, "--style", help="Only these styles (repeatable) [default: all]."),
-    style_images: Optional[list[str]] = typer.Option(None, "--style-image", help="Also these pictures as styles (repeatable)."),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP),
+    styles: Optional[list[str]] = typer.Option(None, "--style", metavar="STYLE", help="Only these styles (repeatable) [default: all]."),
+    style_images: Optional[list[str]] = typer.Option(None, "--style-image", metavar="FILE", help="Also these pictures as styles (repeatable)."),
+    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -367,9 +400,9 @@ def sheet(
         typer.echo(f"wrote {output} ({len(result.labels) - 1} styles)", err=True)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Render many clips in many styles from a job file.")
 def batch(
-    job: Path = typer.Argument(..., help="Job file (TOML): output_dir, [defaults], [[items]] with input and styles."),
+    job: Path = typer.Argument(..., metavar="JOB", help="Job file (TOML): output_dir, [defaults], [[items]] with input and styles."),
     workers: int = typer.Option(1, "--workers", help="Tasks at a time on this machine."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run tasks on a Ray cluster: its address, or auto."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the tasks and whether each is up to date; render nothing."),
@@ -398,13 +431,13 @@ def batch(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Train a fast style network from a style image.")
 def train(
-    style_image: Optional[Path] = typer.Argument(None, help="Style image to learn (or set style_image in --config)."),
+    style_image: Optional[Path] = typer.Argument(None, metavar="STYLE_IMAGE", help="Style image to learn (or set style_image in --config)."),
     name: Optional[str] = typer.Option(None, "--name", help="Style name [default: the image's file name]."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil this style network (name or checkpoint) into a smaller one instead of learning from an image."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint to write [default: NAME.pth]."),
-    content: Optional[list[Path]] = typer.Option(None, "--content", help="Content image folder or video; repeatable."),
+    content: Optional[list[Path]] = typer.Option(None, "--content", metavar="PATH", help="Content image folder or video; repeatable."),
     steps: Optional[int] = typer.Option(None, "--steps"),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="Side of the square training crops."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
@@ -455,10 +488,10 @@ def train(
     typer.echo(f"wrote {result.path} after {result.step} steps ({result.seconds / 60:.1f} min; {losses})", err=True)
 
 
-@app.command(name="eval")
+@app.command(name="eval", cls=_Command, short_help="Print JSON scores: flicker and style strength.")
 def evaluate(
-    input: Path = typer.Argument(..., help="The original video."),
-    stylized: Path = typer.Argument(..., help="Its stylized version."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="The original video."),
+    stylized: Path = typer.Argument(..., metavar="STYLIZED", help="Its stylized version."),
     style_image: Optional[Path] = typer.Option(None, "--style-image", help="Also report the Gram style loss against this image."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Only the first N frames."),
 ) -> None:
@@ -474,7 +507,7 @@ def evaluate(
     typer.echo(json.dumps({"input": str(input), "stylized": str(stylized), **scores.to_dict()}))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Versions, devices, style folders and encoders.")
 def info(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Versions, the device `auto` picks, style folders and available encoders."""
     from .apps.info import format_info, system_info
@@ -486,7 +519,7 @@ def info(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         typer.echo(format_info(report))
 
 
-@app.command()
+@app.command(cls=_Command, short_help="Print vidstyle's version.")
 def version() -> None:
     """Print vidstyle's version (`vidstyle info` tells more)."""
     typer.echo(f"vidstyle {__version__}")

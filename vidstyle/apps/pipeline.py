@@ -71,6 +71,10 @@ class RunOptions:
     flow_preset: str = "medium"
     quiet: bool = False
 
+    def __post_init__(self) -> None:
+        if self.temporal == "off":  # a synonym of "none", as a user might type it
+            self.temporal = "none"
+
     def validate(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")

@@ -34,7 +34,7 @@ def write_image(rgb: np.ndarray, path: str | Path) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_EXTENSIONS:
-        raise VidstyleError(f"unsupported image extension {suffix or '(none)'}: use one of {sorted(IMAGE_EXTENSIONS)}")
+        raise VidstyleError(f"unsupported image extension {suffix or '(none)'}: use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
     ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
         raise VidstyleError(f"could not encode image: {path}")

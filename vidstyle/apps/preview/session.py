@@ -77,6 +77,10 @@ class PreviewOptions:
     record: Path | None = None  # record the whole run here (r stops and starts recordings)
     encoder: EncoderSettings = EncoderSettings()
 
+    def __post_init__(self) -> None:
+        if self.temporal == "off":  # a synonym of "none", as for run
+            self.temporal = "none"
+
     def validate(self) -> None:
         self.stylizer_options().validate()
         TemporalOptions(mode=self.temporal).validate()
