@@ -139,6 +139,7 @@ def wait_for(condition, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # processes killed and resumed, or a Ray cluster: the slow tier (.ci/run runs it)
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_batch_resumes_without_redoing_or_leaving_partials(make_clip, tmp_path, style_home, how):
     for index in range(4):
@@ -177,6 +178,7 @@ def border_differences(a: Path, b: Path) -> list[float]:
     return [float(abs(x.astype(int) - y).mean()) for x, y in zip(read_frames(a, None), read_frames(b, None), strict=True)]
 
 
+@pytest.mark.slow  # three renders of a long clip, whole and in parts: the slow tier (.ci/run runs it)
 def test_long_clips_split_into_parts_join_like_a_single_pass(make_clip, tmp_path, style_home, cli):
     make_clip("long.mp4", frames=72, width=96, height=64, audio=True, noise=4, keyframe_interval=12)
     text = 'output_dir = "{}"\nname = "{{stem}}.mkv"\n[defaults]\ncodec = "ffv1"\nstyle = "tiny"\n[[items]]\ninput = "long.mp4"\n'
@@ -217,6 +219,7 @@ def ray_cluster():
         subprocess.run([*ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
+@pytest.mark.slow  # processes killed and resumed, or a Ray cluster: the slow tier (.ci/run runs it)
 def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cluster):
     make_clip("long.mp4", frames=48, width=96, height=64, audio=True, keyframe_interval=12)
     make_clip("short.mp4", frames=5, width=64, height=48)
@@ -238,6 +241,7 @@ def test_ray_renders_like_the_local_path(make_clip, tmp_path, tiny_style, ray_cl
     assert {r["status"] for r in manifest(tmp_path / "ray").values()} == {"done"}
 
 
+@pytest.mark.slow  # processes killed and resumed, or a Ray cluster: the slow tier (.ci/run runs it)
 def test_ray_streams_frame_progress_while_a_unit_renders(make_clip, tmp_path, tiny_style, ray_cluster):
     import ray
 
@@ -299,6 +303,7 @@ def test_failed_parts_are_not_counted_as_done(make_clip, tmp_path, style_home):
     assert [o.status for o in run.report.outcomes] == ["failed"]
 
 
+@pytest.mark.slow  # processes killed and resumed, or a Ray cluster: the slow tier (.ci/run runs it)
 def test_a_killed_chunked_batch_reuses_the_parts_it_finished(make_clip, tmp_path, style_home):
     make_clip("long.mp4", frames=96, width=96, height=64, noise=4, keyframe_interval=12)
     text = 'output_dir = "{}"\nname = "{{stem}}.mkv"\n[defaults]\ncodec = "ffv1"\nstyle = "tiny"\n[[items]]\ninput = "long.mp4"\n'

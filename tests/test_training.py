@@ -330,7 +330,7 @@ def test_image_command_both_methods(cli, tmp_path, tiny_style, style_image):
     assert cli("image", photo, "-o", fast, "--style", tiny_style, "-q").code == 0
     assert read_image(fast).shape == (60, 80, 3)
     slow = tmp_path / "slow.jpg"
-    result = cli("image", photo, "-o", slow, "--style-image", style_image, "--method", "optimize", "--steps", "3", "--size", "48", "-q")
+    result = cli("image", photo, "-o", slow, "--style-image", style_image, "--method", "optimize", "--steps", "3", "--size", "48", "--stroke-scale", "4", "-q")
     assert result.code == 0, result.err
     assert read_image(slow).shape == (36, 48, 3)
     bad = cli("image", photo, "-o", tmp_path / "x.png", "--method", "optimize", "--style-image", style_image, "--steps", "0")
