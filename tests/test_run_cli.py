@@ -265,3 +265,115 @@ def test_the_default_model_is_balanced_where_a_style_has_one(cli, make_clip, tin
     report = json.loads(cli("run", clip, "-o", tmp_path / "report.mkv", "--style", "both,only-full", "--codec", "ffv1", "-q", "--json").out)
     assert report["networks"] == [str(home / "styles" / "balanced" / "both.pth"), str(home / "styles" / "only-full.pth")]
     assert np.abs(outputs[()][0].astype(int) - outputs[("--model", "full")][0].astype(int)).mean() > 1
+
+
+def _commands():
+    import typer
+
+    from vidstyle.cli import app
+
+    return typer.main.get_command(app).commands
+
+
+@pytest.mark.parametrize("name", ["run", "image", "preview", "sheet", "batch", "train", "eval"])
+def test_help_shows_each_default_once_and_plain_placeholders(cli, name, monkeypatch):
+    """Issue 29: `[default: 1].  [default: 1.0]` and `{input}` in the help."""
+    import re
+
+    import typer
+
+    monkeypatch.setenv("COLUMNS", "80")
+    command = _commands()[name]
+    context = typer._click.Context(command, info_name=name)
+    for param in command.params:
+        record = param.get_help_record(context)
+        if record:
+            assert record[1].count("[default:") <= 1, (name, record)
+    result = cli(name, "--help")
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())
+    assert not re.search(r"\[default: [^\]]*\][.\s]*\[default:", text), text
+    usage = result.out.splitlines()[0]
+    assert usage.startswith(f"Usage: vidstyle {name} [OPTIONS]")
+    assert not re.search(r"[{}]|list\[", result.out), result.out
+
+
+def test_top_level_help_lists_every_command_whole_and_shows_debug(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("--help")
+    assert result.code == 0, result.err
+    assert "--debug" in result.out and "traceback" in result.out
+    listed = result.out.split("Commands:")[1].strip().splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(_commands())
+    assert not any(line.rstrip().endswith("...") for line in listed), listed
+    # --debug still works anywhere, before the command too
+    assert cli("--debug", "version").code == 0
+
+
+def test_fp16_on_the_cpu_warns_once(cli, make_clip, tiny_style, tmp_path):
+    out = tmp_path / "half.mp4"
+    result = cli("run", make_clip(frames=2), "-o", out, "--style", tiny_style, "--device", "cpu", "--fp16", "-q")
+    assert result.code == 0, result.err
+    assert result.err.count("--fp16 applies on CUDA only; ignored on the CPU") == 1, result.err
+    assert out.is_file()
+    quiet = cli("run", make_clip(frames=2), "-o", tmp_path / "full.mp4", "--style", tiny_style, "--device", "cpu", "-q")
+    assert "--fp16" not in quiet.err
+
+
+def test_unsupported_image_extension_lists_extensions_plainly(cli, tiny_style, tmp_path):
+    from vidstyle.media.images import write_image
+    from vidstyle.media.synthetic import render_scene
+
+    photo = tmp_path / "photo.png"
+    write_image(render_scene(1, 32, 24), photo)
+    line = one_line_error(cli("image", photo, "-o", tmp_path / "out.xyz", "--style", tiny_style, "-q"))
+    assert "use one of .bmp, .jpeg, .jpg" in line and "[" not in line and "'" not in line, line
+
+
+def test_temporal_off_is_a_synonym_of_none(cli, make_clip, tiny_style, tmp_path):
+    from vidstyle.apps.pipeline import RunOptions
+    from vidstyle.apps.preview.session import PreviewOptions
+
+    assert RunOptions.load(temporal="off").temporal == "none"
+    assert PreviewOptions(temporal="off").temporal == "none"
+    clip = make_clip(frames=3, width=48, height=32)
+    result = cli("run", clip, "-o", tmp_path / "off.mkv", "--style", tiny_style, "--codec", "ffv1", "--temporal", "off", "-q", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["options"]["temporal"] == "none"
+    preview = cli("preview", "--source", clip, "--style", tiny_style, "--headless", "--temporal", "off")
+    assert preview.code == 0, preview.err
+    assert preview.out.startswith("processed 3 frames"), preview.out
+
+
+def test_a_still_image_is_refused_with_a_pointer_to_image(cli, tiny_style, tmp_path):
+    from vidstyle.media.images import write_image
+    from vidstyle.media.synthetic import render_scene
+
+    photo = tmp_path / "photo.jpg"
+    write_image(render_scene(2, 32, 24), photo)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    line = one_line_error(cli("run", photo, "--style", tiny_style))
+    assert "still image" in line and f"vidstyle image {photo} -o OUT.png" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    # an image sequence is still a video input
+    for number in (1, 2):
+        write_image(render_scene(number, 32, 24), tmp_path / f"shot.{number:04d}.png")
+    result = cli("run", tmp_path / "shot.####.png", "-o", tmp_path / "seq.mp4", "--style", tiny_style, "-q")
+    assert result.code == 0, result.err
+
+
+def test_optimize_comes_back_at_the_input_size(cli, tmp_path, monkeypatch):
+    """Gatys paints at its own working size; the CLI scales the result back
+    (the optimisation itself is stubbed: only the CLI's resizing is tested)."""
+    import vidstyle.training.gatys as gatys
+    from vidstyle.media.images import read_image, write_image
+    from vidstyle.media.synthetic import render_scene
+
+    monkeypatch.setattr(gatys, "optimize_image", lambda content, style, config, progress=False: render_scene(3, 16, 12))
+    photo, style = tmp_path / "photo.png", tmp_path / "style.png"
+    write_image(render_scene(1, 40, 30), photo)
+    write_image(render_scene(2, 40, 30), style)
+    out = tmp_path / "out.png"
+    result = cli("image", photo, "-o", out, "--method", "optimize", "--style-image", style, "--steps", "2", "-q")
+    assert result.code == 0, result.err
+    assert read_image(out).shape == (30, 40, 3)
