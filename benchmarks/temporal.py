@@ -84,7 +84,7 @@ def main() -> None:
         print(f"{'clip':>16} {'network':>24} {'mode':>5} {'warp err':>9} {'change':>7} {'style':>7}  (mode: none, or the flow's temporal strength)")
         for clip in clips:
             trimmed = folder / f"in_{clip.stem}.mkv"
-            stylize_video(clip, trimmed, stylizer=passthrough, options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), max_frames=args.frames)
+            stylize_video(clip, trimmed, stylizer=passthrough, options=RunOptions(codec="ffv1", temporal="none", quiet=True, audio=False), frames=args.frames)
             scores = {}
             for index, stylizer in enumerate(stylizers):
                 modes = [("none", None)] + [("flow", strength) for strength in strengths]

@@ -15,7 +15,7 @@ STAGES = ("decode", "flow", "network", "idle", "blend", "encode")
 
 def test_a_run_fills_in_every_stage(tiny_style, tmp_path):
     timings = StageTimes()
-    options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", batch_size=2, max_frames=6, quiet=True)
+    options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", batch_size=2, frames=6, quiet=True)
     result = stylize_video(LANDSCAPE, tmp_path / "out.mp4", options=options, timings=timings)
 
     assert result.frames == timings.frames == 6
@@ -30,7 +30,7 @@ def test_a_run_fills_in_every_stage(tiny_style, tmp_path):
 
 def test_one_object_adds_up_several_runs(tiny_style, tmp_path):
     timings = StageTimes()
-    options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", max_frames=3, quiet=True)
+    options = RunOptions(style=str(tiny_style), device="cpu", engine="torch", frames=3, quiet=True)
     first = stylize_video(LANDSCAPE, tmp_path / "a.mp4", options=options, timings=timings)
     network_after_first = timings.network
     second = stylize_video(LANDSCAPE, tmp_path / "b.mp4", options=options, timings=timings)

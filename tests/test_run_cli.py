@@ -377,3 +377,21 @@ def test_optimize_comes_back_at_the_input_size(cli, tmp_path, monkeypatch):
     result = cli("image", photo, "-o", out, "--method", "optimize", "--style-image", style, "--steps", "2", "-q")
     assert result.code == 0, result.err
     assert read_image(out).shape == (30, 40, 3)
+
+
+def test_every_run_option_is_a_flag_of_the_same_name(cli, monkeypatch):
+    """A job file's keys are RunOptions fields; each is the `run` flag of the
+    same name (dashes for underscores), so `frames = 30` in a job file is
+    `--frames 30` on the command line."""
+    import dataclasses
+
+    from vidstyle.apps.pipeline import RunOptions
+
+    monkeypatch.setenv("COLUMNS", "200")
+    help_text = cli("run", "--help").out
+    missing = [
+        field.name
+        for field in dataclasses.fields(RunOptions)
+        if f"--{field.name.replace('_', '-')}" not in help_text
+    ]
+    assert missing == []

@@ -394,6 +394,6 @@ def test_default_run_halves_the_flicker_of_a_bundled_style_on_real_footage(style
     errors = {}
     for mode in ("none", "flow"):
         out = tmp_path / f"{mode}.mkv"
-        stylize_video(clip, out, style=style, codec="ffv1", temporal=mode, quiet=True, audio=False, max_frames=frames)
+        stylize_video(clip, out, style=style, codec="ffv1", temporal=mode, quiet=True, audio=False, frames=frames)
         errors[mode] = warping_error(inputs, read_frames(out, None), METRIC_FLOW)
     assert errors["flow"] <= 0.5 * errors["none"], errors

@@ -64,7 +64,7 @@ class RunOptions:
     preset: str | None = None  # None: the encoder's default (x264: "faster"; media/writer.py)
     pixel_format: str | None = None
     audio: bool = True
-    max_frames: int | None = None  # only the first N frames (audio cut to match)
+    frames: int | None = None  # only the first N frames (audio cut to match)
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
@@ -78,8 +78,8 @@ class RunOptions:
     def validate(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise OptionError(f"--frames must be at least 1, got {self.max_frames}")
+        if self.frames is not None and self.frames < 1:
+            raise OptionError(f"--frames must be at least 1, got {self.frames}")
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         parse_frame_rate(self.frame_rate)
@@ -412,7 +412,7 @@ def _run(
     write = _timed(writer.write, timings, "encode")
 
     def decode() -> None:
-        frames = _timed_iter(_frames_to_render(reader, segment, options.max_frames), timings, "decode")
+        frames = _timed_iter(_frames_to_render(reader, segment, options.frames), timings, "decode")
         try:
             for batch in _batches(frames, batch_size, tracker, flow_pool, wait_for_flow):
                 _put(decoded, batch, stop)
@@ -442,8 +442,8 @@ def _run(
                 progress(written)
 
     total = None if segment else reader.estimated_frames()
-    if options.max_frames:
-        total = min(total or options.max_frames, options.max_frames)
+    if options.frames:
+        total = min(total or options.frames, options.frames)
     bar = None if options.quiet else tqdm(
         total=total, unit="frame", desc=f"{info.path.name} [{stylizer.name}]", dynamic_ncols=True
     )
@@ -491,7 +491,7 @@ def _run(
         join_encoder()
         if encoder.error:
             raise encoder.error
-        close_writer(cut_audio=options.max_frames is not None)
+        close_writer(cut_audio=options.frames is not None)
         completed = True
     finally:
         stop.set()

@@ -316,7 +316,7 @@ def split_task(task: Task, chunk_seconds: float) -> list[Unit]:
     """One unit per segment of the input cut at keyframes about every
     ``chunk_seconds``; a single unit when chunking is off or cannot apply."""
     whole = [Unit(task.key, task, task.output)]
-    if chunk_seconds <= 0 or task.options.max_frames or is_image_sequence(task.input) or is_image_sequence(task.output):
+    if chunk_seconds <= 0 or task.options.frames or is_image_sequence(task.input) or is_image_sequence(task.output):
         return whole
     try:
         segments = plan_segments(task.input, chunk_seconds)
@@ -562,8 +562,8 @@ class _ProgressBar:
             if source not in estimates:
                 estimates[source] = _estimated_frames(task)
             count = estimates[source] or 0
-            if task.options.max_frames:
-                count = min(count, task.options.max_frames) if count else task.options.max_frames
+            if task.options.frames:
+                count = min(count, task.options.frames) if count else task.options.frames
             self.frames_of[task.key] = count
             total += count
         self.total = total
