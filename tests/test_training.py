@@ -445,3 +445,14 @@ def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content
         before = (untrained(features) - photo).abs().mean()
         after = (decoders["block3"](features) - photo).abs().mean()
     assert after < 0.6 * before, (before, after)
+
+
+def test_a_trained_style_is_found_by_its_name(cli, tmp_path, content_dir, style_image, monkeypatch):
+    monkeypatch.setenv("VIDSTYLE_HOME", str(tmp_path / "home"))
+    result = cli("train", style_image, "--content", content_dir, "--steps", "2", "--image-size", "32", "--batch-size", "1", "--device", "cpu", "-q")
+    assert result.code == 0, result.err
+    assert "use it with --style stripes" in result.err
+    assert (tmp_path / "home" / "styles" / "stripes.pth").is_file()
+    photo = tmp_path / "photo.png"
+    write_image(render_scene(2, 64, 48), photo)
+    assert cli("image", photo, "-o", tmp_path / "out.png", "--style", "stripes", "-q").code == 0

@@ -436,16 +436,16 @@ def train(
     style_image: Optional[Path] = typer.Argument(None, metavar="STYLE_IMAGE", help="Style image to learn (or set style_image in --config)."),
     name: Optional[str] = typer.Option(None, "--name", help="Style name [default: the image's file name]."),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="Distil this style network (name or checkpoint) into a smaller one instead of learning from an image."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint to write [default: NAME.pth]."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Checkpoint to write [default: NAME.pth in the user style folder, where --style NAME finds it]."),
     content: Optional[list[Path]] = typer.Option(None, "--content", metavar="PATH", help="Content image folder or video; repeatable."),
-    steps: Optional[int] = typer.Option(None, "--steps"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps [default: 20000, or the config's; the progress bar shows the time left]."),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="Side of the square training crops."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Crops per step [default: 4]."),
     style_weight: Optional[float] = typer.Option(None, "--style-weight"),
     content_weight: Optional[float] = typer.Option(None, "--content-weight"),
     tv_weight: Optional[float] = typer.Option(None, "--tv-weight"),
     temporal_weight: Optional[float] = typer.Option(None, "--temporal-weight", help="Weight of the temporal stability loss (0: off)."),
-    learning_rate: Optional[float] = typer.Option(None, "--lr"),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Adam's learning rate [default: 1e-3]."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Training checkpoint to continue from."),
     init_weights: Optional[str] = typer.Option(None, "--init-weights", help="Start from this network's weights (a style name or checkpoint), with a new optimiser: a cheap refit after a recipe change."),
     seed: Optional[int] = typer.Option(None, "--seed"),
@@ -486,6 +486,10 @@ def train(
         result = trainer.run(progress=not quiet)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     typer.echo(f"wrote {result.path} after {result.step} steps ({result.seconds / 60:.1f} min; {losses})", err=True)
+    from .stylize.styles import user_style_dir
+
+    found = result.path.parent.resolve() == user_style_dir().resolve()
+    typer.echo(f"use it with --style {train_config.name if found else result.path}", err=True)
 
 
 @app.command(name="eval", cls=_Command, short_help="Print JSON scores: flicker and style strength.")

@@ -20,7 +20,7 @@ from ..models import TransformerConfig, TransformerNet
 from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
 from ..stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from ..stylize.devices import resolve_device
-from ..stylize.styles import load_style
+from ..stylize.styles import load_style, user_style_dir
 from ..temporal.losses import pair_temporal_loss, random_smooth_flow, temporal_loss
 from .data import ContentCrops, FramePairs, find_content_files
 from .transplant import transplant
@@ -105,7 +105,9 @@ class TrainConfig:
 
     @property
     def output_path(self) -> Path:
-        return Path(self.output) if self.output else Path(f"{self.name}.pth")
+        """``output``, or NAME.pth in the user's style folder, where
+        ``--style NAME`` finds it."""
+        return Path(self.output) if self.output else user_style_dir() / f"{self.name}.pth"
 
 
 @dataclass
