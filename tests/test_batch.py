@@ -354,3 +354,18 @@ def test_transient_failures_are_retried_and_bad_input_is_not(make_clip, tmp_path
     status = {o.task.key: (o.status, o.attempts) for o in run.report.outcomes}
     assert status == {flaky.key: ("done", 3), bad.key: ("failed", 1)}
     assert manifest(job.output_dir)[bad.key]["error"] == "not a readable video"
+
+
+def test_a_killed_runs_temporary_file_is_never_an_input(make_clip, tmp_path):
+    """A run killed by SIGKILL cannot remove its NAME.tmp.XXXXXXXX.mp4; a
+    batch over that folder (or a glob) leaves it out."""
+    from vidstyle.apps.batch.job import expand_input
+    from vidstyle.media.atomic import temporary_sibling
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    clip = make_clip("shots/a.mp4")
+    leftover = temporary_sibling(folder / "a_mosaic.mp4")
+    leftover.write_bytes(clip.read_bytes())
+    assert expand_input("shots", tmp_path) == [str(clip)]
+    assert expand_input("shots/*.mp4", tmp_path) == [str(clip)]

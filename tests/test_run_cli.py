@@ -395,3 +395,34 @@ def test_every_run_option_is_a_flag_of_the_same_name(cli, monkeypatch):
         if f"--{field.name.replace('_', '-')}" not in help_text
     ]
     assert missing == []
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_work(cli, make_clip, tmp_path):
+    clip = make_clip()
+    folder = tmp_path / "renders"
+    folder.mkdir()
+    result = cli("run", clip, "-o", folder, "--style", "mosaic")
+    assert "is a folder" in one_line_error(result)
+    assert list(folder.iterdir()) == []
+
+
+def test_sigterm_ends_a_run_like_ctrl_c_leaving_nothing(make_clip, tmp_path):
+    import signal
+    import time
+
+    clip = make_clip("long.mp4", width=320, height=240, frames=400)
+    out = tmp_path / "out" / "painted.mp4"
+    out.parent.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vidstyle", "run", str(clip), "-o", str(out), "--style", "mosaic", "-q"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(out.parent.iterdir()) and time.monotonic() < deadline:  # writing has begun
+        time.sleep(0.05)
+    assert any(out.parent.iterdir()), "the run never started writing"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.strip().splitlines() == ["vidstyle: terminated; no output was left behind"]
+    assert list(out.parent.iterdir()) == []

@@ -10,7 +10,9 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -29,6 +31,16 @@ app = typer.Typer(
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `kill`, schedulers and containers send), raised in the
+    main thread so that it unwinds like Ctrl-C: temporary files are removed."""
+
+
+def _raise_terminated(signum, frame) -> None:  # noqa: ARG001
+    raise Terminated
 
 
 class _Command(typer.core.TyperCommand):
@@ -94,6 +106,9 @@ def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
     """Turn Ctrl-C into exit status 130 with a line saying what was kept."""
     try:
         yield
+    except Terminated:
+        typer.echo(f"vidstyle: terminated; {message().removeprefix('interrupted; ')}", err=True)
+        raise typer.Exit(EXIT_TERMINATED) from None
     except KeyboardInterrupt:
         typer.echo(f"vidstyle: {message()}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -536,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
     command = typer.main.get_command(app)
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         result = command.main(args=args, prog_name="vidstyle", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -546,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"vidstyle: error: {exc}", err=True)
         return EXIT_USER_ERROR
+    except Terminated:
+        typer.echo("vidstyle: terminated", err=True)
+        return EXIT_TERMINATED
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("vidstyle: interrupted", err=True)
         return EXIT_INTERRUPTED
@@ -560,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(f"vidstyle: internal error: {type(exc).__name__}: {detail} (run with --debug for details)", err=True)
         return 1
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     return code
 
 

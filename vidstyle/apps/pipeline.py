@@ -368,6 +368,8 @@ def stylize_video(
 
 
 def _check_output(input_path: Path, output_path: Path) -> None:
+    if output_path.is_dir():
+        raise OptionError(f"the output {output_path} is a folder: give a file name, such as {output_path / input_path.stem}_out.mp4")
     container_format(output_path)  # rejects an unknown extension before any work
     if _same_target(input_path, output_path):
         raise OptionError(f"output would overwrite the input: {output_path}")

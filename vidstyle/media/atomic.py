@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -19,6 +20,12 @@ def temporary_sibling(target: Path) -> Path:
     the container from it), e.g. ``clip_mosaic.tmp.3f2a.mp4``."""
     target = Path(target)
     return target.with_name(f"{target.stem}.tmp.{uuid.uuid4().hex[:8]}{target.suffix}")
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a temporary file of ``temporary_sibling``'s making,
+    left by a run that was killed before it could remove it: never an input."""
+    return re.search(r"\.tmp\.[0-9a-f]{8}(\.[^.]*)?$", Path(path).name) is not None
 
 
 def _check_writable(folder: Path) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 from ...config import read_toml
 from ...errors import OptionError, StyleError, VidstyleError
-from ...media.atomic import atomic_output
+from ...media.atomic import atomic_output, is_temporary
 from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
@@ -154,12 +154,12 @@ def expand_input(spec: str, base: Path, where: str = "job") -> list[str]:
     if is_image_sequence(path):
         return [str(path)]
     if any(ch in spec for ch in "*?["):
-        matches = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        matches = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file() and not is_temporary(p))
         if not matches:
             raise OptionError(f"{where}: no files match {spec}")
         return matches
     if path.is_dir():
-        videos = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+        videos = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file() and not is_temporary(p))
         if not videos:
             raise OptionError(f"{where}: no videos in folder {spec}")
         return videos
