@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
+from helpers import one_line_error
 from vidstyle.errors import StyleError
 from vidstyle.models import TransformerConfig, TransformerNet
-from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
+from vidstyle.media.images import write_image
+from vidstyle.stylize.checkpoints import FORMAT, StyleCheckpoint, load_checkpoint, save_checkpoint
 
 
 def pytorch_examples_state_dict() -> dict[str, torch.Tensor]:
@@ -79,3 +82,23 @@ def test_wrong_shapes_are_a_style_error(tmp_path):
     torch.save({"something": torch.zeros(2)}, tmp_path / "other.pth")
     with pytest.raises(StyleError, match="not a style checkpoint"):
         load_checkpoint(tmp_path / "other.pth")
+
+
+@pytest.mark.parametrize(
+    "architecture, message",
+    [
+        ({"base_channels": 3000}, "base_channels must be a whole number from 1 to 256"),
+        ({"residual_blocks": "five"}, "residual_blocks must be a whole number"),
+        ({"output": "painting"}, "output must be image or residual"),
+        ({"edge_kernel": 4}, "edge_kernel must be odd"),
+        ({"separable": "yes"}, "separable must be true or false"),
+    ],
+)
+def test_a_hostile_architecture_is_refused_before_anything_is_built(tmp_path, cli, architecture, message):
+    path = tmp_path / "hostile.pth"
+    torch.save({"format": FORMAT, "version": 1, "name": "hostile", "architecture": architecture, "state_dict": {}}, path)
+    photo = tmp_path / "photo.png"
+    write_image(np.full((32, 32, 3), 128, np.uint8), photo)
+    result = cli("image", photo, "-o", tmp_path / "out.png", "--style", path)
+    line = one_line_error(result)
+    assert message in line and "hostile.pth" in line

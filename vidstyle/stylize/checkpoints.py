@@ -78,9 +78,13 @@ def load_checkpoint(path: str | Path) -> StyleCheckpoint:
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         if payload.get("version", 0) > VERSION:
             raise StyleError(f"{path} needs a newer vidstyle (checkpoint version {payload['version']})")
+        try:
+            architecture = TransformerConfig.from_dict(payload.get("architecture", {}))
+        except ValueError as exc:
+            raise StyleError(f"not a usable style checkpoint: {path} ({exc})") from None
         return StyleCheckpoint(
             name=str(payload.get("name") or path.stem),
-            architecture=TransformerConfig.from_dict(payload.get("architecture", {})),
+            architecture=architecture,
             state_dict=payload["state_dict"],
             metadata=dict(payload.get("metadata") or {}),
             training=payload.get("training"),
