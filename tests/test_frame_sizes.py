@@ -135,3 +135,13 @@ def test_a_max_size_that_changes_the_look_says_so(cli, tmp_path):
     assert "--max-size 240 is below the working size 480" in result.err
     quiet = cli("run", str(SAMPLE), "-o", str(tmp_path / "b.mp4"), "--frames", "3", "--max-size", "500", "-q", "--no-audio")
     assert "max-size" not in quiet.err
+
+
+def test_frames_too_large_to_finish_within_the_budget_are_refused_in_one_line(make_clip, cli, tmp_path):
+    """Bringing a frame back to its size takes memory in proportion to its
+    pixels; beyond the budget the run stops before decoding a frame."""
+    clip = make_clip("big.mkv", codec="ffv1", width=2880, height=1620, frames=2)  # 0.28 GiB to finish
+    result = cli("run", clip, "-o", tmp_path / "out.mkv", "--memory-budget", "0.25")
+    assert "need about" in one_line_error(result) and "memory budget" in one_line_error(result)
+    assert not (tmp_path / "out.mkv").exists()
+    assert cli("run", clip, "-o", tmp_path / "ok.mkv", "--memory-budget", "0.5", "-q").code == 0

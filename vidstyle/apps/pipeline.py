@@ -337,6 +337,7 @@ def stylize_video(
     try:
         if stylizer is None:
             stylizer = Stylizer.from_style(options.style, options.stylizer())
+        stylizer.check_frame_size(reader.info.height, reader.info.width)  # before any frame is decoded
         output_path = Path(output) if output else default_output(input_path, stylizer.name)
         _check_output(input_path, output_path)
         batch_size = options.batch_size or stylizer.default_batch_size()

@@ -57,9 +57,10 @@ class StylizerOptions:
     # on CUDA. "openvino", "onnxruntime" or "torch" forces one.
     engine: str = "auto"
     precision: str = "auto"  # OpenVINO's: "bf16" where the CPU has it natively, else "f32"
-    # GiB the network's working memory may take; above it, frames go through
-    # one at a time, then in exact bands (banded.py). None: DEFAULT_MEMORY_GIB
-    # on the CPU, most of the free memory on a GPU.
+    # GiB the stylizer's working memory may take (the network's, and bringing
+    # frames back to full size); above it, frames go through one at a time,
+    # then in exact bands (banded.py), and a frame too large alone is refused.
+    # None: DEFAULT_MEMORY_GIB on the CPU, most of the free memory on a GPU.
     memory_budget: float | None = None
     any_image: AnyImageOptions = AnyImageOptions()  # for style images
 
