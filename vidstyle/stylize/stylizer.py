@@ -17,6 +17,7 @@ of its own.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -203,9 +204,10 @@ class Stylizer:
         must not take the machine's memory."""
         need = height * width * FINISH_BYTES_PER_PIXEL
         if need > self._budget_bytes():
+            enough = math.ceil(need * 1.2 / 2**30 * 4) / 4  # GiB, in quarters, with room for the network
             raise OptionError(
-                f"frames of {width}x{height} need about {need / 2**30:.1f} GiB each at full size, over the "
-                f"{self._budget_bytes() / 2**30:g} GiB memory budget: give --memory-budget {need / 2**30 * 1.2:.0f} or a smaller input"
+                f"frames of {width}x{height} need about {need / 2**30:.2g} GiB each at full size, over the "
+                f"{self._budget_bytes() / 2**30:g} GiB memory budget: give --memory-budget {enough:g} or a smaller input"
             )
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
