@@ -73,19 +73,26 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
-def to_frame_size(image: np.ndarray, height: int, width: int, frame: np.ndarray | None = None) -> np.ndarray:
+def enlarges(work: tuple[int, int], height: int, width: int) -> bool:
+    """Whether a working-size result is enlarged to the frame with ``enlarge_crisp``."""
+    return max(height / work[0], width / work[1]) >= CRISP_FROM
+
+
+def to_frame_size(image: np.ndarray, height: int, width: int, frame: np.ndarray | None = None, detail: np.ndarray | None = None) -> np.ndarray:
     """A network's output (H, W, 3) float back to the frame's size: area
     averaging down, bicubic up a little, ``enlarge_crisp`` up more, with
-    half the detail ``frame`` (float, at the frame's size) has beyond the
+    half the detail the frame (float, at its own size) has beyond the
     working size added back, so that a 4K frame keeps its own fine edges
     under strokes painted at 480 px (docs/enlarging-4k.jpg; all of it
-    brought the photo's grain back into the painting)."""
-    factor = max(height / image.shape[0], width / image.shape[1])
-    if factor < CRISP_FROM:
+    brought the photo's grain back into the painting). ``detail``:
+    ``fine_detail`` of the frame, computed once for several outputs."""
+    if not enlarges(image.shape[:2], height, width):
         return resize(image, height, width)
     enlarged = enlarge_crisp(image, height, width)
-    if frame is not None:
-        enlarged += FRAME_DETAIL * fine_detail(frame, image.shape[0], image.shape[1])[..., None]
+    if detail is None and frame is not None:
+        detail = fine_detail(frame, image.shape[0], image.shape[1])
+    if detail is not None:
+        enlarged += FRAME_DETAIL * detail[..., None]
     return enlarged
 
 

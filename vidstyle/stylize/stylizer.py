@@ -30,7 +30,7 @@ from ..models.feature_transforms import PIXEL_LEVEL, paint
 from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
 from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, open_runner
-from .frames import from_network, pad_for_network, resize, to_float, to_frame_size, to_pixels, working_size
+from .frames import enlarges, fine_detail, from_network, pad_for_network, resize, to_float, to_frame_size, to_pixels, working_size
 from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint, index_graph
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
 from .style_images import StyleImage, load_style_image
@@ -223,7 +223,8 @@ class Stylizer:
     def _finish(self, content: np.ndarray, outputs: list[np.ndarray], work: tuple[int, int], dtype) -> np.ndarray:
         """Network outputs back to a frame: cropped, resized, blended, coloured, rounded."""
         height, width = content.shape[:2]
-        outputs = [to_frame_size(from_network(y, *work), height, width, content) for y in outputs]
+        detail = fine_detail(content, *work) if outputs and enlarges(work, height, width) else None  # once for a mix
+        outputs = [to_frame_size(from_network(y, *work), height, width, detail=detail) for y in outputs]
         # Controls apply at full size, so that strength 0 is the input itself.
         y = blend_styles(content, outputs, self.weights, self.options.strength)
         if self.options.preserve_color:
