@@ -110,33 +110,20 @@ class MetricFlow:
 # ---------------------------------------------------------------- stabilisers
 
 
-class PlainAverage:
+class PlainAverage(TemporalBlender):
     """out = s * warp(prev) + (1 - s) * stylized, s = strength * reliable,
-    bilinear warp: the blend without a detail layer."""
+    bilinear warp: the blend without a detail layer. Cuts, resets and the
+    warp are TemporalBlender's; only the blend differs."""
 
     def __init__(self, strength: float = STRENGTH):
-        self.strength = strength
-        self._previous: np.ndarray | None = None
-        self.resets = 0
+        super().__init__(strength)
 
-    def reset(self) -> None:
-        self._previous = None
-
-    def __call__(self, stylized: np.ndarray, pair: FlowPair | None) -> np.ndarray:
-        if pair is None or pair.cut or self._previous is None or self._previous.shape != stylized.shape:
-            if pair is not None and pair.cut:
-                self.resets += 1
-            self._previous = stylized
-            return stylized
-        warped = warp(self._previous, pair.backward)
-        weight = self.strength * pair.reliable
+    def _blend(self, stylized: np.ndarray, warped: np.ndarray, reliable: np.ndarray) -> np.ndarray:
+        weight = self.strength * reliable
         if stylized.dtype == np.uint8:
-            out = cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
-        else:
-            blended = weight[..., None] * warped.astype(np.float32) + (1.0 - weight[..., None]) * stylized.astype(np.float32)
-            out = np.clip(blended + 0.5, 0, np.iinfo(stylized.dtype).max).astype(stylized.dtype)
-        self._previous = out
-        return out
+            return cv2.blendLinear(warped, stylized, weight, 1.0 - weight)
+        blended = weight[..., None] * warped.astype(np.float32) + (1.0 - weight[..., None]) * stylized.astype(np.float32)
+        return np.clip(blended + 0.5, 0, np.iinfo(stylized.dtype).max).astype(stylized.dtype)
 
 
 def lowpass(image: np.ndarray, sigma: float) -> np.ndarray:
