@@ -4,7 +4,7 @@ average along the flow (s * warp(previous) + (1 - s) * stylized), and with
 the stabiliser (TemporalBlender): the average softens the lead lines and
 doubles those the network drew a few pixels off; the stabiliser keeps them.
 
-    python scripts/compare_stabiliser.py [--clip ../shared/clips/bikes.mp4] [--style mosaic] [--frame 110]
+    python scripts/compare_stabiliser.py [--clip ../shared/clips/bikes.mp4] [--style mosaic] [--frame 110] [--out FILE]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, default=ROOT.parent / "shared" / "clips" / "bikes.mp4")
     parser.add_argument("--style", default="mosaic")
     parser.add_argument("--frame", type=int, default=110)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "stabiliser-crisp.jpg")
     args = parser.parse_args()
     inputs = read_frames(args.clip, args.frame + 2)
     stylizer = Stylizer.from_style(args.style)
@@ -64,9 +65,8 @@ def main() -> None:
             tile(results["plain average"][t], f"frame {t}, plain average"),
             tile(results["stabiliser"][t], f"frame {t}, stabiliser"),
         ]))
-    out = ROOT / "docs" / "stabiliser-crisp.jpg"
-    write_image(np.vstack(rows), out)
-    print(f"wrote {out}")
+    write_image(np.vstack(rows), args.out)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ DEEP_SCALE = 257.0
 # photo's short side, about 480 px on the long side of a 16:9 frame).
 # Measured on held-out photos at 256-480 px (benchmarks/frame_sizes.py,
 # docs/frame-sizes.md): small frames keep their subject better here than at
-# their own size or at 640 (wave, mosaic), and a 640x360 frame costs the
-# network 0.56 of its own size's time.
+# their own size or at 640 (wave, mosaic), and the network sees 0.56 of a
+# 640x360 frame's pixels.
 LOOK_SIDE = 480
 STROKE_SCALES = (0.25, 4.0)  # the working side stays within 120-1920 px
 # Enlarged by less than this, bicubic alone is sharp enough.
