@@ -208,7 +208,7 @@ def test_style_images_of_every_kind_are_read_or_refused(tmp_path):
     huge = tmp_path / "huge.png"
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     huge.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
-    with pytest.raises(Exception, match="cannot be decoded|not a readable image"):
+    with pytest.raises(Exception, match="too large: .*huge.png is 100000x100000"):
         read_style_image(huge)
     narrow = tmp_path / "narrow.png"
     cv2.imwrite(str(narrow), np.zeros((20, 2000, 3), np.uint8))

@@ -15,6 +15,7 @@ import cv2
 import pytest
 
 from helpers import audio_seconds, frame_times, one_line_error
+from vidstyle.media.atomic import is_temporary
 from vidstyle.media.reader import probe
 from vidstyle.temporal.metrics import read_frames
 
@@ -43,7 +44,7 @@ def manifest(folder: Path) -> dict:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if ".tmp" in p.name)
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if is_temporary(p))
 
 
 def test_a_bad_input_fails_alone(make_clip, tmp_path, style_home, cli):
@@ -312,7 +313,7 @@ def test_a_killed_chunked_batch_reuses_the_parts_it_finished(make_clip, tmp_path
     out = tmp_path / "out"
 
     def finished_parts() -> list[Path]:
-        return sorted(p for p in out.glob(".long.part*.mkv") if ".tmp." not in p.name) if out.is_dir() else []
+        return sorted(p for p in out.glob(".long.part*.mkv") if not is_temporary(p)) if out.is_dir() else []
 
     process = subprocess.Popen([*VIDSTYLE, "batch", str(job), "--chunk-seconds", "1", "-q"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -357,8 +358,9 @@ def test_transient_failures_are_retried_and_bad_input_is_not(make_clip, tmp_path
 
 
 def test_a_killed_runs_temporary_file_is_never_an_input(make_clip, tmp_path):
-    """A run killed by SIGKILL cannot remove its NAME.tmp.XXXXXXXX.mp4; a
-    batch over that folder (or a glob) leaves it out."""
+    """A run killed by SIGKILL cannot remove its temporary file
+    (.NAME.vidstyle-HOST-PID-TOKEN.mp4); a batch over that folder (or a
+    glob) leaves it out."""
     from vidstyle.apps.batch.job import expand_input
     from vidstyle.media.atomic import temporary_sibling
 

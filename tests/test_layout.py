@@ -20,7 +20,7 @@ BELOW = {
     "temporal": {"foundation", "media", "models"},
     "stylize": {"foundation", "media", "models"},
     "training": {"foundation", "media", "models", "temporal", "stylize"},
-    "apps": {"foundation", "media", "models", "temporal", "stylize"},
+    "apps": {"foundation", "media", "models", "temporal", "stylize", "training"},
     "top": {"foundation", "media", "models", "temporal", "stylize", "training", "apps"},
 }
 FOUNDATION = {"errors", "config", "version"}

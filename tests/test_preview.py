@@ -19,6 +19,7 @@ import torch
 from helpers import frame_times, one_line_error
 from vidstyle.apps.preview.capture import FrameGrabber, open_source
 from vidstyle.apps.preview.session import FrameSettings, PreviewOptions, run_preview, style_cycle
+from vidstyle.media.atomic import is_temporary
 from vidstyle.media.images import read_image
 from vidstyle.media.reader import VideoReader, probe
 from vidstyle.media.synthetic import render_scene
@@ -77,7 +78,7 @@ def test_headless_prints_one_line_and_records_every_frame(cli, make_clip, tiny_s
     assert (probe(out).width, probe(out).height) == (64, 48)
     # every frame, at the time it has in the file
     assert frame_times(out) == pytest.approx(frame_times(clip), abs=1e-3)
-    assert sorted(p.name for p in tmp_path.iterdir() if ".tmp." in p.name) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if is_temporary(p)) == []
 
     small = tmp_path / "small.mkv"
     result = cli("preview", "--source", clip, "--style", tiny_style, "--headless", "--frames", "5", "--size", "32x24", "--record", small)

@@ -14,6 +14,7 @@ import torch
 
 from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle import Stylizer, StylizerOptions, stylize_video
+from vidstyle.media.atomic import is_temporary
 from vidstyle.media.reader import VideoReader, probe
 from vidstyle.models import TransformerConfig, TransformerNet
 from vidstyle.stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
@@ -31,7 +32,7 @@ def test_run_keeps_frames_size_timing_and_audio(cli, make_clip, tiny_style, suff
     assert (info.width, info.height) == size
     assert frame_times(output) == pytest.approx(frame_times(clip), abs=1e-3)
     assert audio_seconds(output) == pytest.approx(audio_seconds(clip), abs=0.03)
-    assert [p.name for p in clip.parent.iterdir() if ".tmp." in p.name] == []
+    assert [p.name for p in clip.parent.iterdir() if is_temporary(p)] == []
 
 
 def test_output_frames_are_the_network_applied_to_input_frames(make_clip, tiny_style, tmp_path):
@@ -406,7 +407,10 @@ def test_an_output_that_is_a_folder_is_refused_before_any_work(cli, make_clip, t
     assert list(folder.iterdir()) == []
 
 
-def test_sigterm_ends_a_run_like_ctrl_c_leaving_nothing(make_clip, tmp_path):
+@pytest.mark.parametrize("how,code,said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "terminated by SIGHUP")])
+def test_sigterm_ends_a_run_like_ctrl_c_leaving_nothing(make_clip, tmp_path, how, code, said):
+    """SIGTERM (`kill`, schedulers) and SIGHUP (a closed terminal or SSH
+    session) unwind like Ctrl-C: the temporary file goes."""
     import signal
     import time
 
@@ -421,8 +425,8 @@ def test_sigterm_ends_a_run_like_ctrl_c_leaving_nothing(make_clip, tmp_path):
     while not any(out.parent.iterdir()) and time.monotonic() < deadline:  # writing has begun
         time.sleep(0.05)
     assert any(out.parent.iterdir()), "the run never started writing"
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(getattr(signal, how))
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 143, err
-    assert err.strip().splitlines() == ["vidstyle: terminated; no output was left behind"]
+    assert process.returncode == code, err
+    assert err.strip().splitlines() == [f"vidstyle: {said}; no output was left behind"]
     assert list(out.parent.iterdir()) == []

@@ -95,7 +95,7 @@ def test_video_to_tiff_sequence_replaces_an_earlier_render(cli, make_clip, tiny_
     for number in range(8):  # an earlier, longer render, and a file that is not a frame
         (folder / f"f.{number:04d}.tif").write_bytes(b"old")
     (folder / "notes.txt").write_text("keep me")
-    args = ["run", clip, "-o", folder / "f.%04d.tif", "--style", tiny_style, "-q"]
+    args = ["run", clip, "-o", folder / "f.%04d.tif", "--style", tiny_style, "-q", "-y"]
     assert cli(*args, *(["--pix-fmt", pixel_format] if pixel_format else [])).code == 0
     assert names(folder) == [f"f.{n:04d}.tif" for n in range(5)] + ["notes.txt"]  # a video starts at 0
     stored, width, height, _ = decoded(folder / "f.0003.tif")

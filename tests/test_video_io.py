@@ -16,7 +16,7 @@ from vidstyle.media.writer import EncoderSettings, VideoWriter
 def copy_through(source, target, settings=EncoderSettings(), audio=True):
     """Re-encode ``source`` unchanged through VideoReader and VideoWriter."""
     with VideoReader(source) as reader:
-        writer = VideoWriter(target, reader.info, settings, audio_source=source if audio else None)
+        writer = VideoWriter(target, reader.info, settings, streams_source=source, audio=audio)
         for frame in reader:
             writer.write(frame.rgb, frame.pts, frame.time_base)
         writer.close()

@@ -14,12 +14,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
 
 from . import __version__
-from .errors import VidstyleError
+from .errors import VidstyleError, out_of_space
 
 app = typer.Typer(
     add_completion=False,
@@ -30,17 +30,32 @@ app = typer.Typer(
 )
 
 EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+EXIT_INTERRUPTED = 130  # a terminating signal exits with 128 + its number (SIGTERM: 143, SIGHUP: 129)
+# SIGTERM: what `kill`, schedulers and containers send; SIGHUP: a closed terminal or SSH session
+TERMINATING_SIGNALS = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (what `kill`, schedulers and containers send), raised in the
-    main thread so that it unwinds like Ctrl-C: temporary files are removed."""
+    """A terminating signal (SIGTERM, SIGHUP), raised in the main thread so
+    that it unwinds like Ctrl-C: temporary files are removed."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a process it ended."""
+        return 128 + self.signum
+
+    @property
+    def label(self) -> str:
+        """What the closing line says: "terminated", "terminated by SIGHUP"."""
+        return "terminated" if self.signum == signal.SIGTERM else f"terminated by {signal.Signals(self.signum).name}"
 
 
 def _raise_terminated(signum, frame) -> None:  # noqa: ARG001
-    raise Terminated
+    raise Terminated(signum)
 
 
 class _Command(typer.core.TyperCommand):
@@ -76,9 +91,19 @@ STROKE_HELP = "Stroke size relative to the frame, 0.25-4: 2 paints strokes twice
 MAX_SIZE_HELP = "Cap the long side the network works at (480 / --stroke-scale) for speed or memory; strokes grow where it applies. The output keeps the input size."
 
 
+OVERWRITE_HELP = "Replace an output that exists (for frames: any frame of the pattern); without it, an existing output is an error."
+
+
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
     typer.echo(f"vidstyle: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _say_on_the_way_out(line: str) -> None:
+    """Print a last line on stderr, which may be gone (a closed terminal's
+    SIGHUP): the exit status still says what happened."""
+    with contextlib.suppress(OSError, ValueError):
+        typer.echo(line, err=True)
 
 
 def _print_json(report: dict) -> None:
@@ -103,12 +128,13 @@ def _refuse_still_image(input: Path) -> None:
 
 @contextlib.contextmanager
 def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
-    """Turn Ctrl-C into exit status 130 with a line saying what was kept."""
+    """Turn Ctrl-C into exit status 130 (a terminating signal into 128 + its
+    number) with a line saying what was kept."""
     try:
         yield
-    except Terminated:
-        typer.echo(f"vidstyle: terminated; {message().removeprefix('interrupted; ')}", err=True)
-        raise typer.Exit(EXIT_TERMINATED) from None
+    except Terminated as exc:
+        _say_on_the_way_out(f"vidstyle: {exc.label}; {message().removeprefix('interrupted; ')}")
+        raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo(f"vidstyle: {message()}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -140,10 +166,14 @@ def run(
     audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Only the first N frames (a quick preview); audio is cut to match."),
     frame_rate: Optional[str] = typer.Option(None, "--frame-rate", help="Frame rate of an image-sequence input: 24, 23.976 or 24000/1001 [default: 24]."),
+    keyframe: Optional[List[str]] = typer.Option(None, "--keyframe", help="FRAME=FILE: paint the clip in the look of this painted frame (repeatable; FRAME counts from 0; a PNG's alpha limits where it paints). Instead of --style."),
+    save_look: Optional[str] = typer.Option(None, "--save-look", help="Keep the keyframes' look as a style of this name, for --style NAME on other clips and in the preview."),
+    fields: Optional[str] = typer.Option(None, "--fields", help="Interlaced input: deinterlace (bwdif, one frame per frame) or keep (encode interlaced; libx264 or ffv1) [default: deinterlace]."),
     temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none (or off): plain per-frame [default: flow]."),
     temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
     flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
@@ -174,15 +204,17 @@ def run(
         audio=audio,
         frames=frames,
         frame_rate=frame_rate,
+        fields=fields,
+        keyframes=tuple(keyframe) if keyframe else None,
+        save_look=save_look,
         temporal=temporal,
         temporal_strength=temporal_strength,
         flow_preset=flow_preset,
         quiet=quiet or None,
+        overwrite=overwrite or None,
     )
     with _on_interrupt(lambda: "interrupted; no output was left behind"):
         result = stylize_video(input, output, options=options)
-    if result.skipped_packets:
-        typer.echo(f"warning: skipped {result.skipped_packets} undecodable packet(s)", err=True)
     for message in result.warnings:
         typer.echo(f"warning: {message}", err=True)
     if options.fp16 and not result.device.startswith("cuda"):
@@ -237,6 +269,7 @@ def image(
     engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP, show_default=False),
     precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP, show_default=False),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize one still image, with the fast network or by optimisation."""
@@ -244,11 +277,13 @@ def image(
 
     import numpy as np
 
+    from .media.atomic import check_overwrite
     from .media.images import read_image, scale_long_side, write_image
     from .stylize.frames import STROKE_SCALES
     from .stylize.style_mix import check_strength
 
     _check_json_output(as_json, output)
+    check_overwrite(output, overwrite)
     if method not in ("fast", "optimize"):
         _fail(f"unknown method {method!r}: use fast or optimize")
     check_strength(strength)
@@ -337,6 +372,7 @@ def preview(
     headless: bool = typer.Option(False, "--headless", help="No window; print one summary line on stdout."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Stop after N frames [default: at q, Esc or the end of the source]."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record the stylized video to FILE (.mp4, .mkv...) from the start."),
+    overwrite: bool = typer.Option(False, "-y", "--overwrite", help="Replace a --record FILE that exists; without it, that is an error."),
     keys: Optional[str] = typer.Option(None, "--keys", help="Scripted key presses FRAME:KEY,..., e.g. 10:n,20:+,30:space,40:q."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -360,6 +396,7 @@ def preview(
         headless=headless,
         frames=frames,
         record=record,
+        overwrite=overwrite,
     )
     with _on_interrupt(lambda: "interrupted; recordings and snapshots made so far are kept"):
         stats = run_preview(options, parse_keys(keys) if keys else None)
@@ -381,17 +418,20 @@ def sheet(
     style_images: Optional[list[str]] = typer.Option(None, "--style-image", metavar="FILE", help="Also these pictures as styles (repeatable)."),
     stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Render one picture in every available style, labelled with the flag that gives each look."""
     import time
 
     from .apps.sheet import render_sheet
+    from .media.atomic import check_overwrite
     from .media.images import read_image, write_image
     from .stylize.options import StylizerOptions
     from .stylize.style_mix import check_style_image
 
     _check_json_output(as_json, output)
+    check_overwrite(output, overwrite)
     if columns is not None and columns < 1:
         _fail(f"--columns must be at least 1, got {columns}")
     started = time.perf_counter()
@@ -551,7 +591,8 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
     command = typer.main.get_command(app)
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handlers = {number: signal.signal(number, _raise_terminated) for number in TERMINATING_SIGNALS} if in_main_thread else {}
     try:
         result = command.main(args=args, prog_name="vidstyle", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -562,9 +603,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"vidstyle: error: {exc}", err=True)
         return EXIT_USER_ERROR
-    except Terminated:
-        typer.echo("vidstyle: terminated", err=True)
-        return EXIT_TERMINATED
+    except Terminated as exc:
+        _say_on_the_way_out(f"vidstyle: {exc.label}")
+        return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("vidstyle: interrupted", err=True)
         return EXIT_INTERRUPTED
@@ -576,12 +617,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        full = out_of_space(exc)  # a full disk outside an output's own writing (a cache, a manifest)
+        if full is not None:
+            typer.echo(f"vidstyle: error: {full}", err=True)
+            return EXIT_USER_ERROR
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         typer.echo(f"vidstyle: internal error: {type(exc).__name__}: {detail} (run with --debug for details)", err=True)
         return 1
     finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
     return code
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ..config import build, merge, read_toml
 from ..errors import OptionError, VidstyleError
-from ..media.atomic import atomic_output, atomic_sequence_output
+from ..media.atomic import atomic_output, atomic_sequence_output, check_overwrite
 from ..media.chunks import Segment
 from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
@@ -35,11 +35,15 @@ from ..stylize.style_mix import style_label
 from ..stylize.styles import DEFAULT_MODEL
 from ..stylize.stylizer import Stylizer
 from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
+from .keyframes import KEYFRAME_MAX_SIDE, keyframe_look
 
 log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
 FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
+
+
+FIELD_MODES = ("deinterlace", "keep")
 
 
 @dataclass
@@ -66,10 +70,14 @@ class RunOptions:
     audio: bool = True
     frames: int | None = None  # only the first N frames (audio cut to match)
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
+    fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
+    keyframes: tuple[str, ...] = ()  # "N=FILE": paint the clip in the look of these painted frames (instead of style)
+    save_look: str | None = None  # keep the keyframes' look as a style of this name
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
     flow_preset: str = "medium"
     quiet: bool = False
+    overwrite: bool = False  # replace an existing output (FFmpeg's -y); without it an existing output is an error
 
     def __post_init__(self) -> None:
         if self.temporal == "off":  # a synonym of "none", as a user might type it
@@ -83,6 +91,8 @@ class RunOptions:
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         parse_frame_rate(self.frame_rate)
+        if self.fields not in FIELD_MODES:
+            raise OptionError(f"--fields must be one of {', '.join(FIELD_MODES)}, got {self.fields!r}")
         self.encoder().validate()
         self.stylizer().validate()
         self.temporal_options().validate()
@@ -98,7 +108,9 @@ class RunOptions:
             device=self.device,
             fp16=self.fp16,
             stroke_scale=self.stroke_scale,
-            max_size=self.max_size,
+            # a keyframe look is painted at the frame's size, as it was painted
+            native_size=bool(self.keyframes),
+            max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE) if self.keyframes else self.max_size,
             threads=self.threads,
             strength=self.strength,
             preserve_color=self.preserve_color,
@@ -323,7 +335,8 @@ def stylize_video(
     """Stylize every frame of ``input`` into ``output``, keeping size, timing
     and audio. Options are :class:`RunOptions` fields (``style``,
     ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
-    loaded network across clips. ``segment`` renders only part of the clip
+    loaded network across clips. An output that exists is an error unless
+    ``overwrite=True``. ``segment`` renders only part of the clip
     (video only, for joining later; see :mod:`vidstyle.media.chunks`);
     ``timings`` collects where the time goes (:class:`StageTimes`)."""
     if style is not None:
@@ -332,22 +345,29 @@ def stylize_video(
     options.validate()
     input_path = Path(input)
     if output is not None:
-        _check_output(input_path, Path(output))
+        _check_output(input_path, Path(output), options.overwrite)
+    notes: list[str] = []
+    if stylizer is None and options.keyframes:
+        look = keyframe_look(
+            input_path, options.keyframes, frame_rate=options.frame_rate, max_size=options.max_size,
+            save_as=options.save_look, quiet=options.quiet,
+        )
+        stylizer, notes = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings
+    elif options.save_look:
+        raise OptionError("--save-look keeps the look of painted keyframes: give --keyframe too")
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
     try:
         if stylizer is None:
             stylizer = Stylizer.from_style(options.style, options.stylizer())
         stylizer.check_frame_size(reader.info.height, reader.info.width)  # before any frame is decoded
         output_path = Path(output) if output else default_output(input_path, stylizer.name)
-        _check_output(input_path, output_path)
+        _check_output(input_path, output_path, options.overwrite)
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
             frames, seconds, writer = _run(reader, stylizer, temporary, options, batch_size, progress, segment, timings)
     finally:
         reader.close()
-    if reader.skipped_packets:
-        log.warning("%d undecodable packet(s) in %s were skipped", reader.skipped_packets, input_path)
     info = reader.info
     return RunResult(
         input=input_path,
@@ -364,16 +384,37 @@ def stylize_video(
         options=asdict(options),
         pixel_format=writer.stream.pix_fmt,
         alpha=writer.keeps_alpha,
-        warnings=[w for w in [options.stylizer().cap_warning()] if w] + list(writer.warnings),
+        warnings=[w for w in [options.stylizer().cap_warning()] if w] + notes + _media_notes(reader, writer),
     )
 
 
-def _check_output(input_path: Path, output_path: Path) -> None:
+def _media_notes(reader: VideoReader, writer: VideoWriter) -> list[str]:
+    """What the run did to the input that a user would otherwise not know:
+    damage skipped, fields merged, HDR painted as it is, and what the
+    output could not keep."""
+    info, notes = reader.info, []
+    if reader.skipped_packets:
+        notes.append(f"{reader.skipped_packets} damaged packet(s) in {info.path.name} were skipped")
+    notes += reader.warnings
+    if info.fields:
+        notes.append(
+            f"interlaced input ({info.fields}): kept interlaced" if writer.keep_fields
+            else f"interlaced input ({info.fields}): deinterlaced with bwdif (--fields keep keeps the fields)"
+        )
+    if info.colour.hdr:
+        notes.append(f"HDR input ({info.colour.describe()}): painted as its code values and written with the same tags")
+    return notes + list(writer.warnings)
+
+
+def _check_output(input_path: Path, output_path: Path, overwrite: bool = False) -> None:
+    """Refuse, before any frame is decoded, an output that cannot be written
+    or that would replace something unasked."""
     if output_path.is_dir():
         raise OptionError(f"the output {output_path} is a folder: give a file name, such as {output_path / input_path.stem}_out.mp4")
     container_format(output_path)  # rejects an unknown extension before any work
     if _same_target(input_path, output_path):
         raise OptionError(f"output would overwrite the input: {output_path}")
+    check_overwrite(output_path, overwrite)
 
 
 def _same_target(a: Path, b: Path) -> bool:
@@ -395,8 +436,15 @@ def _run(
     timings: StageTimes | None = None,
 ) -> tuple[int, float, VideoWriter]:
     info = reader.info
-    audio_source = info.path if options.audio and info.has_audio and segment is None else None
-    writer = VideoWriter(temporary, info, options.encoder(), audio_source=audio_source)
+    writer = VideoWriter(
+        temporary,
+        info,
+        options.encoder(),
+        streams_source=None if segment or is_image_sequence(info.path) else info.path,
+        keep_fields=options.fields == "keep",
+        audio=options.audio,
+    )
+    reader.deinterlace = not writer.keep_fields
     # Decode no more than the output keeps: 16-bit frames only for a deep output.
     reader.high_bit_depth = writer.bit_depth > 8
     reader.alpha = writer.keeps_alpha

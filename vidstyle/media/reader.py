@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from ..errors import OptionError, VideoError, first_line
+from .colour import RANGE_FULL, RANGE_LIMITED, SWSCALE_MATRICES, ColourTags
 from .formats import pixel_format, planar_alpha, read_alpha, with_alpha
 from .sequences import is_image_sequence, printf_pattern, sequence_numbers
 
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 
 SEQUENCE_FORMAT = "image2"
 DEFAULT_SEQUENCE_RATE = Fraction(24)  # images carry no timing; the usual film rate
+# FFmpeg's AVFieldOrder, as the field shown first: TT and BT show the top
+# field first, BB and TB the bottom one.
+FIELD_ORDERS = {2: "top first", 3: "bottom first", 4: "bottom first", 5: "top first"}
+# bwdif: one output frame for each input frame (not one per field), so that
+# the clip keeps its frame count and timestamps.
+DEINTERLACE_FILTER = "bwdif"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,10 @@ class VideoInfo:
     pixel_format: str | None = None  # as decoded, e.g. yuv420p10le
     bit_depth: int = 8  # bits per colour component (32 for float EXR)
     has_alpha: bool = False
+    colour: ColourTags = ColourTags()  # as tagged, with the matrix and range settled
+    fields: str | None = None  # "top first" or "bottom first" for interlaced input
+    timecode: str | None = None  # of the first frame, HH:MM:SS:FF (";" before FF for drop-frame)
+    header_size: tuple[int, int] | None = None  # the container's (width, height) where it differs from the frames'
 
 
 @dataclass
@@ -114,17 +125,33 @@ def _stream_format(stream: av.video.stream.VideoStream) -> tuple[str | None, boo
     return name, side_alpha
 
 
-def _rotation(path: Path) -> int:
-    """Display rotation in degrees counter-clockwise, as players apply it.
-    FFmpeg exposes the display matrix on decoded frames, so the first frame
-    is decoded from a separate handle (the main one stays at the start)."""
+@dataclass(frozen=True)
+class _FirstFrame:
+    width: int
+    height: int
+    rotation: int  # degrees counter-clockwise, as players apply it
+    colour: ColourTags
+    interlaced: bool
+
+
+def _first_frame(open_again: Callable[[], av.container.InputContainer]) -> _FirstFrame | None:
+    """What only a decoded frame tells: its real size (a header may claim
+    another), the display matrix, the colour tags and HDR side data, and
+    whether it is interlaced. Read from a separate handle, so that the main
+    one stays at the start; None when no frame decodes."""
     try:
-        with av.open(str(path), mode="r") as container:
+        with open_again() as container:
             for frame in container.decode(video=0):
-                return int(round(frame.rotation or 0)) % 360
-    except (av.error.FFmpegError, AttributeError):
+                return _FirstFrame(
+                    frame.width,
+                    frame.height,
+                    int(round(getattr(frame, "rotation", 0) or 0)) % 360,
+                    ColourTags.of_frame(frame),
+                    bool(frame.interlaced_frame),
+                )
+    except (av.error.FFmpegError, VideoError, AttributeError, UnicodeDecodeError):
         pass
-    return 0
+    return None
 
 
 class VideoReader:
@@ -152,11 +179,15 @@ class VideoReader:
         self.path = Path(path)
         self.high_bit_depth = high_bit_depth
         self.alpha = alpha
+        self.deinterlace = True
         numbers: list[int] = []
         if is_image_sequence(self.path):
-            self.container, numbers = open_sequence(self.path, parse_frame_rate(frame_rate))
+            rate = parse_frame_rate(frame_rate)
+            self.container, numbers = open_sequence(self.path, rate)
+            open_again = lambda: open_sequence(self.path, rate)[0]  # noqa: E731
         else:
             self.container = open_input(self.path)
+            open_again = lambda: open_input(self.path)  # noqa: E731
         if not self.container.streams.video:
             kinds = sorted({s.type for s in self.container.streams}) or ["no streams"]
             self.container.close()
@@ -166,28 +197,41 @@ class VideoReader:
         if threads:
             self.stream.thread_count = threads
         ctx = self.stream.codec_context
-        if not ctx.width or not ctx.height:
+        first = _first_frame(open_again)
+        width, height = (first.width, first.height) if first else (ctx.width, ctx.height)
+        if not width or not height:
             self.container.close()
             raise VideoError(f"video stream in {self.path} has no frame size (corrupt or unsupported)")
         self.skipped_packets = 0
+        self.resized_frames = 0
+        self.warnings: list[str] = []
         decoded_format, self._side_alpha = _stream_format(self.stream)
         facts = pixel_format(decoded_format) if decoded_format else None
+        colour = first.colour if first else ColourTags()
+        field_order = int(ctx.field_order or 0) if isinstance(ctx.field_order, int) else 0
+        fields = FIELD_ORDERS.get(field_order) or ("top first" if first and first.interlaced else None)
         self.info = VideoInfo(
             path=self.path,
-            width=ctx.width,
-            height=ctx.height,
+            width=width,
+            height=height,
             frame_rate=self.stream.average_rate or self.stream.guessed_rate,
             time_base=self.stream.time_base or Fraction(1, 90000),
             frame_count=len(numbers) or self.stream.frames or None,
             duration=self._duration(),
             codec=ctx.name,
-            rotation=0 if numbers else _rotation(self.path),
+            rotation=0 if numbers or not first else first.rotation,
             has_audio=bool(self.container.streams.audio),
             start_number=numbers[0] if numbers else None,
             pixel_format=decoded_format,
             bit_depth=facts.depth if facts else 8,
             has_alpha=bool(facts and facts.alpha),
+            colour=colour.settled(width, height, rgb=bool(facts and facts.rgb)),
+            fields=fields,
+            timecode=None if numbers else _timecode(self.container),
+            header_size=(ctx.width, ctx.height) if (ctx.width, ctx.height) != (width, height) else None,
         )
+        if self.info.header_size:
+            log.info("%s: the header says %dx%d, the frames are %dx%d", self.path, *self.info.header_size, width, height)
 
     def _duration(self) -> float | None:
         if self.stream.duration is not None and self.stream.time_base:
@@ -227,9 +271,40 @@ class VideoReader:
 
         return split
 
-    def __iter__(self) -> Iterator[DecodedFrame]:
-        index = 0
-        decode, convert = self._decoder(), self._converter()
+    def _prepared(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Decoded frames made ready to convert: at the stream's one size,
+        tagged with the settled matrix and range where they carry none, and
+        deinterlaced (unless ``deinterlace`` is off)."""
+        frames = self._one_size(frames)
+        if self.info.fields and self.deinterlace:
+            frames = _deinterlaced(frames)
+        colour = self.info.colour
+        for frame in frames:
+            if frame.colorspace not in SWSCALE_MATRICES:
+                frame.colorspace = colour.matrix
+            if frame.color_range not in (RANGE_LIMITED, RANGE_FULL):
+                frame.color_range = colour.range
+            yield frame
+
+    def _one_size(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Frames of a size other than the first frame's (a stream joined
+        from two sources) scaled to it, with a warning naming where."""
+        width, height = self.info.width, self.info.height
+        for index, frame in enumerate(frames):
+            if (frame.width, frame.height) != (width, height):
+                if not self.resized_frames:
+                    self.warnings.append(
+                        f"the frame size changes from {width}x{height} to {frame.width}x{frame.height} at frame {index}: "
+                        f"such frames are scaled to {width}x{height}"
+                    )
+                self.resized_frames += 1
+                frame = frame.reformat(width=width, height=height, interpolation="BICUBIC")
+            yield frame
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """Every frame the stream gives, undecodable packets skipped."""
+        decode = self._decoder()
+        got_any = False
         try:
             for packet in self.container.demux(self.stream):
                 try:
@@ -241,16 +316,26 @@ class VideoReader:
                     log.debug("skipping undecodable packet at pts %s: %s", packet.pts, exc)
                     continue
                 for frame in frames:
-                    rgb, alpha = convert(frame)
-                    yield DecodedFrame(index, rgb, frame.pts, frame.time_base or self.info.time_base, alpha)
-                    index += 1
+                    got_any = True
+                    yield frame
         except av.error.FFmpegError as exc:
-            if index == 0:
+            if not got_any:
                 raise VideoError(f"cannot decode {self.path}: {first_line(exc)}") from exc
             self.skipped_packets += 1
-            log.warning("stopped reading %s after %d frames: %s", self.path, index, first_line(exc))
+            self.warnings.append(f"{self.path.name} ends early, in damaged data: {first_line(exc)}")
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        index = 0
+        convert = self._converter()
+        for frame in self._prepared(self._decoded()):
+            rgb, alpha = convert(frame)
+            yield DecodedFrame(index, rgb, frame.pts, frame.time_base or self.info.time_base, alpha)
+            index += 1
         if index == 0:
             raise VideoError(f"no decodable video frames in {self.path}")
+        expected = self.info.frame_count
+        if expected and index < expected and not self.info.start_number:
+            self.warnings.append(f"{self.path.name} ends after {index} of the {expected} frames its index lists")
 
     def seek(self, pts: int) -> None:
         """Continue from the keyframe at or before ``pts`` (stream time base)."""
@@ -264,6 +349,52 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _deinterlaced(frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    """Frames through FFmpeg's bwdif, one out for each one in, the field
+    order taken from each frame's own flags."""
+    graph = None
+
+    def pulled() -> Iterator[av.VideoFrame]:
+        while True:
+            try:
+                yield graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+
+    for frame in frames:
+        if graph is None:
+            graph = av.filter.Graph()
+            source = graph.add_buffer(
+                width=frame.width, height=frame.height, format=frame.format, time_base=frame.time_base or Fraction(1, 90000)
+            )
+            deinterlace = graph.add(DEINTERLACE_FILTER, "mode=send_frame:parity=auto:deint=all")
+            sink = graph.add("buffersink")
+            source.link_to(deinterlace)
+            deinterlace.link_to(sink)
+            graph.configure()
+        graph.push(frame)
+        yield from pulled()
+    if graph is not None:
+        graph.push(None)
+        yield from pulled()
+
+
+def _timecode(container: av.container.InputContainer) -> str | None:
+    """The start timecode: a .mov/.mp4 tmcd track shows it on the video
+    and the data stream, Matroska as a TIMECODE tag."""
+    video = [s for s in container.streams if s.type == "video"][:1]
+    for source in [*video, *container.streams.data, container]:
+        for key, value in source.metadata.items():
+            if key.lower() == "timecode" and value:
+                return str(value)
+    return None
+
+
+def read_timecode(path: str | Path) -> str | None:
+    with open_input(path) as container:
+        return _timecode(container)
 
 
 def count_packets(path: str | Path) -> int:

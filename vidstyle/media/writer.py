@@ -1,11 +1,13 @@
 """Video encoding with PyAV: the muxer, encoder and pixel format for an
-output, the input's audio carried along, and parts joined into one file.
+output, the input's audio, subtitles and timecode carried along, and parts
+joined into one file.
 
 Timing is preserved exactly: the writer encodes every frame with the
 presentation timestamp and time base it was decoded with
 (:mod:`vidstyle.media.reader`), so variable frame rate input stays
-variable. Audio is copied packet for packet when the output container
-accepts its codec and re-encoded otherwise.
+variable. Audio and subtitles are copied packet for packet when the output
+container accepts their codec; audio is re-encoded otherwise, and a
+subtitle stream the container cannot hold is left out with a warning.
 
 Image sequences (``shot010.%04d.png``) go through FFmpeg's image2 muxer:
 written one image per frame, keeping the input's first number. Sequences
@@ -28,8 +30,9 @@ import av
 import numpy as np
 
 from ..errors import OptionError, first_line
+from .colour import HDR_ENCODER, RANGE_FULL, SWSCALE_MATRICES, ColourTags
 from .formats import closest_format, pixel_format, planar_alpha, write_alpha
-from .reader import SEQUENCE_FORMAT, VideoInfo
+from .reader import SEQUENCE_FORMAT, VideoInfo, read_timecode
 from .sequences import is_image_sequence, printf_pattern
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ COPYABLE_AUDIO = {
     "avi": {"mp3", "ac3", "pcm_s16le"},
 }
 REENCODE_AUDIO = {"webm": "libopus", "avi": "libmp3lame"}
+# Subtitle codecs each container takes as they are (there is no converting
+# them here); None: any.
+COPYABLE_SUBTITLES = {"mp4": {"mov_text"}, "mov": {"mov_text"}, "matroska": None, "webm": {"webvtt"}, "avi": set()}
 EXTENSION_FORMATS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
     ".webm": "webm", ".avi": "avi",
@@ -53,6 +59,9 @@ SEQUENCE_CODECS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"
 # Codecs whose users expect no chroma loss either.
 LOSSLESS_CODECS = {"ffv1", "ffvhuff", "huffyuv", "utvideo"}
 DEFAULT_VIDEO_CODEC = {"webm": "libvpx-vp9"}
+# Containers whose HDR input is encoded with colour.HDR_ENCODER unless
+# --codec says otherwise, so that the mastering metadata survives.
+HDR_CONTAINERS = {"mp4", "mov", "matroska"}
 # x264's "faster" gives the same file size as its "medium" at crf 18 with
 # 0.37 dB less PSNR (39.6 against 40.0 dB on stylized bikes.mp4), in half the
 # encoding time: 6.8 against 12.9 ms a 640x272 frame on one core, where the
@@ -76,6 +85,9 @@ DNXHR_MIN_SIZE = (256, 120)  # FFmpeg's DNxHR encoder refuses smaller frames
 # Encoders whose alpha channel FFmpeg also decodes back (x265's alpha layer,
 # for one, is not read by FFmpeg's HEVC decoder).
 ALPHA_CODECS = {"prores_ks", "qtrle", "ffv1", "png", "tiff", "exr", "libvpx-vp9"}
+# Encoders that take the field order from the encoder's settings (others
+# read it from each frame's flags, which PyAV cannot set).
+FIELD_CODECS = {"libx264", "ffv1"}
 ALPHA_HINT = "prores_ks (.mov), qtrle (.mov), ffv1 (.mkv), libvpx-vp9 (.webm) or a .png/.tif/.exr sequence"
 
 
@@ -157,14 +169,19 @@ def _profile_options(codec: str, pixel_format: str, width: int, height: int) -> 
 
 
 class VideoWriter:
-    """Encodes RGB frames at given timestamps, and carries the input's audio.
+    """Encodes RGB frames at given timestamps, and carries the input's audio,
+    subtitles and timecode.
 
     ``write(rgb, pts, time_base, alpha)`` expects frames in presentation
-    order, uint8 or uint16 RGB; audio packets from ``audio_source`` are
+    order, uint8 or uint16 RGB; packets of the other streams of
+    ``streams_source`` (audio left out when ``audio`` is False) are
     interleaved as the video advances and the rest are flushed by
-    ``close``. A sequence pattern as ``path`` writes one image per frame,
+    ``close``. The output is tagged with the input's colour description and
+    converted with its matrix and range (:mod:`vidstyle.media.colour`);
+    ``keep_fields`` encodes an interlaced input's frames interlaced, in its
+    field order. A sequence pattern as ``path`` writes one image per frame,
     numbered from the input's first frame number (0 for a video), turned
-    upright by the input's rotation, and drops the audio.
+    upright by the input's rotation, and drops the other streams.
 
     ``keeps_alpha`` and ``bit_depth`` say what the chosen pixel format holds
     (so that the caller decodes no more than that); ``warnings`` what of the
@@ -175,24 +192,29 @@ class VideoWriter:
         path: str | Path,
         info: VideoInfo,
         settings: EncoderSettings = EncoderSettings(),
-        audio_source: str | Path | None = None,
+        streams_source: str | Path | None = None,
         format_name: str | None = None,
+        keep_fields: bool = False,
+        audio: bool = True,
     ):
         settings.validate()
         self.path = Path(path)
         self.info = info
+        self.keep_fields = keep_fields and info.fields is not None
         self.format = format_name or container_format(self.path)
         self.warnings: list[str] = []
         codec = _video_encoder(self._codec_name(settings.codec))
         if self.format == SEQUENCE_FORMAT:
             options = {"start_number": str(info.start_number or 0)}
             self.container = av.open(printf_pattern(self.path), mode="w", format=SEQUENCE_FORMAT, options=options)
-            audio_source = None  # image files hold no sound
+            streams_source = None  # image files hold no sound
         else:
             self.container = av.open(str(self.path), mode="w", format=self.format)
         try:
             self._setup_video(codec, settings)
-            self._audio = _AudioCarrier(audio_source, self.container, self.format) if audio_source else None
+            self._carrier = _StreamCarrier(streams_source, self.container, self.format, audio) if streams_source else None
+            for message in self._carrier.warnings if self._carrier else []:
+                self._warn(message)
         except BaseException:
             self.container.close()
             raise
@@ -200,6 +222,8 @@ class VideoWriter:
 
     def _codec_name(self, wanted: str | None) -> str:
         if self.format != SEQUENCE_FORMAT:
+            if not wanted and self.format in HDR_CONTAINERS and (self.info.colour.mastering or self.info.colour.light_level):
+                return HDR_ENCODER  # the encoder that keeps the mastering metadata
             return wanted or DEFAULT_VIDEO_CODEC.get(self.format, "libx264")
         suffix = self.path.suffix.lower()
         if wanted and wanted != SEQUENCE_CODECS[suffix]:
@@ -246,6 +270,8 @@ class VideoWriter:
             self._warn(f"the input's alpha channel is dropped: {codec.name} {stream.pix_fmt} has none (alpha goes into {ALPHA_HINT})")
         if info.bit_depth > 8 and chosen.depth <= 8 and not settings.pixel_format:
             self._warn(f"{codec.name} writes {stream.pix_fmt}: the {info.bit_depth}-bit input is reduced to 8 bits")
+        self.colour = self._output_colour(chosen.rgb, width, height)
+        self.colour.tag_codec(stream.codec_context)
         # Encode in the input's time base, so that timestamps pass through unchanged.
         stream.codec_context.time_base = info.time_base
         stream.time_base = info.time_base
@@ -260,14 +286,20 @@ class VideoWriter:
             if codec.name == "libsvtav1" and not preset.isdigit():
                 raise OptionError(f"libsvtav1 presets are numbers, 0 (slowest) to 13 (fastest), not {preset!r}")
             options["preset"] = preset
+        hdr_options, hdr_warning = self.colour.hdr_options(codec.name)
+        if hdr_warning:
+            self._warn(hdr_warning)
         if codec.name == "libx265":
-            options["x265-params"] = "log-level=error"
+            options["x265-params"] = ":".join(["log-level=error"] + list(hdr_options.values()))
         options.update(_profile_options(codec.name, stream.pix_fmt, width, height))
+        options.update(self._field_options(codec.name, stream))
         if settings.bit_rate:
             stream.bit_rate = settings.bit_rate
         stream.options = options
         if info.rotation and self.format != SEQUENCE_FORMAT:
             stream.set_display_rotation(info.rotation)
+        if info.timecode and self.format != SEQUENCE_FORMAT:
+            stream.metadata["timecode"] = info.timecode  # a tmcd track in .mov/.mp4, a tag in .mkv
         try:  # now rather than at the first frame, so that a refusal is an option error
             stream.codec_context.open()
         except av.error.FFmpegError as exc:
@@ -277,6 +309,29 @@ class VideoWriter:
             ) from None
         self.stream = stream
         self._last_pts: int | None = None
+
+    def _output_colour(self, rgb_output: bool, width: int, height: int) -> ColourTags:
+        """The input's tags for a YUV output (its matrix and range settled
+        for an RGB input); no matrix and full range for an RGB output."""
+        if rgb_output:
+            return ColourTags(0, RANGE_FULL, self.info.colour.primaries, self.info.colour.transfer)
+        return self.info.colour.for_yuv_output(width, height)
+
+    def _field_options(self, codec: str, stream: av.video.stream.VideoStream) -> dict[str, str]:
+        """Encode interlaced, in the input's field order, when its fields
+        are kept rather than deinterlaced."""
+        if not self.keep_fields:
+            return {}
+        if codec not in FIELD_CODECS:
+            raise OptionError(
+                f"{codec} cannot be told the field order: keep fields with {' or '.join(sorted(FIELD_CODECS))}, "
+                "or leave the input to be deinterlaced"
+            )
+        top = self.info.fields == "top first"
+        context = stream.codec_context
+        context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
+        context.field_order = 2 if top else 3  # AV_FIELD_TT, AV_FIELD_BB
+        return {"x264-params": "tff=1" if top else "bff=1"} if codec == "libx264" else {}
 
     def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode one frame: (H, W, 3) uint8 or uint16 RGB, and its alpha
@@ -294,7 +349,15 @@ class VideoWriter:
             pixels = np.rot90(pixels, self._turns)
             alpha = np.rot90(alpha, self._turns) if separate else alpha
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=layout)
-        frame = frame.reformat(format=self.stream.pix_fmt)
+        if self.colour.matrix in SWSCALE_MATRICES:
+            frame = frame.reformat(
+                format=self.stream.pix_fmt,
+                dst_colorspace=SWSCALE_MATRICES[self.colour.matrix],
+                dst_color_range=self.colour.range,
+            )
+        else:
+            frame = frame.reformat(format=self.stream.pix_fmt)
+        self.colour.tag_frame(frame)
         if separate:
             write_alpha(frame, alpha)
         if pts is None or (time_base is not None and time_base != self.info.time_base):
@@ -307,8 +370,8 @@ class VideoWriter:
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.frames_written += 1
-        if self._audio:
-            self._audio.mux_until(float(pts * self.info.time_base))
+        if self._carrier:
+            self._carrier.mux_until(float(pts * self.info.time_base))
 
     def _fallback_pts(self, pts: int | None, time_base: Fraction | None) -> int:
         if pts is not None and time_base is not None:
@@ -323,22 +386,22 @@ class VideoWriter:
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
-            if self._audio:
+            if self._carrier:
                 end = None
                 if cut_audio and self._last_pts is not None:
                     rate = self.info.frame_rate or Fraction(25)
                     end = float(self._last_pts * self.info.time_base + 1 / rate)
-                self._audio.mux_until(end, final=True)
+                self._carrier.mux_until(end, final=True)
         finally:
-            if self._audio:
-                self._audio.close()
+            if self._carrier:
+                self._carrier.close()
             self.container.close()
 
     def abort(self) -> None:
         """Close without flushing (the file is discarded by the caller)."""
         try:
-            if self._audio:
-                self._audio.close()
+            if self._carrier:
+                self._carrier.close()
             self.container.close()
         except Exception:  # the file is being thrown away anyway
             pass
@@ -368,34 +431,65 @@ def _extensions_for(codec_name: str) -> list[str]:
     return fits
 
 
-class _AudioCarrier:
-    """Copies (or re-encodes) the first audio stream of the input into the
-    output, in step with the video so that the muxer can interleave and a
-    clip cut short gets its audio cut at the same point."""
+class _StreamCarrier:
+    """Carries the input's audio and subtitle streams into the output, with
+    their language, title and disposition, in step with the video so that
+    the muxer can interleave and a clip cut short gets them cut at the same
+    point.
 
-    def __init__(self, source: str | Path, output: av.container.OutputContainer, format_name: str):
+    Each stream is copied packet for packet where the output container
+    takes its codec; audio is re-encoded (and resampled where the encoder
+    needs another rate) where it does not; a subtitle or data stream the
+    container cannot hold is left out, named in ``warnings``."""
+
+    def __init__(self, source: str | Path, output: av.container.OutputContainer, format_name: str, audio: bool = True):
+        self.warnings: list[str] = []
         self.input = av.open(str(source), mode="r")
-        if not self.input.streams.audio:
-            self.input.close()
-            self.input = None
+        self.routes: dict[int, tuple[av.stream.Stream, bool]] = {}  # input index: (output stream, copied)
+        for stream in self.input.streams:
+            if stream.type == "video" or (stream.type == "audio" and not audio):
+                continue
+            route = self._route(stream, output, format_name)
+            if route is not None:
+                self.routes[stream.index] = route
+                _copy_labels(stream, route[0])
+        if not self.routes:
+            self.close()
             return
-        self.in_stream = self.input.streams.audio[0]
-        codec_name = self.in_stream.codec_context.name
-        accepted = COPYABLE_AUDIO.get(format_name, set())
-        self.copy = accepted is None or codec_name in accepted
-        if self.copy:
-            self.out_stream = output.add_stream_from_template(self.in_stream)
-        else:
-            encoder = REENCODE_AUDIO.get(format_name, "aac")
-            rate = self.in_stream.codec_context.sample_rate or 48000
-            self.out_stream = output.add_stream(encoder, rate=rate)
-            layout = self.in_stream.codec_context.layout
-            if layout is not None:
-                self.out_stream.layout = layout.name if hasattr(layout, "name") else layout
-            log.info("re-encoding %s audio to %s for %s", codec_name, encoder, format_name)
-        self.packets = self.input.demux(self.in_stream)
+        self.packets = self.input.demux([self.input.streams[i] for i in self.routes])
         self.pending = None
         self.done = False
+
+    def _route(self, stream: av.stream.Stream, output: av.container.OutputContainer, format_name: str):
+        codec_name = stream.codec_context.name if stream.codec_context else None
+        described = [codec_name or "unknown codec"] + [
+            str(v) for k, v in stream.metadata.items() if k.lower() in ("language", "title")
+        ]
+        label = f"{stream.type} stream {stream.index} ({', '.join(described)})"
+        if stream.type == "audio":
+            accepted = COPYABLE_AUDIO.get(format_name, set())
+            if accepted is None or codec_name in accepted:
+                return output.add_stream_from_template(stream), True
+            encoder = REENCODE_AUDIO.get(format_name, "aac")
+            out = output.add_stream(encoder, rate=_encoder_rate(encoder, stream.codec_context.sample_rate or 48000))
+            layout = stream.codec_context.layout
+            if layout is not None:
+                out.layout = layout.name if hasattr(layout, "name") else layout
+            log.info("re-encoding %s audio to %s at %d Hz for %s", codec_name, encoder, out.rate, format_name)
+            return out, False
+        if stream.type == "subtitle":
+            accepted = COPYABLE_SUBTITLES.get(format_name, set())
+            if accepted is None or codec_name in accepted:
+                try:
+                    return output.add_stream_from_template(stream), True
+                except ValueError:
+                    pass
+            self.warnings.append(f"{label} is left out: {format_name} files cannot hold it (.mkv can)")
+            return None
+        if stream.type == "data" and codec_name is None and "timecode" in {k.lower() for k in stream.metadata}:
+            return None  # a timecode track: written again from the timecode itself
+        self.warnings.append(f"{label} is left out: only audio and subtitles are carried")
+        return None
 
     def _next_packet(self):
         if self.pending is not None:
@@ -409,34 +503,35 @@ class _AudioCarrier:
         return None
 
     def mux_until(self, seconds: float | None, final: bool = False) -> None:
-        """Mux audio up to ``seconds``; all of it when ``seconds`` is None.
-        ``final`` also flushes a re-encoding encoder."""
+        """Mux up to ``seconds``; all of it when ``seconds`` is None.
+        ``final`` also flushes the re-encoding encoders."""
         if self.input is None:
             return
-        limit = seconds
-        output = self.out_stream.container
         while not self.done:
             packet = self._next_packet()
             if packet is None:
                 break
-            if limit is not None and packet.pts is not None and float(packet.pts * packet.time_base) > limit:
+            if seconds is not None and packet.pts is not None and float(packet.pts * packet.time_base) > seconds:
                 self.pending = packet
                 break
-            if self.copy:
-                packet.stream = self.out_stream
-                output.mux(packet)
-            else:
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    continue
-                for frame in frames:
-                    frame.pts = None
-                    for out in self.out_stream.encode(frame):
-                        output.mux(out)
-        if final and not self.copy:
-            for out in self.out_stream.encode(None):
-                output.mux(out)
+            out_stream, copied = self.routes[packet.stream.index]
+            if copied:
+                packet.stream = out_stream
+                out_stream.container.mux(packet)
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
+                frame.pts = None
+                for out in out_stream.encode(frame):
+                    out_stream.container.mux(out)
+        if final:
+            for out_stream, copied in self.routes.values():
+                if not copied:
+                    for out in out_stream.encode(None):
+                        out_stream.container.mux(out)
 
     def close(self) -> None:
         if self.input is not None:
@@ -444,20 +539,49 @@ class _AudioCarrier:
             self.input = None
 
 
-def concat_video_files(parts: list[Path], output: str | Path, audio_source: str | Path | None = None) -> int:
+def _encoder_rate(encoder: str, rate: int) -> int:
+    """``rate`` where the encoder takes it, else the lowest rate it takes
+    above it (or its highest): Opus, for one, runs only at 8-48 kHz steps."""
+    rates = sorted(av.codec.Codec(encoder, "w").audio_rates or [])
+    if not rates or rate in rates:
+        return rate
+    return next((r for r in rates if r > rate), rates[-1])
+
+
+def _copy_labels(source: av.stream.Stream, target: av.stream.Stream) -> None:
+    """A stream's language, title and disposition (default, forced,
+    hearing impaired...), which players choose tracks by."""
+    for key, value in source.metadata.items():
+        if key.lower() in ("language", "title"):
+            target.metadata[key.lower()] = value
+        elif key.lower() == "name":  # how .mov and .mp4 give a track's title back
+            target.metadata["title"] = value
+    try:
+        target.disposition = source.disposition
+    except (AttributeError, TypeError, ValueError):
+        pass
+
+
+def concat_video_files(
+    parts: list[Path], output: str | Path, streams_source: str | Path | None = None, audio: bool = True
+) -> int:
     """Join encoded parts (same codec settings, timestamps already on one
-    time line) into ``output`` by copying packets, adding the audio of
-    ``audio_source``; returns the number of video packets written."""
+    time line) into ``output`` by copying packets, adding the audio and
+    subtitles of ``streams_source`` (without audio when ``audio`` is False)
+    and its timecode; returns the number of video packets written."""
     output = Path(output)
     format_name = container_format(output)
     container = av.open(str(output), mode="w", format=format_name)
-    audio = None
+    carrier = None
     written = 0
     try:
         with av.open(str(parts[0])) as first:
             stream = container.add_stream_from_template(first.streams.video[0])
-        if audio_source is not None:
-            audio = _AudioCarrier(audio_source, container, format_name)
+        if streams_source is not None:
+            timecode = read_timecode(streams_source)
+            if timecode:
+                stream.metadata["timecode"] = timecode
+            carrier = _StreamCarrier(streams_source, container, format_name, audio)
         last_dts: int | None = None
         for part in parts:
             with av.open(str(part)) as source:
@@ -472,13 +596,13 @@ def concat_video_files(parts: list[Path], output: str | Path, audio_source: str 
                     packet.stream = stream
                     container.mux(packet)
                     written += 1
-                    if audio and seconds is not None:
-                        audio.mux_until(seconds)
-        if audio:
-            audio.mux_until(None, final=True)
+                    if carrier and seconds is not None:
+                        carrier.mux_until(seconds)
+        if carrier:
+            carrier.mux_until(None, final=True)
     finally:
-        if audio:
-            audio.close()
+        if carrier:
+            carrier.close()
         container.close()
     return written
 

@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from ..config import vidstyle_home
-from ..errors import StyleError
+from ..errors import StyleError, first_line
+from ..media.images import PictureHeader, picture_header
 from ..models.feature_transforms import COVARIANCE_RIDGE, PAD_MULTIPLE, PALETTE_QUANTILES, PIXEL_LEVEL, Pass, StyleStatistics, style_statistics
 from .graphs import write_atomically
 from .options import AnyImageOptions
@@ -31,29 +32,43 @@ log = logging.getLogger(__name__)
 # Bumped whenever the statistics would come out differently for the same
 # image (the encoder, the taps' meaning, the resizing), so that stale
 # cache entries are never read.
-STATISTICS_VERSION = 4
+STATISTICS_VERSION = 5
 MIN_STYLE_SIDE = 16  # a style image smaller than this has no texture to take
 MAX_ASPECT = 8  # a picture more elongated than this has too few positions across for the deep level
 
 def decode_style_image(data: bytes | np.ndarray, name: str, max_side: int | None = None) -> np.ndarray:
     """An untrusted picture's bytes as HxWx3 RGB uint8, at most ``max_side``
-    on its long side (shrunk before anything is converted, so a huge file
-    costs no more than its decoding): grey, 16-bit, float and CMYK files are
-    converted, a transparent one is laid over white (what the painting
-    would be on paper), and anything unreadable, tiny or far too narrow is
-    a one-line error naming ``name``."""
+    on its long side. Its header is read first: a picture claiming more
+    pixels than media/images.py's PIXEL_LIMIT, tiny or far too narrow is a
+    one-line error naming ``name`` before anything is decoded. A JPEG is decoded at the
+    smallest of 1/2, 1/4 and 1/8 of its size that still covers ``max_side``
+    (Pillow's draft mode: libjpeg scales as it decodes); other formats are
+    decoded whole (within the pixel limit), then shrunk before anything is
+    converted. Grey, 16-bit, float and CMYK files are converted, a
+    transparent one is laid over white (what the painting would be on
+    paper), and anything unreadable is a one-line error naming ``name``."""
     data = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
+    if not data.size:
+        raise StyleError(f"not a readable image: {name}")
+    header = picture_header(data, name, what="style image", error=StyleError)
+    width, height = header.width, header.height
     try:
-        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    except cv2.error as exc:  # over OpenCV's pixel limit, and the like
-        raise StyleError(f"style image cannot be decoded: {name} ({str(exc).strip().splitlines()[-1][:80]})") from None
+        if min(height, width) < MIN_STYLE_SIDE:
+            raise StyleError(f"style image is too small ({width}x{height}): it needs at least {MIN_STYLE_SIDE} px on each side")
+        if max(height, width) > MAX_ASPECT * min(height, width):
+            raise StyleError(f"style image is too narrow ({width}x{height}): its sides may differ by at most {MAX_ASPECT}x")
+        raw = _drafted(header, name, max_side)
+    finally:
+        if header.picture is not None:
+            header.picture.close()
+    if raw is None:
+        try:
+            raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:  # over OpenCV's pixel limit, and the like
+            raise StyleError(f"style image cannot be decoded: {name} ({str(exc).strip().splitlines()[-1][:80]})") from None
     if raw is None or raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] not in (1, 2, 3, 4)):
         raise StyleError(f"not a readable image: {name}")
     height, width = raw.shape[:2]
-    if min(height, width) < MIN_STYLE_SIDE:
-        raise StyleError(f"style image is too small ({width}x{height}): it needs at least {MIN_STYLE_SIDE} px on each side")
-    if max(height, width) > MAX_ASPECT * min(height, width):
-        raise StyleError(f"style image is too narrow ({width}x{height}): its sides may differ by at most {MAX_ASPECT}x")
     if max_side and max(height, width) > max_side:
         scale = max_side / max(height, width)
         raw = cv2.resize(raw, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
@@ -67,6 +82,26 @@ def decode_style_image(data: bytes | np.ndarray, name: str, max_side: int | None
         alpha = pixels[:, :, -1:] / 255.0
         colour = colour * alpha + 255.0 * (1.0 - alpha)
     return np.ascontiguousarray(np.nan_to_num(colour).round().clip(0, 255).astype(np.uint8))
+
+
+def _drafted(header: PictureHeader, name: str, max_side: int | None) -> np.ndarray | None:
+    """A JPEG larger than ``max_side`` decoded at 1/2, 1/4 or 1/8 scale, the
+    smallest that still covers it (so under twice ``max_side`` a side, or
+    1/8 of a larger file's), in the BGR order OpenCV gives. None for every
+    other picture, and for a JPEG that no scale reduces."""
+    picture = header.picture
+    if not max_side or picture is None or picture.format not in ("JPEG", "MPO") or max(header.width, header.height) <= max_side:
+        return None
+    scale = max_side / max(header.width, header.height)
+    picture.draft("RGB", (max(1, round(header.width * scale)), max(1, round(header.height * scale))))
+    if picture.size == (header.width, header.height):
+        return None
+    try:
+        picture.load()
+        rgb = np.asarray(picture if picture.mode == "RGB" else picture.convert("RGB"))
+    except Exception as exc:  # a truncated or damaged stream
+        raise StyleError(f"not a readable image: {name} ({first_line(exc)[:80]})") from None
+    return rgb[:, :, ::-1]
 
 
 def read_style_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
@@ -138,7 +173,8 @@ def load_style_image(spec: str, options: AnyImageOptions, encode: Pass) -> Style
         except Exception as exc:  # a damaged entry is recomputed
             log.info("style statistics cache %s unusable (%s); recomputing", cached, exc)
     if statistics is None:
-        rgb = decode_style_image(data, str(path), max_side=4 * options.style_size)
+        # twice the size the statistics are taken at: the last shrink still averages
+        rgb = decode_style_image(data, str(path), max_side=2 * options.style_size)
         image = _prepared(rgb, options.style_size)
         taps = list(options.levels)
         features = {tap: encode(tap, image) for tap in taps if tap != PIXEL_LEVEL}

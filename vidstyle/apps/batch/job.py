@@ -21,6 +21,7 @@ import json
 import os
 import re
 import signal
+import string
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,9 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...config import read_toml
+from ...config import check_types, read_toml
 from ...errors import OptionError, StyleError, VidstyleError
-from ...media.atomic import atomic_output, is_temporary
+from ...media.atomic import atomic_output, is_temporary, remove_abandoned
 from ...media.chunks import Segment, plan_segments
 from ...media.sequences import is_image_sequence, output_exists, sequence_files, sequence_stem
 from ...media.writer import concat_video_files
@@ -44,10 +45,36 @@ MANIFEST_NAME = "vidstyle-batch.json"
 DEFAULT_RAY_CHUNK_SECONDS = 60.0
 DEFAULT_NAME = "{stem}_{style}.mp4"
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv"}
-# Options that change how fast a task runs, not what it renders.
-UNHASHED_OPTIONS = {"quiet", "threads", "device", "batch_size"}
-JOB_KEYS = {"output_dir", "defaults", "items", "name", "retries"}
-ITEM_KEYS = {"input", "styles", "style", "name"}
+# Options that change how fast a task runs, not what it renders; and
+# overwrite, which the batch decides from its manifest.
+UNHASHED_OPTIONS = {"quiet", "threads", "device", "batch_size", "overwrite"}
+NAME_FIELDS = ("stem", "style")  # what a name template may use
+
+
+@dataclass
+class JobFile:
+    """The top level of a job file: its keys and their types (checked as
+    RunOptions' are, from these annotations)."""
+
+    output_dir: str = "renders"
+    name: str = DEFAULT_NAME  # template with {stem} and {style}
+    retries: int = 1
+    defaults: dict[str, Any] = field(default_factory=dict)  # RunOptions fields
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class JobItem:
+    """The keys of an ``[[items]]`` entry besides RunOptions fields."""
+
+    input: str
+    styles: str | list[str] | None = None
+    style: str | None = None
+    name: str | None = None
+
+
+JOB_KEYS = {f.name for f in dataclasses.fields(JobFile)}
+ITEM_KEYS = {f.name for f in dataclasses.fields(JobItem)}
 
 
 @dataclass
@@ -73,19 +100,23 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> Job:
     unknown = set(values) - JOB_KEYS
     if unknown:
         raise OptionError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(JOB_KEYS))})")
+    if not values.get("items"):
+        raise OptionError(f"{where}: no [[items]]: nothing to render")
+    if not isinstance(values.get("defaults", {}), dict):
+        raise OptionError(f"{where}: [defaults] must be a table of run options")
+    check_types(JobFile, values, where)
     base = path.resolve().parent
-    output_dir = base / str(values.get("output_dir", "renders"))
-    retries = values.get("retries", 1)
-    if not isinstance(retries, int) or retries < 0:
-        raise OptionError(f"{where}: retries must be a whole number >= 0, got {retries!r}")
+    output_dir = base / values.get("output_dir", JobFile.output_dir)
+    retries = values.get("retries", JobFile.retries)
+    if retries < 0:
+        raise OptionError(f"{where}: retries must be at least 0, got {retries}")
+    name = values.get("name", JobFile.name)
+    check_name_template(name, where)
     defaults = _options(RunOptions(), values.get("defaults", {}), f"{where} [defaults]")
     defaults = defaults.replace(**(overrides or {}))
-    items = values.get("items")
-    if not items or not isinstance(items, list):
-        raise OptionError(f"{where}: no [[items]]: nothing to render")
     tasks: list[Task] = []
-    for number, item in enumerate(items, 1):
-        tasks += _item_tasks(item, base, output_dir, defaults, values.get("name", DEFAULT_NAME), f"{where} item {number}")
+    for number, item in enumerate(values["items"], 1):
+        tasks += _item_tasks(item, base, output_dir, defaults, name, f"{where} item {number}")
     seen: dict[str, Task] = {}
     for task in tasks:
         if task.key in seen:
@@ -105,6 +136,9 @@ def _options(base: RunOptions, values: dict[str, Any], where: str) -> RunOptions
     unknown = set(values) - set(RunOptions.__dataclass_fields__)
     if unknown:
         raise OptionError(f"{where}: unknown option(s) {', '.join(sorted(unknown))}")
+    if "overwrite" in values:
+        raise OptionError(f"{where}: overwrite is not a job option: a batch renders what its manifest finds missing or stale (--force: everything)")
+    check_types(RunOptions, values, where)
     options = dataclasses.replace(base, **values)
     options.validate()
     return options
@@ -113,6 +147,7 @@ def _options(base: RunOptions, values: dict[str, Any], where: str) -> RunOptions
 def _item_tasks(item: Any, base: Path, output_dir: Path, defaults: RunOptions, name: str, where: str) -> list[Task]:
     if not isinstance(item, dict) or "input" not in item:
         raise OptionError(f"{where}: needs an input")
+    check_types(JobItem, item, where)
     styles = item.get("styles", item.get("style", defaults.style))
     styles = [styles] if isinstance(styles, str) else list(styles)
     if not styles:
@@ -122,8 +157,9 @@ def _item_tasks(item: Any, base: Path, output_dir: Path, defaults: RunOptions, n
         StyleMix.parse(style)  # a malformed mix is a job-file error; an unknown style fails its tasks
     options = _options(defaults, {k: v for k, v in item.items() if k not in ITEM_KEYS}, where)
     template = item.get("name", name)
+    check_name_template(template, where)
     tasks = []
-    for source in expand_input(str(item["input"]), base, where):
+    for source in expand_input(item["input"], base, where):
         for style in styles:
             relative = output_name(template, source, style, where)
             task_options = dataclasses.replace(options, style=style)
@@ -170,12 +206,24 @@ def _stem(source: str) -> str:
     return sequence_stem(source) if is_image_sequence(source) else Path(source).stem
 
 
-def output_name(template: str, source: str, style: str, where: str) -> str:
-    safe_style = style_label(style)
+def check_name_template(template: str, where: str) -> None:
+    """A name template may use ``{stem}`` and ``{style}`` as they are: no
+    attributes, indexes, conversions or format specs, which would let a job
+    file reach into Python objects (``{stem.__class__}``)."""
+    allowed = ", ".join(f"{{{name}}}" for name in NAME_FIELDS)
     try:
-        name = template.format(stem=_stem(source), style=safe_style)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise OptionError(f"{where}: bad name template {template!r} (fields: {{stem}}, {{style}}): {exc}") from None
+        fields = [(name, conversion, spec) for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise OptionError(f"{where}: malformed name template {template!r} ({exc}; fields: {allowed})") from None
+    for name, conversion, spec in fields:
+        if name not in NAME_FIELDS or conversion or spec:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise OptionError(f"{where}: name template {template!r} uses {shown}: only {allowed} are allowed")
+
+
+def output_name(template: str, source: str, style: str, where: str) -> str:
+    check_name_template(template, where)
+    name = template.format(stem=_stem(source), style=style_label(style))
     if Path(name).is_absolute() or ".." in Path(name).parts:
         raise OptionError(f"{where}: name template must stay inside output_dir, got {name}")
     return name
@@ -459,9 +507,8 @@ class _BatchRun:
 
     def _join(self, task: Task) -> None:
         parts = [u.output for u in self.units_of[task.key]]
-        audio = task.input if task.options.audio else None
         with atomic_output(task.output) as temporary:
-            concat_video_files(parts, temporary, audio_source=audio)
+            concat_video_files(parts, temporary, streams_source=task.input, audio=task.options.audio)
 
     def _finish(self, task: Task, status: str, error: str | None) -> None:
         self.finished.add(task.key)
@@ -487,20 +534,22 @@ class _BatchRun:
 
 
 def remove_stale_temporaries(output: Path, keep: set[str] | frozenset[str] = frozenset()) -> None:
-    """Temporary files (``NAME.tmp.XXXXXXXX.ext``) and parts of chunked
-    renders (``.NAME.part000.TOKEN.ext``) left beside ``output`` by a batch
-    that was killed or failed; finished parts named in ``keep`` stay, to be
-    reused."""
+    """Parts of chunked renders (``.NAME.part000.TOKEN.ext``) left beside
+    ``output`` by a batch that was killed or failed, but for the finished
+    ones named in ``keep`` (to be reused); and the temporary files of the
+    output and of its parts whose process is gone."""
     stem, suffix = re.escape(output.stem), re.escape(output.suffix)
-    token, temporary = r"\.[0-9a-f]{8}", r"\.tmp\.[0-9a-f]{8}"
-    pattern = re.compile(rf"({stem}{temporary}|\.{stem}\.part\d{{3}}({token})?({temporary})?){suffix}$")
+    part = re.compile(rf"\.{stem}\.part\d{{3}}(\.[0-9a-f]{{8}})?{suffix}")
+    older = re.compile(rf"({stem}|\.{stem}\.part\d{{3}}(\.[0-9a-f]{{8}})?)\.tmp\.[0-9a-f]{{8}}{suffix}")  # NAME.tmp.TOKEN.ext
     folder = output.parent
     if not folder.is_dir():
         return
     for candidate in folder.iterdir():
-        if pattern.match(candidate.name) and candidate.name not in keep and candidate.is_file():
+        name = candidate.name
+        if ((part.fullmatch(name) and name not in keep) or older.fullmatch(name)) and candidate.is_file():
             with contextlib.suppress(OSError):
                 candidate.unlink()
+    remove_abandoned(folder, lambda name: name == output.name or part.fullmatch(name) is not None)
 
 
 def _finished_part(unit: Unit) -> int | None:
@@ -517,17 +566,20 @@ def _finished_part(unit: Unit) -> int | None:
 
 @contextlib.contextmanager
 def _signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM (what schedulers and `kill` send) ends the batch like Ctrl-C:
-    workers are stopped, their temporary files removed, the manifest kept."""
+    """SIGTERM (what schedulers and `kill` send) and SIGHUP (a closed
+    terminal) end the batch like Ctrl-C: workers are stopped, their
+    temporary files removed, the manifest kept."""
 
     def interrupt(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, interrupt) for number in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _estimated_frames(task: Task) -> int | None:

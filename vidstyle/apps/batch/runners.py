@@ -82,6 +82,8 @@ def _worker_main(spec: dict[str, Any], messages: Any, parent_pid: int) -> None:
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us in order
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal too
     progress = _throttled(lambda frames: messages.put(("progress", spec["key"], frames)))
     try:
         result = render_unit(spec, progress)

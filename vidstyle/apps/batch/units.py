@@ -61,6 +61,7 @@ OnProgress = Callable[[str, int], None]
 def unit_spec(unit: Unit, threads: int | None = None) -> dict[str, Any]:
     """What a worker needs, as plain data that pickles anywhere."""
     options = dataclasses.asdict(unit.task.options)
-    options.update(quiet=True, threads=options["threads"] or threads)
+    # The batch decides what to render from its manifest; a worker replaces what it is given.
+    options.update(quiet=True, threads=options["threads"] or threads, overwrite=True)
     segment = dataclasses.asdict(unit.segment) if unit.segment is not None else None
     return {"key": unit.key, "input": unit.task.input, "output": str(unit.output), "options": options, "segment": segment}

@@ -32,7 +32,7 @@ from typing import Mapping
 import numpy as np
 
 from ...errors import OptionError, StyleError, VideoError
-from ...media.atomic import atomic_output
+from ...media.atomic import atomic_output, check_overwrite
 from ...media.images import write_image
 from ...media.reader import SEQUENCE_FORMAT, VideoInfo
 from ...media.writer import EncoderSettings, VideoWriter, container_format
@@ -75,6 +75,7 @@ class PreviewOptions:
     headless: bool = False  # no window
     frames: int | None = None  # stop after this many frames
     record: Path | None = None  # record the whole run here (r stops and starts recordings)
+    overwrite: bool = False  # replace a ``record`` file that exists
     encoder: EncoderSettings = EncoderSettings()
 
     def __post_init__(self) -> None:
@@ -91,6 +92,8 @@ class PreviewOptions:
             raise OptionError(f"--size must be at least {MIN_SIDE}x{MIN_SIDE}, got {self.size[0]}x{self.size[1]}")
         if self.record is not None and container_format(Path(self.record)) == SEQUENCE_FORMAT:
             raise OptionError("--record needs a video file (.mp4, .mkv...), not an image sequence")
+        if self.record is not None:
+            check_overwrite(self.record, self.overwrite)
 
     def stylizer_options(self) -> StylizerOptions:
         return StylizerOptions(

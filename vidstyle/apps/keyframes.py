@@ -1,0 +1,203 @@
+"""``run --keyframe N=FILE``: paint a clip in the look of frames painted by
+hand. The painted files are checked against the clip's frames, a look is
+learnt from them (:mod:`vidstyle.training.keyframes`) and kept as an
+ordinary style checkpoint, which the one stylizer runs like any other.
+
+Learnt looks are cached by what they were learnt from (the clip's frames
+and the painted files), so a second render with other options starts at
+once; ``--save-look NAME`` also keeps one as a style for other clips and
+the preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import cv2
+
+from ..config import vidstyle_home
+from ..errors import OptionError
+from ..media.images import read_image
+from ..media.reader import VideoReader
+from ..stylize.frames import working_size
+from ..stylize.styles import user_style_dir
+from ..stylize.torch_support import require_torch
+
+log = logging.getLogger(__name__)
+
+# Keyframe looks are learnt and painted at the frame's own size up to this
+# long side (strokes as painted); larger frames at this size, then enlarged.
+KEYFRAME_MAX_SIDE = 960
+# A painting whose aspect ratio differs from the frame's by more than this is refused.
+ASPECT_TOLERANCE = 0.01
+# Below this mean difference (in levels) a "painted" frame is the frame itself.
+UNPAINTED_LEVELS = 1.0
+SPEC = re.compile(r"^\s*(\d+)\s*=\s*(.+)$")
+
+
+@dataclass
+class KeyframeLook:
+    """The learnt look, ready for ``Stylizer.from_style``, and what the
+    checks had to say."""
+
+    checkpoint: Path
+    warnings: list[str] = field(default_factory=list)
+    learnt: bool = True  # False: taken from the cache
+
+
+def parse_keyframes(specs: Sequence[str]) -> dict[int, Path]:
+    """``["0=a.png", "120=b.png"]`` as {frame index: file}, one error per
+    malformed entry or repeated index."""
+    found: dict[int, Path] = {}
+    for spec in specs:
+        match = SPEC.match(str(spec))
+        if not match:
+            raise OptionError(f"--keyframe takes FRAME=FILE, such as 0=frame0_painted.png, got {spec!r}")
+        index, path = int(match.group(1)), Path(match.group(2).strip()).expanduser()
+        if index in found:
+            raise OptionError(f"--keyframe gives frame {index} twice ({found[index]} and {path}): give one painting a frame")
+        if not path.is_file():
+            raise OptionError(f"--keyframe {index}: no such file: {path}")
+        found[index] = path
+    return found
+
+
+def _painted_with_mask(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The painting as RGB, and its alpha as a mask where it has one that
+    is not fully opaque."""
+    rgb = read_image(path)  # bounded, with a one-line error for what is not a picture
+    try:
+        from PIL import Image
+
+        with Image.open(path) as picture:
+            if "A" not in picture.getbands() and not (picture.mode == "P" and "transparency" in picture.info):
+                return rgb, None
+            alpha = np.asarray(picture.convert("RGBA"))[..., 3]
+    except (OSError, ValueError):
+        return rgb, None
+    if alpha.min() == 255:
+        return rgb, None
+    return rgb, alpha.astype(np.float32) / 255.0
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area averaging down, bicubic up (a mask keeps its float values)."""
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return np.clip(resized, 0, 1) if image.dtype == np.float32 else resized
+
+
+def _fit(painted: np.ndarray, mask: np.ndarray | None, height: int, width: int, index: int, path: Path, warnings: list[str]):
+    """The painting at the frame's size: scaled with a warning when only
+    the size differs, refused when the shape differs."""
+    ph, pw = painted.shape[:2]
+    if (ph, pw) == (height, width):
+        return painted, mask
+    if abs(pw / ph - width / height) > ASPECT_TOLERANCE * width / height:
+        raise OptionError(
+            f"--keyframe {index}: {path.name} is {pw}x{ph}, the clip's frames are {width}x{height}: "
+            "a painting must have the frame's shape"
+        )
+    warnings.append(f"keyframe {index}: {path.name} is {pw}x{ph}; scaled to the frame's {width}x{height}")
+    painted = resize_to(painted, height, width)
+    if mask is not None:
+        mask = resize_to(mask, height, width)
+    return painted, mask
+
+
+def _clip_frames(input_path: Path, indices: set[int], frame_rate) -> dict[int, np.ndarray]:
+    """The clip's frames at ``indices``, decoded as the run decodes them."""
+    found: dict[int, np.ndarray] = {}
+    last = max(indices)
+    with VideoReader(input_path, frame_rate=frame_rate) as reader:
+        count = 0
+        for frame in reader:
+            count += 1
+            if frame.index in indices:
+                found[frame.index] = frame.rgb
+            if frame.index == last:
+                break
+    missing = sorted(indices - set(found))
+    if missing:
+        raise OptionError(f"--keyframe {missing[0]}: the clip has only {count} frames (0 to {count - 1})")
+    return found
+
+
+def _cache_key(frames: dict[int, np.ndarray], paintings: dict[int, Path], side: int, settings) -> str:
+    digest = hashlib.sha256(repr((side, settings)).encode())
+    for index in sorted(frames):
+        digest.update(str(index).encode())
+        digest.update(hashlib.sha256(frames[index].tobytes()).digest())
+        digest.update(hashlib.sha256(paintings[index].read_bytes()).digest())
+    return digest.hexdigest()[:20]
+
+
+def keyframe_look(
+    input_path: str | Path,
+    specs: Sequence[str],
+    *,
+    frame_rate=24,
+    max_size: int | None = None,
+    save_as: str | None = None,
+    quiet: bool = False,
+) -> KeyframeLook:
+    """Check the painted keyframes against the clip, learn their look (or
+    take it from the cache) and return the checkpoint to paint with."""
+    require_torch("painting from keyframes (--keyframe)")
+    from ..stylize.checkpoints import load_checkpoint, save_checkpoint
+    from ..training.keyframes import Keyframe, KeyframeTraining
+
+    paintings = parse_keyframes(specs)
+    if not paintings:
+        raise OptionError("no keyframes given")
+    input_path = Path(input_path)
+    frames = _clip_frames(input_path, set(paintings), frame_rate)
+    warnings: list[str] = []
+    height, width = next(iter(frames.values())).shape[:2]
+    side = min(KEYFRAME_MAX_SIDE, max_size or KEYFRAME_MAX_SIDE)
+    work_h, work_w = working_size(height, width, max_size=side, native=True)
+    keyframes = []
+    for index, path in sorted(paintings.items()):
+        painted, mask = _fit(*_painted_with_mask(path), height, width, index, path, warnings)
+        frame = frames[index]
+        if frame.dtype != np.uint8:
+            frame = (frame >> 8).astype(np.uint8)
+        if np.abs(painted.astype(np.int16) - frame).mean() < UNPAINTED_LEVELS:
+            warnings.append(f"keyframe {index}: {path.name} is the clip's frame itself, unpainted")
+        if (work_h, work_w) != (height, width):
+            frame, painted = resize_to(frame, work_h, work_w), resize_to(painted, work_h, work_w)
+            mask = resize_to(mask, work_h, work_w) if mask is not None else None
+        keyframes.append(Keyframe(index, frame, painted, mask))
+    settings = KeyframeTraining()
+    key = _cache_key(frames, paintings, side, settings)
+    cached = vidstyle_home() / "looks" / f"{key}.pth"
+    learnt = not cached.is_file()
+    if learnt:
+        checkpoint = _learn(keyframes, settings, save_as or "keyframes", quiet)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(checkpoint, cached)
+    if save_as:
+        target = user_style_dir() / f"{save_as}.pth"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint = load_checkpoint(cached)
+        checkpoint.name = save_as
+        save_checkpoint(checkpoint, target)
+        log.info("saved the look as %s (use it with --style %s)", target, save_as)
+    return KeyframeLook(cached, warnings, learnt)
+
+
+def _learn(keyframes, settings, name: str, quiet: bool):
+    from tqdm import tqdm
+
+    from ..training.keyframes import learn_look
+
+    described = f"learning the look of {len(keyframes)} keyframe{'s' * (len(keyframes) > 1)}"
+    with tqdm(total=settings.steps, desc=described, unit="step", disable=quiet, dynamic_ncols=True) as bar:
+        return learn_look(keyframes, name, settings, progress=lambda step, loss: bar.update(1))
