@@ -322,6 +322,38 @@ def test_a_header_that_lies_about_the_size_is_refused_cheaply(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.mkv", "small.mkv"]
 
 
+def test_a_header_that_lies_about_the_size_paints_at_the_frames_size(tmp_path):
+    """VP8 frames of 160x90 behind a header of 16000x16000 (FFmpeg keeps the
+    header's size for VP8): painted at 160x90, never at the header's size."""
+    plain, lying = tmp_path / "plain.mkv", tmp_path / "lying.mkv"
+    with av.open(str(plain), "w") as container:
+        stream = container.add_stream("libvpx", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((90, 160, 3), 30 * index, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with av.open(str(plain)) as source, av.open(str(lying), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        stream.codec_context.width, stream.codec_context.height = 16000, 16000
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                target.mux(packet)
+    with av.open(str(lying)) as container:
+        assert (container.streams.video[0].width, container.streams.video[0].height) == (16000, 16000)
+    out = tmp_path / "out.mp4"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_RUN, "run", str(lying), "-o", str(out), "-q"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stderr.strip().splitlines()[-1]) < 1024**3
+    with VideoReader(out) as reader:
+        assert (reader.info.width, reader.info.height) == (160, 90)
+
+
 # The CLI in a child process that prints its own peak memory last.
 MEASURED_RUN = """
 import resource, sys

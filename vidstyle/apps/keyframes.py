@@ -147,9 +147,12 @@ def keyframe_look(
     max_size: int | None = None,
     save_as: str | None = None,
     quiet: bool = False,
+    settings=None,
 ) -> KeyframeLook:
     """Check the painted keyframes against the clip, learn their look (or
-    take it from the cache) and return the checkpoint to paint with."""
+    take it from the cache) and return the checkpoint to paint with.
+    ``settings``: a :class:`~vidstyle.training.keyframes.KeyframeTraining`
+    (None: its defaults)."""
     require_torch("painting from keyframes (--keyframe)")
     from ..stylize.checkpoints import load_checkpoint, save_checkpoint
     from ..training.keyframes import Keyframe, KeyframeTraining
@@ -175,7 +178,7 @@ def keyframe_look(
             frame, painted = resize_to(frame, work_h, work_w), resize_to(painted, work_h, work_w)
             mask = resize_to(mask, work_h, work_w) if mask is not None else None
         keyframes.append(Keyframe(index, frame, painted, mask))
-    settings = KeyframeTraining()
+    settings = settings or KeyframeTraining()
     key = _cache_key(frames, paintings, side, settings)
     cached = vidstyle_home() / "looks" / f"{key}.pth"
     learnt = not cached.is_file()

@@ -71,7 +71,7 @@ class RunOptions:
     frames: int | None = None  # only the first N frames (audio cut to match)
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
     fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
-    keyframes: tuple[str, ...] = ()  # "N=FILE": paint the clip in the look of these painted frames (instead of style)
+    keyframe: tuple[str, ...] = ()  # "N=FILE" each: paint the clip in the look of these painted frames (instead of style)
     save_look: str | None = None  # keep the keyframes' look as a style of this name
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
@@ -109,8 +109,8 @@ class RunOptions:
             fp16=self.fp16,
             stroke_scale=self.stroke_scale,
             # a keyframe look is painted at the frame's size, as it was painted
-            native_size=bool(self.keyframes),
-            max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE) if self.keyframes else self.max_size,
+            native_size=bool(self.keyframe),
+            max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE) if self.keyframe else self.max_size,
             threads=self.threads,
             strength=self.strength,
             preserve_color=self.preserve_color,
@@ -347,9 +347,9 @@ def stylize_video(
     if output is not None:
         _check_output(input_path, Path(output), options.overwrite)
     notes: list[str] = []
-    if stylizer is None and options.keyframes:
+    if stylizer is None and options.keyframe:
         look = keyframe_look(
-            input_path, options.keyframes, frame_rate=options.frame_rate, max_size=options.max_size,
+            input_path, options.keyframe, frame_rate=options.frame_rate, max_size=options.max_size,
             save_as=options.save_look, quiet=options.quiet,
         )
         stylizer, notes = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings

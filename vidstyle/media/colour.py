@@ -44,6 +44,24 @@ def is_high_definition(width: int, height: int) -> bool:
     return width >= 1280 or height > 576
 
 
+def _side_data(frame: av.VideoFrame) -> list[tuple[str, bytes]]:
+    """(kind, bytes) of each piece of a frame's side data that PyAV can name
+    (it raises on kinds newer than itself, as a TIFF's ICC profile is)."""
+    found = []
+    try:
+        side_data = frame.side_data
+        count = len(side_data)
+    except ValueError:
+        return found
+    for index in range(count):  # PyAV's mapping view of side data cannot iterate
+        try:
+            item = side_data[index]
+            found.append((getattr(item.type, "name", str(item.type)), bytes(item)))
+        except ValueError:
+            continue
+    return found
+
+
 @dataclass(frozen=True)
 class MasteringDisplay:
     """The display an HDR master was graded on (SMPTE ST 2086)."""
@@ -92,14 +110,11 @@ class ColourTags:
     @classmethod
     def of_frame(cls, frame: av.VideoFrame) -> "ColourTags":
         mastering = light = None
-        side_data = frame.side_data
-        for index in range(len(side_data)):  # PyAV's mapping view of side data cannot iterate
-            item = side_data[index]
-            kind = getattr(item.type, "name", str(item.type))
+        for kind, data in _side_data(frame):
             if kind == "MASTERING_DISPLAY_METADATA":
-                mastering = MasteringDisplay.from_side_data(bytes(item))
-            elif kind == "CONTENT_LIGHT_LEVEL" and len(bytes(item)) >= 8:
-                light = struct.unpack("<2I", bytes(item)[:8])
+                mastering = MasteringDisplay.from_side_data(data)
+            elif kind == "CONTENT_LIGHT_LEVEL" and len(data) >= 8:
+                light = struct.unpack("<2I", data[:8])
         return cls(
             int(frame.colorspace), int(frame.color_range), int(frame.color_primaries), int(frame.color_trc), mastering, light
         )

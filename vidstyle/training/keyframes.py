@@ -122,7 +122,7 @@ def learn_look(
         optimiser.step()
         schedule.step()
         if progress:
-            progress(step + 1, float(loss))
+            progress(step + 1, loss.item())
     network.eval()
     recipe = {
         "kind": "keyframes",

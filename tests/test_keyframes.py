@@ -1,0 +1,168 @@
+"""``run --keyframe N=FILE``: a look painted on a frame carries to the
+clip. The looks here are made by the tests (a posterised, tinted frame with
+dark edges, a half-painted frame with alpha) on small clips they make; the
+network is trained for fewer steps than the default, which is enough at
+96x64."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import one_line_error
+import torch
+
+from vidstyle import Stylizer
+from vidstyle.apps.keyframes import keyframe_look
+from vidstyle.media.images import write_image
+from vidstyle.media.reader import VideoReader
+from vidstyle.stylize.checkpoints import load_checkpoint
+from vidstyle.stylize.options import StylizerOptions
+from vidstyle.training import keyframes as training
+
+QUICK = training.KeyframeTraining(steps=150, crop=64, batch=4)
+
+
+def painted(rgb: np.ndarray) -> np.ndarray:
+    """A look a filter makes: colours in few levels, tinted warm, edges inked."""
+    levels = (rgb // 64) * 64 + 32
+    tinted = np.clip(levels * np.array([1.15, 0.95, 0.7]), 0, 255)
+    edges = cv2.Canny(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 60, 140) > 0
+    tinted[edges] = 20
+    return tinted.astype(np.uint8)
+
+
+def frames_of(path) -> list[np.ndarray]:
+    with VideoReader(path) as reader:
+        return [f.rgb for f in reader]
+
+
+def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b).mean())
+
+
+@pytest.fixture
+def clip(make_clip):
+    return make_clip("clip.mkv", frames=12, width=96, height=64, codec="ffv1")
+
+
+@pytest.fixture
+def quick_training(monkeypatch):
+    """The CLI's training at QUICK's length."""
+    monkeypatch.setattr(training, "KeyframeTraining", functools.partial(training.KeyframeTraining, **{
+        "steps": QUICK.steps, "crop": QUICK.crop, "batch": QUICK.batch,
+    }))
+
+
+def test_the_keyframe_comes_back_and_its_look_carries(clip, tmp_path):
+    frames = frames_of(clip)
+    write_image(painted(frames[0]), tmp_path / "f0.png")
+    look = keyframe_look(clip, ["0=" + str(tmp_path / "f0.png")], settings=QUICK, quiet=True)
+    network = load_checkpoint(look.checkpoint).build_model()
+
+    def paint(rgb):
+        with torch.no_grad():
+            out = network(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
+        return out[0].permute(1, 2, 0).clamp(0, 255).round().numpy().astype(np.uint8)
+
+    assert mean_difference(paint(frames[0]), painted(frames[0])) <= 8
+    far = frames[11]
+    assert mean_difference(paint(far), painted(far)) <= 0.5 * mean_difference(far, painted(far))
+
+
+def test_run_paints_the_clip_and_caches_the_look(cli, clip, tmp_path, quick_training):
+    frames = frames_of(clip)
+    write_image(painted(frames[0]), tmp_path / "f0.png")
+    out = tmp_path / "out.mkv"
+    result = cli("run", clip, "--keyframe", f"0={tmp_path / 'f0.png'}", "-o", out, "--codec", "ffv1", "--json", "-q")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["style"] == "keyframes" and report["frames"] == 12
+    output = frames_of(out)
+    assert mean_difference(output[0], painted(frames[0])) <= 8
+    assert mean_difference(output[11], painted(frames[11])) <= 0.5 * mean_difference(frames[11], painted(frames[11]))
+    # steady: no frame-to-frame change beyond what the filter itself makes
+    steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
+    filtered = [painted(f) for f in frames]
+    assert max(steps) <= max(mean_difference(a, b) for a, b in zip(filtered, filtered[1:]))
+    again = keyframe_look(clip, [f"0={tmp_path / 'f0.png'}"], settings=QUICK, quiet=True)
+    assert not again.learnt  # taken from the cache
+
+
+def test_two_keyframes_hand_over_without_a_jump(cli, clip, tmp_path, quick_training):
+    frames = frames_of(clip)
+    for index in (0, 11):
+        write_image(painted(frames[index]), tmp_path / f"f{index}.png")
+    out = tmp_path / "out.mkv"
+    args = ["--keyframe", f"0={tmp_path / 'f0.png'}", "--keyframe", f"11={tmp_path / 'f11.png'}"]
+    assert cli("run", clip, *args, "-o", out, "--codec", "ffv1", "-q").code == 0
+    output = frames_of(out)
+    assert mean_difference(output[11], painted(frames[11])) <= 8
+    steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
+    assert max(steps) <= 2 * np.median(steps) + 2  # no step stands out where the keyframes meet
+
+
+def test_alpha_paints_only_part_of_the_frame(clip, tmp_path):
+    frames = frames_of(clip)
+    rgba = np.dstack([painted(frames[0]), np.zeros(frames[0].shape[:2], np.uint8)])
+    rgba[:, :48, 3] = 255  # the left half painted
+    cv2.imwrite(str(tmp_path / "half.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    look = keyframe_look(clip, [f"0={tmp_path / 'half.png'}"], settings=QUICK, quiet=True)
+    out = Stylizer.from_style(str(look.checkpoint), StylizerOptions(native_size=True))(frames[6])
+    assert mean_difference(out[:, 56:], frames[6][:, 56:]) < 0.5 * mean_difference(out[:, :40], frames[6][:, :40])
+
+
+def test_save_look_makes_a_style(cli, clip, tmp_path, quick_training, monkeypatch):
+    monkeypatch.setenv("VIDSTYLE_HOME", str(tmp_path / "home"))
+    write_image(painted(frames_of(clip)[0]), tmp_path / "f0.png")
+    args = ["run", clip, "--keyframe", f"0={tmp_path / 'f0.png'}", "--save-look", "inked", "-o", tmp_path / "a.mp4", "-q"]
+    assert cli(*args).code == 0
+    assert (tmp_path / "home" / "styles" / "inked.pth").is_file()
+    assert cli("run", clip, "--style", "inked", "-o", tmp_path / "b.mp4", "-q").code == 0
+    assert "--save-look keeps the look of painted keyframes" in one_line_error(
+        cli("run", clip, "--save-look", "x", "-o", tmp_path / "c.mp4", "-q")
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("zero=f0.png", "--keyframe takes FRAME=FILE"),
+        ("0=missing.png", "--keyframe 0: no such file"),
+        ("40=f0.png", "--keyframe 40: the clip has only 12 frames (0 to 11)"),
+        ("0=notes.txt", "notes.txt"),
+        ("0=tall.png", "--keyframe 0: tall.png is 64x96, the clip's frames are 96x64"),
+    ],
+)
+def test_bad_keyframes_are_one_line_errors(cli, clip, tmp_path, monkeypatch, spec, message):
+    monkeypatch.chdir(tmp_path)
+    write_image(painted(frames_of(clip)[0]), tmp_path / "f0.png")
+    write_image(np.zeros((96, 64, 3), np.uint8), tmp_path / "tall.png")
+    (tmp_path / "notes.txt").write_text("not a picture")
+    error = one_line_error(cli("run", clip, "--keyframe", spec, "-o", tmp_path / "out.mp4", "-q"))
+    assert message in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f0.png", "notes.txt", "tall.png"]
+
+
+def test_one_frame_twice_is_refused(cli, clip, tmp_path):
+    write_image(painted(frames_of(clip)[0]), tmp_path / "a.png")
+    write_image(painted(frames_of(clip)[0]), tmp_path / "b.png")
+    error = one_line_error(cli("run", clip, "--keyframe", f"0={tmp_path / 'a.png'}", "--keyframe", f"0={tmp_path / 'b.png'}", "-q"))
+    assert "--keyframe gives frame 0 twice" in error
+
+
+def test_a_scaled_or_unpainted_keyframe_is_warned_about(clip, tmp_path):
+    frame = frames_of(clip)[0]
+    write_image(cv2.resize(painted(frame), (192, 128), interpolation=cv2.INTER_CUBIC), tmp_path / "big.png")
+    write_image(frame, tmp_path / "same.png")
+    settings = training.KeyframeTraining(steps=2, crop=64)
+    warnings = keyframe_look(clip, [f"0={tmp_path / 'big.png'}", f"5={tmp_path / 'same.png'}"], settings=settings, quiet=True).warnings
+    assert "keyframe 0: big.png is 192x128; scaled to the frame's 96x64" in warnings
+    assert "keyframe 5: same.png is the clip's frame itself, unpainted" not in warnings  # frame 5 differs from frame 0
+    write_image(frames_of(clip)[5], tmp_path / "same.png")
+    warnings = keyframe_look(clip, [f"5={tmp_path / 'same.png'}"], settings=settings, quiet=True).warnings
+    assert warnings == ["keyframe 5: same.png is the clip's frame itself, unpainted"]
