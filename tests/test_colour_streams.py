@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -134,6 +135,31 @@ def test_hdr_metadata_a_codec_cannot_carry_is_named(cli, tmp_path):
     assert first_frame(tmp_path / "out.mkv").color_trc == PQ
 
 
+def test_hdr_can_be_tone_mapped_to_sdr(cli, tmp_path):
+    """PQ grey at 100 cd/m2 and a 600 cd/m2 highlight (of a 1000 cd/m2 master), as SDR BT.709: the
+    grey at about half of SDR white's light, the highlight brighter but
+    below clipping, the output tagged BT.709 with no HDR metadata."""
+    grey, highlight = (512, 512, 512), (678, 512, 512)  # PQ code values of 100 and 600 cd/m2 (10-bit, limited)
+    for name, planes in (("grey", grey), ("highlight", highlight)):
+        clip = write_yuv_clip(
+            tmp_path / f"{name}.mkv", planes, codec="libx265", pixel_format="yuv420p10le",
+            tags=(9, RANGE_LIMITED, 9, PQ), options=HDR10,
+        )
+        out = tmp_path / f"{name}_sdr.mkv"
+        result = cli("run", clip, "-o", out, "--hdr", "sdr", "--codec", "ffv1", "--json", *UNCHANGED)
+        assert result.code == 0, result.err
+        assert any("tone-mapped to SDR BT.709" in w for w in json.loads(result.out)["warnings"])
+        with VideoReader(out, high_bit_depth=True) as reader:
+            info = reader.info
+            level = float(next(iter(reader)).rgb.mean()) / 65535
+        assert (info.colour.matrix, info.colour.primaries, info.colour.transfer) == (1, 1, 1)
+        assert info.colour.mastering is None and info.colour.light_level is None
+        if name == "grey":
+            assert level == pytest.approx((100 / 203) ** (1 / 2.4), abs=0.02)
+            grey_level = level
+    assert grey_level + 0.1 < level < 0.998  # compressed, not clipped
+
+
 @pytest.mark.parametrize(("suffix", "codec"), [(".mov", "libx264"), (".mov", "prores_ks"), (".mp4", "libx264"), (".mkv", "libx264")])
 def test_timecode_survives(cli, tmp_path, suffix, codec):
     clip = write_yuv_clip(tmp_path / "tc.mov", PATCH_YUV, codec="libx264", stream_metadata={"timecode": "01:00:00:00"})
@@ -200,6 +226,26 @@ def test_every_audio_and_subtitle_stream_keeps_its_labels(cli, tmp_path):
     ]
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(container.streams.subtitles[0]) if p.size) == 2
+
+
+def test_chapters_survive(cli, tmp_path):
+    clip = write_yuv_clip(tmp_path / "chapters.mkv", PATCH_YUV, frames=10)
+    with av.open(str(clip)) as source, av.open(str(tmp_path / "in.mkv"), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        target.set_chapters([
+            {"id": 1, "start": 0, "end": 5, "time_base": Fraction(1, 25), "metadata": {"title": "Intro"}},
+            {"id": 2, "start": 5, "end": 10, "time_base": Fraction(1, 25), "metadata": {"title": "Main"}},
+        ])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                target.mux(packet)
+    out = tmp_path / "out.mp4"
+    assert cli("run", tmp_path / "in.mkv", "-o", out, *UNCHANGED).code == 0
+    with av.open(str(out)) as container:
+        chapters = container.chapters()
+    assert [c["metadata"]["title"] for c in chapters] == ["Intro", "Main"]
+    assert float(chapters[1]["start"] * chapters[1]["time_base"]) == pytest.approx(0.2)
 
 
 def test_streams_a_container_cannot_hold_are_named_and_audio_resampled(cli, tmp_path):

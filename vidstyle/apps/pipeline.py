@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -27,6 +27,7 @@ from ..config import build, merge, read_toml
 from ..errors import OptionError, VidstyleError
 from ..media.atomic import atomic_output, atomic_sequence_output, check_overwrite
 from ..media.chunks import Segment
+from ..media.colour import SDR_BT709
 from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
@@ -44,6 +45,7 @@ FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 
 
 
 FIELD_MODES = ("deinterlace", "keep")
+HDR_MODES = ("keep", "sdr")
 
 
 @dataclass
@@ -70,6 +72,7 @@ class RunOptions:
     audio: bool = True
     frames: int | None = None  # only the first N frames (audio cut to match)
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
+    hdr: str = "keep"  # HDR input: "keep" its code values, depth and tags, or "sdr": tone-mapped to SDR BT.709
     fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
     keyframe: tuple[str, ...] = ()  # "N=FILE" each: paint the clip in the look of these painted frames (instead of style)
     save_look: str | None = None  # keep the keyframes' look as a style of this name
@@ -91,6 +94,8 @@ class RunOptions:
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads must be at least 1, got {self.threads}")
         parse_frame_rate(self.frame_rate)
+        if self.hdr not in HDR_MODES:
+            raise OptionError(f"--hdr must be one of {', '.join(HDR_MODES)}, got {self.hdr!r}")
         if self.fields not in FIELD_MODES:
             raise OptionError(f"--fields must be one of {', '.join(FIELD_MODES)}, got {self.fields!r}")
         self.encoder().validate()
@@ -401,8 +406,13 @@ def _media_notes(reader: VideoReader, writer: VideoWriter) -> list[str]:
             f"interlaced input ({info.fields}): kept interlaced" if writer.keep_fields
             else f"interlaced input ({info.fields}): deinterlaced with bwdif (--fields keep keeps the fields)"
         )
-    if info.colour.hdr:
-        notes.append(f"HDR input ({info.colour.describe()}): painted as its code values and written with the same tags")
+    if info.colour.hdr and reader.tone_map:
+        notes.append(f"HDR input ({info.colour.describe()}): tone-mapped to SDR BT.709 before painting (--hdr sdr)")
+    elif info.colour.hdr:
+        notes.append(
+            f"HDR input ({info.colour.describe()}): painted as its code values and written with the same tags "
+            "(--hdr sdr tone-maps it to SDR first)"
+        )
     return notes + list(writer.warnings)
 
 
@@ -436,9 +446,10 @@ def _run(
     timings: StageTimes | None = None,
 ) -> tuple[int, float, VideoWriter]:
     info = reader.info
+    reader.tone_map = options.hdr == "sdr" and info.colour.hdr
     writer = VideoWriter(
         temporary,
-        info,
+        replace(info, colour=SDR_BT709) if reader.tone_map else info,
         options.encoder(),
         streams_source=None if segment or is_image_sequence(info.path) else info.path,
         keep_fields=options.fields == "keep",

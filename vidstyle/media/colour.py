@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import av
+import numpy as np
 
 UNSPECIFIED = 2  # matrix, primaries and transfer alike
 RANGE_UNSPECIFIED, RANGE_LIMITED, RANGE_FULL = 0, 1, 2
@@ -190,3 +191,70 @@ class ColourTags:
         if self.light_level:
             params.append(f"max-cll={self.light_level[0]},{self.light_level[1]}")
         return {"x265-params": ":".join(params)}, None
+
+
+# SDR as it is tagged after --hdr sdr: BT.709 everything, limited range.
+SDR_BT709 = ColourTags(BT709, RANGE_LIMITED, BT709, BT709)
+# HDR reference white (ITU-R BT.2408): the level SDR white is mapped from.
+REFERENCE_WHITE_NITS = 203.0
+HLG_PEAK_NITS = 1000.0  # the nominal display HLG is rendered for
+# Linear BT.2020 RGB to linear BT.709 RGB (ITU-R BT.2087).
+BT2020_TO_BT709 = np.array(
+    [[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]], np.float32
+)
+LUMA_BT2020 = np.array([0.2627, 0.6780, 0.0593], np.float32)
+
+
+def _pq_to_nits(code: np.ndarray) -> np.ndarray:
+    """SMPTE ST 2084 EOTF: code values in [0, 1] to cd/m2."""
+    m1, m2 = 2610 / 16384, 2523 / 4096 * 128
+    c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    power = np.power(np.clip(code, 0, 1), 1 / m2)
+    return 10000.0 * np.power(np.maximum(power - c1, 0) / (c2 - c3 * power), 1 / m1)
+
+
+def _hlg_to_nits(code: np.ndarray) -> np.ndarray:
+    """ITU-R BT.2100 HLG: inverse OETF, then the OOTF (system gamma 1.2)
+    for a display of HLG_PEAK_NITS."""
+    a = 0.17883277
+    b, c = 1 - 4 * a, 0.5 - a * np.log(4 * a)
+    code = np.clip(code, 0, 1)
+    scene = np.where(code <= 0.5, code**2 / 3, (np.exp((code - c) / a) + b) / 12)
+    luminance = np.maximum(scene @ LUMA_BT2020, 1e-6)[..., None]
+    return HLG_PEAK_NITS * scene * luminance**0.2
+
+
+SDR_KNEE = 0.7  # of SDR white: below it light passes unchanged, above it highlights are compressed
+
+
+def _compress_highlights(luminance: np.ndarray, white: float) -> np.ndarray:
+    """Luminance relative to SDR white, unchanged up to SDR_KNEE, then
+    ``white`` (the peak) brought smoothly to 1: the curve
+    x (1 + a) / (1 + a x) over the range above the knee, its slope 1 at
+    the knee so that no band shows."""
+    if white <= 1:
+        return np.minimum(luminance, 1.0)
+    span = white - SDR_KNEE
+    a = span / (1 - SDR_KNEE) - 1
+    x = np.clip((luminance - SDR_KNEE) / span, 0, 1)
+    above = SDR_KNEE + (1 - SDR_KNEE) * x * (1 + a) / (1 + a * x)
+    return np.where(luminance <= SDR_KNEE, luminance, above)
+
+
+def hdr_to_sdr(rgb: np.ndarray, tags: ColourTags, out_dtype=np.uint8) -> np.ndarray:
+    """An HDR frame (RGB code values in BT.2020, PQ or HLG) as SDR BT.709:
+    to light, reference white to SDR white, highlights compressed on
+    luminance up to the mastering peak (so hues keep),
+    into BT.709 primaries, and encoded with the BT.1886 display gamma."""
+    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    code = rgb.astype(np.float32) / scale
+    nits = _hlg_to_nits(code) if tags.transfer == HLG else _pq_to_nits(code)
+    light = nits / REFERENCE_WHITE_NITS
+    peak = float(tags.mastering.max_luminance) if tags.mastering else (tags.light_level or (1000, 0))[0] or 1000
+    white = max(peak / REFERENCE_WHITE_NITS, 1.0)
+    luminance = np.maximum(light @ LUMA_BT2020, 1e-6)
+    light = light * (_compress_highlights(luminance, white) / luminance)[..., None]
+    light = np.clip(light @ BT2020_TO_BT709.T, 0, 1)
+    encoded = np.power(light, 1 / 2.4)
+    top = 65535.0 if out_dtype == np.uint16 else 255.0
+    return np.clip(encoded * top + 0.5, 0, top).astype(out_dtype)

@@ -25,7 +25,7 @@ import av
 import numpy as np
 
 from ..errors import OptionError, VideoError, first_line
-from .colour import RANGE_FULL, RANGE_LIMITED, SWSCALE_MATRICES, ColourTags
+from .colour import RANGE_FULL, RANGE_LIMITED, SWSCALE_MATRICES, ColourTags, hdr_to_sdr
 from .formats import pixel_format, planar_alpha, read_alpha, with_alpha
 from .sequences import is_image_sequence, printf_pattern, sequence_numbers
 
@@ -166,7 +166,9 @@ class VideoReader:
     By default every frame is 8-bit RGB, which is what training and the
     metrics want. ``high_bit_depth`` decodes an input of more than 8 bits to
     uint16 RGB instead, and ``alpha`` adds its alpha channel to each frame;
-    both may be changed until iteration starts."""
+    both may be changed until iteration starts, as may ``deinterlace``
+    (on by default: interlaced input through bwdif) and ``tone_map`` (off:
+    HDR input as its code values; on: as SDR BT.709)."""
 
     def __init__(
         self,
@@ -180,6 +182,7 @@ class VideoReader:
         self.high_bit_depth = high_bit_depth
         self.alpha = alpha
         self.deinterlace = True
+        self.tone_map = False  # HDR input as SDR BT.709 (hdr_to_sdr); info keeps the input's tags
         numbers: list[int] = []
         if is_image_sequence(self.path):
             rate = parse_frame_rate(frame_rate)
@@ -259,6 +262,9 @@ class VideoReader:
         and the input has them."""
         deep = self.high_bit_depth and self.info.bit_depth > 8
         rgb_format = "rgb48le" if deep else "rgb24"
+        if self.tone_map and self.info.colour.hdr:  # HDR to SDR from 16 bits, not from 8-bit code values
+            tags, dtype = self.info.colour, np.uint16 if deep else np.uint8
+            return lambda frame: (hdr_to_sdr(frame.to_ndarray(format="rgb48le"), tags, dtype), None)
         if not (self.alpha and self.info.has_alpha):
             return lambda frame: (frame.to_ndarray(format=rgb_format), None)
         rgba_format = "rgba64le" if deep else "rgba"

@@ -433,7 +433,7 @@ def _extensions_for(codec_name: str) -> list[str]:
 
 class _StreamCarrier:
     """Carries the input's audio and subtitle streams into the output, with
-    their language, title and disposition, in step with the video so that
+    their language, title and disposition, and its chapters, in step with the video so that
     the muxer can interleave and a clip cut short gets them cut at the same
     point.
 
@@ -445,6 +445,9 @@ class _StreamCarrier:
     def __init__(self, source: str | Path, output: av.container.OutputContainer, format_name: str, audio: bool = True):
         self.warnings: list[str] = []
         self.input = av.open(str(source), mode="r")
+        chapters = self.input.chapters()
+        if chapters:
+            output.set_chapters(chapters)
         self.routes: dict[int, tuple[av.stream.Stream, bool]] = {}  # input index: (output stream, copied)
         for stream in self.input.streams:
             if stream.type == "video" or (stream.type == "audio" and not audio):
