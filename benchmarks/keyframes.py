@@ -6,7 +6,10 @@ For every clip and look this paints frame 0 (and, with ``--two``, the last
 frame too), runs ``stylize_video`` with ``keyframe=...`` and prints:
 
   key     mean difference (levels) between the output's keyframe and the
-          painted keyframe; the target is at most 8
+          painted keyframe; the target is at most 8 (the painted frame itself
+          is written there, so this is the encoder's difference)
+  net     the same for the learnt network's own painting of the keyframe:
+          how well it learnt the look where it was shown
   carry   over frames away from the keyframes: the mean difference between
           the output and the filter applied to that frame, over the input's
           difference to it; the target is at most 0.5
@@ -111,8 +114,9 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
         write_image(look(inputs[index]), path)
         specs.append(f"{index}={path}")
     started = time.perf_counter()
-    keyframe_look(clip, specs, quiet=True)
+    checkpoint = keyframe_look(clip, specs, quiet=True).checkpoint
     setup = time.perf_counter() - started
+    network = Stylizer.from_style(str(checkpoint), StylizerOptions(native_size=True))
     out = folder / f"{clip.stem}_out.mkv"
     result = stylize_video(clip, out, keyframe=tuple(specs), frames=frames, codec="ffv1", quiet=True, overwrite=True)  # the look from the cache
     outputs = read_frames(out, frames)
@@ -122,6 +126,7 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
     steps = [mean_difference(a, b) for a, b in zip(outputs, outputs[1:])]
     return {
         "key": max(mean_difference(outputs[k], filtered[k]) for k in keys),
+        "net": max(mean_difference(network(inputs[k]), filtered[k]) for k in keys),
         "carry": float(carry),
         "flick": warping_error(inputs, outputs, METRIC_FLOW) / warping_error(inputs, filtered, METRIC_FLOW),
         "jump": max(steps) / max(float(np.median(steps)), 1e-6),
@@ -142,13 +147,13 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     found = clips(args.folder, args.frames)
     chosen = {name: path for name, path in found.items() if not args.clips or name in args.clips}
-    print(f"{'clip':18} {'look':14} {'key':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
+    print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
     for look_name in args.looks:
         look = LOOKS[look_name]()
         for clip_name, clip in chosen.items():
             row = measure(clip, look, args.two, args.folder, args.frames)
             print(
-                f"{clip_name:18} {look_name:14} {row['key']:6.2f} {row['carry']:6.2f} {row['flick']:6.2f} "
+                f"{clip_name:18} {look_name:14} {row['key']:6.2f} {row['net']:6.2f} {row['carry']:6.2f} {row['flick']:6.2f} "
                 f"{row['jump']:6.2f} {row['setup']:7.1f} {row['fps']:6.1f} {row['MiB']:6.0f}",
                 flush=True,
             )

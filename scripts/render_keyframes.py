@@ -52,8 +52,8 @@ def rows_for(clip: Path, look_name: str, folder: Path, frames: int) -> list[np.n
     checkpoint = keyframe_look(clip, [f"0={painting}"], quiet=True).checkpoint
     stylizer = Stylizer.from_style(str(checkpoint), StylizerOptions(native_size=True))
     far = [len(inputs) // 2, len(inputs) - 1]
-    rows = [np.concatenate([tile(inputs[0], f"{clip.stem} frame 0"), tile(look(inputs[0]), f"painted ({look_name})"),
-                            tile(stylizer(inputs[0]), "ours, frame 0")], axis=1)]
+    rows = [np.concatenate([tile(inputs[0], f"{clip.stem.split('_')[0]}, frame 0"), tile(look(inputs[0]), f"painted ({look_name})"),
+                            tile(stylizer(inputs[0]), "the learnt network, frame 0")], axis=1)]
     for index in far:
         rows.append(np.concatenate([tile(inputs[index], f"frame {index}"), tile(look(inputs[index]), "the filter there (unseen)"),
                                     tile(stylizer(inputs[index]), f"ours, frame {index}")], axis=1))

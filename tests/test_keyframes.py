@@ -1,6 +1,6 @@
 """``run --keyframe N=FILE``: a look painted on a frame carries to the
 clip. The looks here are made by the tests (a posterised, tinted frame with
-a warm tint, a half-painted frame with alpha) on small clips they make; the
+a warm grade, a half-painted frame with alpha) on small clips they make; the
 network is trained for fewer steps than the default, which is enough at
 96x64."""
 
@@ -20,19 +20,25 @@ from vidstyle import Stylizer
 from vidstyle.apps.keyframes import keyframe_look
 from vidstyle.media.images import write_image
 from vidstyle.media.reader import VideoReader
+from vidstyle.models import TransformerConfig
 from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.stylize.options import StylizerOptions
 from vidstyle.training import keyframes as training
 
-QUICK = training.KeyframeTraining(steps=300, crop=64, batch=4)
+# A smaller network than the default, trained briefly: enough for 96x64
+# frames and a smooth look, in seconds.
+QUICK = training.KeyframeTraining(
+    steps=200, crop=64, batch=4, architecture=TransformerConfig(base_channels=16, residual_blocks=1, output="residual", edge_kernel=5)
+)
 
 
 def painted(rgb: np.ndarray) -> np.ndarray:
-    """A look a filter makes: colours in few levels, tinted warm. (The
+    """A look a filter makes: softened, graded warm and bright. (The
     benchmark's looks, inked edges and brush strokes, need the full
     training; this one is learnt in the tests' few steps.)"""
-    levels = (rgb // 64) * 64 + 32
-    return np.clip(levels * np.array([1.15, 0.95, 0.7]), 0, 255).astype(np.uint8)
+    soft = cv2.GaussianBlur(rgb, (0, 0), 1.5).astype(np.float32) / 255
+    graded = np.power(soft, 0.7) * np.array([1.1, 0.92, 0.65], np.float32)
+    return np.clip(graded * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def frames_of(path) -> list[np.ndarray]:
@@ -53,11 +59,11 @@ def clip(make_clip):
 def quick_training(monkeypatch):
     """The CLI's training at QUICK's length."""
     monkeypatch.setattr(training, "KeyframeTraining", functools.partial(training.KeyframeTraining, **{
-        "steps": QUICK.steps, "crop": QUICK.crop, "batch": QUICK.batch,
+        "steps": QUICK.steps, "crop": QUICK.crop, "batch": QUICK.batch, "architecture": QUICK.architecture,
     }))
 
 
-def test_the_keyframe_comes_back_and_its_look_carries(clip, tmp_path):
+def test_the_network_learns_the_look_and_carries_it(clip, tmp_path):
     frames = frames_of(clip)
     write_image(painted(frames[0]), tmp_path / "f0.png")
     look = keyframe_look(clip, ["0=" + str(tmp_path / "f0.png")], settings=QUICK, quiet=True)
@@ -68,8 +74,9 @@ def test_the_keyframe_comes_back_and_its_look_carries(clip, tmp_path):
             out = network(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
         return out[0].permute(1, 2, 0).clamp(0, 255).round().numpy().astype(np.uint8)
 
-    assert mean_difference(paint(frames[0]), painted(frames[0])) <= 8
-    far = frames[11]
+    # the network alone: most of the way to the painting where it was shown...
+    assert mean_difference(paint(frames[0]), painted(frames[0])) <= 0.4 * mean_difference(frames[0], painted(frames[0]))
+    far = frames[11]  # ...and on a frame it never saw
     assert mean_difference(paint(far), painted(far)) <= 0.5 * mean_difference(far, painted(far))
 
 
@@ -82,12 +89,13 @@ def test_run_paints_the_clip_and_caches_the_look(cli, clip, tmp_path, quick_trai
     report = json.loads(result.out)
     assert report["style"] == "keyframes" and report["frames"] == 12
     output = frames_of(out)
-    assert mean_difference(output[0], painted(frames[0])) <= 8
+    assert mean_difference(output[0], painted(frames[0])) <= 1  # the painted keyframe itself, through FFV1's YUV
     assert mean_difference(output[11], painted(frames[11])) <= 0.5 * mean_difference(frames[11], painted(frames[11]))
-    # steady: no frame-to-frame change beyond what the filter itself makes
+    # steady: no frame-to-frame change beyond the input's own (the clip's
+    # texture moves 10 levels a frame; benchmarks/keyframes.py measures
+    # flicker against the filter on real footage)
     steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
-    filtered = [painted(f) for f in frames]
-    assert max(steps) <= max(mean_difference(a, b) for a, b in zip(filtered, filtered[1:]))
+    assert max(steps) <= max(mean_difference(a, b) for a, b in zip(frames, frames[1:])) + 1
     again = keyframe_look(clip, [f"0={tmp_path / 'f0.png'}"], settings=QUICK, quiet=True)
     assert not again.learnt  # taken from the cache
 

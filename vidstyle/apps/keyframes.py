@@ -48,6 +48,7 @@ class KeyframeLook:
     checks had to say."""
 
     checkpoint: Path
+    paintings: dict[int, np.ndarray] = field(default_factory=dict)  # at the frame's size, masks applied
     warnings: list[str] = field(default_factory=list)
     learnt: bool = True  # False: taken from the cache
 
@@ -166,7 +167,7 @@ def keyframe_look(
     height, width = next(iter(frames.values())).shape[:2]
     side = min(KEYFRAME_MAX_SIDE, max_size or KEYFRAME_MAX_SIDE)
     work_h, work_w = working_size(height, width, max_size=side, native=True)
-    keyframes = []
+    keyframes, targets = [], {}
     for index, path in sorted(paintings.items()):
         painted, mask = _fit(*_painted_with_mask(path), height, width, index, path, warnings)
         frame = frames[index]
@@ -174,6 +175,7 @@ def keyframe_look(
             frame = (frame >> 8).astype(np.uint8)
         if np.abs(painted.astype(np.int16) - frame).mean() < UNPAINTED_LEVELS:
             warnings.append(f"keyframe {index}: {path.name} is the clip's frame itself, unpainted")
+        targets[index] = Keyframe(index, frame, painted, mask).target()
         if (work_h, work_w) != (height, width):
             frame, painted = resize_to(frame, work_h, work_w), resize_to(painted, work_h, work_w)
             mask = resize_to(mask, work_h, work_w) if mask is not None else None
@@ -193,7 +195,7 @@ def keyframe_look(
         checkpoint.name = save_as
         save_checkpoint(checkpoint, target)
         log.info("saved the look as %s (use it with --style %s)", target, save_as)
-    return KeyframeLook(cached, warnings, learnt)
+    return KeyframeLook(cached, targets, warnings, learnt)
 
 
 def _learn(keyframes, settings, name: str, quiet: bool):

@@ -352,12 +352,13 @@ def stylize_video(
     if output is not None:
         _check_output(input_path, Path(output), options.overwrite)
     notes: list[str] = []
+    paintings: dict[int, np.ndarray] = {}
     if stylizer is None and options.keyframe:
         look = keyframe_look(
             input_path, options.keyframe, frame_rate=options.frame_rate, max_size=options.max_size,
             save_as=options.save_look, quiet=options.quiet,
         )
-        stylizer, notes = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings
+        stylizer, notes, paintings = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings, look.paintings
     elif options.save_look:
         raise OptionError("--save-look keeps the look of painted keyframes: give --keyframe too")
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
@@ -370,7 +371,9 @@ def stylize_video(
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
-            frames, seconds, writer = _run(reader, stylizer, temporary, options, batch_size, progress, segment, timings)
+            frames, seconds, writer = _run(
+                reader, stylizer, temporary, options, batch_size, progress, segment, timings, paintings
+            )
     finally:
         reader.close()
     info = reader.info
@@ -444,8 +447,16 @@ def _run(
     progress: Callable[[int], None] | None,
     segment: Segment | None = None,
     timings: StageTimes | None = None,
+    paintings: dict[int, np.ndarray] | None = None,
 ) -> tuple[int, float, VideoWriter]:
+    """Decode, stylize and encode on three threads. ``paintings`` (frame
+    index: the painted keyframe at the frame's size) come back as painted,
+    and the stabiliser carries them into the frames after them."""
     info = reader.info
+    # Painted frames come back as painted in a full-strength render; a
+    # segment's frame numbers start at its own start, so it has none.
+    exact = stylizer.options.strength == 1 and not stylizer.options.preserve_color and segment is None
+    paintings = (paintings or {}) if exact else {}
     reader.tone_map = options.hdr == "sdr" and info.colour.hdr
     writer = VideoWriter(
         temporary,
@@ -468,6 +479,7 @@ def _run(
     tracker = FlowTracker(temporal) if stabilise else None
     flow_pool = ThreadPoolExecutor(FLOW_THREADS, "vidstyle-flow") if tracker else None
     blender = TemporalBlender.from_options(temporal) if tracker else None
+    hold = blender.hold if blender else (lambda frame: frame)
     # With timings, these calls add their time to it; without, they are the calls themselves.
     wait_for_flow = _timed(lambda pending: [p.result() for p in pending], timings, "flow")
     blender = _timed(blender, timings, "blend") if blender else None
@@ -492,7 +504,9 @@ def _run(
             frames, images = item
             kept = 0
             for (frame, flow, keep), image in zip(frames, images):
-                if blender is not None:
+                if frame.index in paintings:
+                    image = hold(_as_frame(paintings[frame.index], image))
+                elif blender is not None:
                     image = blender(image, flow)
                 if keep:
                     write(image, frame.pts, frame.time_base, frame.alpha)
@@ -573,6 +587,11 @@ def _run(
         timings.wall += seconds
         timings.frames += written
     return written, seconds, writer
+
+
+def _as_frame(painting: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """An 8-bit painting in the dtype of the frames being written."""
+    return painting.astype(np.uint16) * 257 if like.dtype == np.uint16 else painting
 
 
 def _next(q: queue.Queue, producer: _Worker) -> Any:

@@ -374,6 +374,12 @@ class TemporalBlender:
     def reset(self) -> None:
         self._previous = None
 
+    def hold(self, frame: np.ndarray) -> np.ndarray:
+        """Take ``frame`` as this point's output unchanged (a painted
+        keyframe), and carry it into the frames after it."""
+        self._previous = frame
+        return frame
+
     def __call__(self, stylized: np.ndarray, pair: FlowPair | None) -> np.ndarray:
         if pair is None or pair.cut or self._previous is None or self._previous.shape != stylized.shape:
             if pair is not None and pair.cut:
