@@ -113,14 +113,24 @@ def test_two_keyframes_hand_over_without_a_jump(cli, clip, tmp_path, quick_train
     assert max(steps) <= 2 * np.median(steps) + 2  # no step stands out where the keyframes meet
 
 
-def test_alpha_paints_only_part_of_the_frame(clip, tmp_path):
+@pytest.mark.parametrize("how", ["alpha", "mask file"])
+def test_part_of_the_frame_is_painted(clip, tmp_path, how):
     frames = frames_of(clip)
-    rgba = np.dstack([painted(frames[0]), np.zeros(frames[0].shape[:2], np.uint8)])
-    rgba[:, :48, 3] = 255  # the left half painted
-    cv2.imwrite(str(tmp_path / "half.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
-    look = keyframe_look(clip, [f"0={tmp_path / 'half.png'}"], settings=QUICK, quiet=True)
+    if how == "alpha":
+        rgba = np.dstack([painted(frames[0]), np.zeros(frames[0].shape[:2], np.uint8)])
+        rgba[:, :48, 3] = 255  # the left half painted
+        cv2.imwrite(str(tmp_path / "half.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+        masks = ()
+    else:
+        write_image(painted(frames[0]), tmp_path / "half.png")
+        mask = np.zeros(frames[0].shape, np.uint8)
+        mask[:, :48] = 255
+        write_image(mask, tmp_path / "mask.png")
+        masks = (f"0={tmp_path / 'mask.png'}",)
+    look = keyframe_look(clip, [f"0={tmp_path / 'half.png'}"], masks=masks, settings=QUICK, quiet=True)
     out = Stylizer.from_style(str(look.checkpoint), StylizerOptions(native_size=True))(frames[6])
     assert mean_difference(out[:, 56:], frames[6][:, 56:]) < 0.5 * mean_difference(out[:, :40], frames[6][:, :40])
+    assert mean_difference(look.paintings[0][:, 56:], frames[0][:, 56:]) < 1  # the keyframe written: input outside the mask
 
 
 def test_save_look_makes_a_style(cli, clip, tmp_path, quick_training, monkeypatch):
@@ -153,6 +163,12 @@ def test_bad_keyframes_are_one_line_errors(cli, clip, tmp_path, monkeypatch, spe
     error = one_line_error(cli("run", clip, "--keyframe", spec, "-o", tmp_path / "out.mp4", "-q"))
     assert message in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f0.png", "notes.txt", "tall.png"]
+
+
+def test_a_mask_without_its_keyframe_is_refused(cli, clip, tmp_path):
+    write_image(painted(frames_of(clip)[0]), tmp_path / "a.png")
+    args = ["--keyframe", f"0={tmp_path / 'a.png'}", "--keyframe-mask", f"3={tmp_path / 'a.png'}"]
+    assert "--keyframe-mask 3: no --keyframe 3 to go with it" in one_line_error(cli("run", clip, *args, "-q"))
 
 
 def test_one_frame_twice_is_refused(cli, clip, tmp_path):

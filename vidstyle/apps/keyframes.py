@@ -53,21 +53,30 @@ class KeyframeLook:
     learnt: bool = True  # False: taken from the cache
 
 
-def parse_keyframes(specs: Sequence[str]) -> dict[int, Path]:
+def parse_keyframes(specs: Sequence[str], option: str = "--keyframe") -> dict[int, Path]:
     """``["0=a.png", "120=b.png"]`` as {frame index: file}, one error per
     malformed entry or repeated index."""
     found: dict[int, Path] = {}
     for spec in specs:
         match = SPEC.match(str(spec))
         if not match:
-            raise OptionError(f"--keyframe takes FRAME=FILE, such as 0=frame0_painted.png, got {spec!r}")
+            raise OptionError(f"{option} takes FRAME=FILE, such as 0=frame0_painted.png, got {spec!r}")
         index, path = int(match.group(1)), Path(match.group(2).strip()).expanduser()
         if index in found:
-            raise OptionError(f"--keyframe gives frame {index} twice ({found[index]} and {path}): give one painting a frame")
+            raise OptionError(f"{option} gives frame {index} twice ({found[index]} and {path}): give one file a frame")
         if not path.is_file():
-            raise OptionError(f"--keyframe {index}: no such file: {path}")
+            raise OptionError(f"{option} {index}: no such file: {path}")
         found[index] = path
     return found
+
+
+def _mask(path: Path) -> np.ndarray:
+    """A mask file as weights in [0, 1]: its alpha where it has one, else
+    its grey level (white paints)."""
+    rgb, alpha = _painted_with_mask(path)
+    if alpha is not None:
+        return alpha
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
 
 
 def _painted_with_mask(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -131,12 +140,14 @@ def _clip_frames(input_path: Path, indices: set[int], frame_rate) -> dict[int, n
     return found
 
 
-def _cache_key(frames: dict[int, np.ndarray], paintings: dict[int, Path], side: int, settings) -> str:
+def _cache_key(frames: dict[int, np.ndarray], files: list[dict[int, Path]], side: int, settings) -> str:
     digest = hashlib.sha256(repr((side, settings)).encode())
     for index in sorted(frames):
         digest.update(str(index).encode())
         digest.update(hashlib.sha256(frames[index].tobytes()).digest())
-        digest.update(hashlib.sha256(paintings[index].read_bytes()).digest())
+        for found in files:
+            if index in found:
+                digest.update(hashlib.sha256(found[index].read_bytes()).digest())
     return digest.hexdigest()[:20]
 
 
@@ -145,6 +156,7 @@ def keyframe_look(
     specs: Sequence[str],
     *,
     frame_rate=24,
+    masks: Sequence[str] = (),
     max_size: int | None = None,
     save_as: str | None = None,
     quiet: bool = False,
@@ -152,7 +164,8 @@ def keyframe_look(
 ) -> KeyframeLook:
     """Check the painted keyframes against the clip, learn their look (or
     take it from the cache) and return the checkpoint to paint with.
-    ``settings``: a :class:`~vidstyle.training.keyframes.KeyframeTraining`
+    ``masks`` (``FRAME=FILE`` as for the keyframes) say where each painting
+    applies, in place of its alpha. ``settings``: a :class:`~vidstyle.training.keyframes.KeyframeTraining`
     (None: its defaults)."""
     require_torch("painting from keyframes (--keyframe)")
     from ..stylize.checkpoints import load_checkpoint, save_checkpoint
@@ -161,6 +174,10 @@ def keyframe_look(
     paintings = parse_keyframes(specs)
     if not paintings:
         raise OptionError("no keyframes given")
+    mask_files = parse_keyframes(masks, option="--keyframe-mask")
+    orphans = sorted(set(mask_files) - set(paintings))
+    if orphans:
+        raise OptionError(f"--keyframe-mask {orphans[0]}: no --keyframe {orphans[0]} to go with it")
     input_path = Path(input_path)
     frames = _clip_frames(input_path, set(paintings), frame_rate)
     warnings: list[str] = []
@@ -169,7 +186,12 @@ def keyframe_look(
     work_h, work_w = working_size(height, width, max_size=side, native=True)
     keyframes, targets = [], {}
     for index, path in sorted(paintings.items()):
-        painted, mask = _fit(*_painted_with_mask(path), height, width, index, path, warnings)
+        painted, mask = _painted_with_mask(path)
+        if index in mask_files:
+            mask = _mask(mask_files[index])
+            if mask.shape != painted.shape[:2]:
+                mask = resize_to(mask, *painted.shape[:2])
+        painted, mask = _fit(painted, mask, height, width, index, path, warnings)
         frame = frames[index]
         if frame.dtype != np.uint8:
             frame = (frame >> 8).astype(np.uint8)
@@ -181,7 +203,7 @@ def keyframe_look(
             mask = resize_to(mask, work_h, work_w) if mask is not None else None
         keyframes.append(Keyframe(index, frame, painted, mask))
     settings = settings or KeyframeTraining()
-    key = _cache_key(frames, paintings, side, settings)
+    key = _cache_key(frames, [paintings, mask_files], side, settings)
     cached = vidstyle_home() / "looks" / f"{key}.pth"
     learnt = not cached.is_file()
     if learnt:

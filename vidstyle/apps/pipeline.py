@@ -74,6 +74,7 @@ class RunOptions:
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
     hdr: str = "keep"  # HDR input: "keep" its code values, depth and tags, or "sdr": tone-mapped to SDR BT.709
     fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
+    keyframe_mask: tuple[str, ...] = ()  # "N=FILE" each: where keyframe N's painting applies (white or opaque)
     keyframe: tuple[str, ...] = ()  # "N=FILE" each: paint the clip in the look of these painted frames (instead of style)
     save_look: str | None = None  # keep the keyframes' look as a style of this name
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
@@ -355,7 +356,7 @@ def stylize_video(
     paintings: dict[int, np.ndarray] = {}
     if stylizer is None and options.keyframe:
         look = keyframe_look(
-            input_path, options.keyframe, frame_rate=options.frame_rate, max_size=options.max_size,
+            input_path, options.keyframe, frame_rate=options.frame_rate, masks=options.keyframe_mask, max_size=options.max_size,
             save_as=options.save_look, quiet=options.quiet,
         )
         stylizer, notes, paintings = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings, look.paintings

@@ -182,6 +182,7 @@ class VideoReader:
         self.high_bit_depth = high_bit_depth
         self.alpha = alpha
         self.deinterlace = True
+        self._seeked = False
         self.tone_map = False  # HDR input as SDR BT.709 (hdr_to_sdr); info keeps the input's tags
         numbers: list[int] = []
         if is_image_sequence(self.path):
@@ -340,11 +341,12 @@ class VideoReader:
         if index == 0:
             raise VideoError(f"no decodable video frames in {self.path}")
         expected = self.info.frame_count
-        if expected and index < expected and not self.info.start_number:
+        if expected and index < expected and not self.info.start_number and not self._seeked:
             self.warnings.append(f"{self.path.name} ends after {index} of the {expected} frames its index lists")
 
     def seek(self, pts: int) -> None:
         """Continue from the keyframe at or before ``pts`` (stream time base)."""
+        self._seeked = True  # frames are then counted from there, not from the start
         self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
 
     def close(self) -> None:
