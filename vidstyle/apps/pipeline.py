@@ -74,8 +74,8 @@ class RunOptions:
     frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
     hdr: str = "keep"  # HDR input: "keep" its code values, depth and tags, or "sdr": tone-mapped to SDR BT.709
     fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
-    keyframe_mask: tuple[str, ...] = ()  # "N=FILE" each: where keyframe N's painting applies (white or opaque)
     keyframe: tuple[str, ...] = ()  # "N=FILE" each: paint the clip in the look of these painted frames (instead of style)
+    keyframe_mask: tuple[str, ...] = ()  # "N=FILE" each: where keyframe N's painting applies (white or opaque)
     save_look: str | None = None  # keep the keyframes' look as a style of this name
     temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
     temporal_strength: float = 0.7
