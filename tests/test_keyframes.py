@@ -140,6 +140,10 @@ def test_save_look_makes_a_style(cli, clip, tmp_path, quick_training, monkeypatc
     assert cli(*args).code == 0
     assert (tmp_path / "home" / "styles" / "inked.pth").is_file()
     assert cli("run", clip, "--style", "inked", "-o", tmp_path / "b.mp4", "-q").code == 0
+    again = [*args[:-3], "-o", tmp_path / "d.mp4", "-q"]
+    assert "a style named inked exists: add -y" in one_line_error(cli(*again))
+    assert cli(*again, "-y").code == 0
+    assert "--save-look takes a name of letters" in one_line_error(cli(*args[:5], "../x", "-o", tmp_path / "e.mp4", "-q"))
     assert "--save-look keeps the look of painted keyframes" in one_line_error(
         cli("run", clip, "--save-look", "x", "-o", tmp_path / "c.mp4", "-q")
     )

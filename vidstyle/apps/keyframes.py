@@ -40,6 +40,7 @@ ASPECT_TOLERANCE = 0.01
 # Below this mean difference (in levels) a "painted" frame is the frame itself.
 UNPAINTED_LEVELS = 1.0
 SPEC = re.compile(r"^\s*(\d+)\s*=\s*(.+)$")
+STYLE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass
@@ -159,13 +160,15 @@ def keyframe_look(
     masks: Sequence[str] = (),
     max_size: int | None = None,
     save_as: str | None = None,
+    overwrite: bool = False,
     quiet: bool = False,
     settings=None,
 ) -> KeyframeLook:
     """Check the painted keyframes against the clip, learn their look (or
     take it from the cache) and return the checkpoint to paint with.
     ``masks`` (``FRAME=FILE`` as for the keyframes) say where each painting
-    applies, in place of its alpha. ``settings``: a :class:`~vidstyle.training.keyframes.KeyframeTraining`
+    applies, in place of its alpha. ``save_as`` keeps the look as a user
+    style of that name (an existing one only with ``overwrite``). ``settings``: a :class:`~vidstyle.training.keyframes.KeyframeTraining`
     (None: its defaults)."""
     require_torch("painting from keyframes (--keyframe)")
     from ..stylize.checkpoints import load_checkpoint, save_checkpoint
@@ -178,6 +181,11 @@ def keyframe_look(
     orphans = sorted(set(mask_files) - set(paintings))
     if orphans:
         raise OptionError(f"--keyframe-mask {orphans[0]}: no --keyframe {orphans[0]} to go with it")
+    if save_as is not None:
+        if not STYLE_NAME.fullmatch(save_as):
+            raise OptionError(f"--save-look takes a name of letters, digits, - and _, got {save_as!r}")
+        if (user_style_dir() / f"{save_as}.pth").exists() and not overwrite:
+            raise OptionError(f"a style named {save_as} exists: add -y (--overwrite) to replace it")
     input_path = Path(input_path)
     frames = _clip_frames(input_path, set(paintings), frame_rate)
     warnings: list[str] = []

@@ -357,7 +357,7 @@ def stylize_video(
     if stylizer is None and options.keyframe:
         look = keyframe_look(
             input_path, options.keyframe, frame_rate=options.frame_rate, masks=options.keyframe_mask, max_size=options.max_size,
-            save_as=options.save_look, quiet=options.quiet,
+            save_as=options.save_look, overwrite=options.overwrite, quiet=options.quiet,
         )
         stylizer, notes, paintings = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings, look.paintings
     elif options.save_look:
