@@ -49,7 +49,7 @@ from vidstyle import Stylizer, stylize_video  # noqa: E402
 from vidstyle.apps.keyframes import keyframe_look  # noqa: E402
 from vidstyle.media.images import write_image  # noqa: E402
 from vidstyle.stylize.options import StylizerOptions  # noqa: E402
-from vidstyle.temporal.consistency import warping_error  # noqa: E402
+from vidstyle.temporal.consistency import WarpingPairs  # noqa: E402
 from vidstyle.temporal.metrics import METRIC_FLOW, read_frames  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,11 +124,12 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
     away = [i for i in range(len(inputs)) if min(abs(i - k) for k in keys) >= len(inputs) // 4]
     carry = np.mean([mean_difference(outputs[i], filtered[i]) / max(mean_difference(inputs[i], filtered[i]), 1e-6) for i in away])
     steps = [mean_difference(a, b) for a, b in zip(outputs, outputs[1:])]
+    metric = WarpingPairs(inputs, METRIC_FLOW)  # the inputs' flow, once for both
     return {
         "key": max(mean_difference(outputs[k], filtered[k]) for k in keys),
         "net": max(mean_difference(network(inputs[k]), filtered[k]) for k in keys),
         "carry": float(carry),
-        "flick": warping_error(inputs, outputs, METRIC_FLOW) / warping_error(inputs, filtered, METRIC_FLOW),
+        "flick": metric.error(outputs) / metric.error(filtered),
         "jump": max(steps) / max(float(np.median(steps)), 1e-6),
         "setup": setup,
         "fps": result.frames / result.seconds,

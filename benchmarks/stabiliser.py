@@ -45,17 +45,7 @@ import numpy as np
 
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.synthetic import ClipSpec, write_clip
-from vidstyle.temporal.consistency import (
-    FlowEstimator,
-    FlowPair,
-    FlowTracker,
-    TemporalBlender,
-    TemporalOptions,
-    input_change,
-    pixel_grid,
-    starts_new_shot,
-    warp,
-)
+from vidstyle.temporal.consistency import FlowPair, FlowTracker, TemporalBlender, TemporalOptions, WarpingPairs, pixel_grid
 from vidstyle.temporal.metrics import METRIC_FLOW, read_frames
 
 from footage import held_out_clips
@@ -77,34 +67,6 @@ def sharpness_kept(outputs: list[np.ndarray], per_frame: list[np.ndarray]) -> fl
     per-frame output's (the first frame, the same in both, left out)."""
     ratios = [laplacian_variance(o) / max(laplacian_variance(p), 1e-9) for o, p in zip(outputs[1:], per_frame[1:])]
     return float(np.median(ratios))
-
-
-class MetricFlow:
-    """The flows and masks that ``warping_error(inputs, outputs, METRIC_FLOW)``
-    computes, computed once per clip: every stabiliser is scored on the same
-    flow, and the flow, the slow part, runs once."""
-
-    def __init__(self, inputs: list[np.ndarray]):
-        estimator = FlowEstimator(METRIC_FLOW)
-        self.pairs: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for t in range(1, len(inputs)):
-            gray, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
-            backward, unreliable = estimator.flow_with_occlusions(gray, previous)
-            if starts_new_shot(input_change(gray, previous), unreliable, METRIC_FLOW):
-                continue
-            h, w = inputs[t].shape[:2]
-            flow = FlowEstimator.upscale(backward, h, w)
-            mask = cv2.resize((~unreliable).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-            if mask.any():
-                self.pairs.append((t, flow, mask))
-
-    def error(self, outputs: list[np.ndarray]) -> float:
-        errors = []
-        for t, flow, mask in self.pairs:
-            warped = warp(outputs[t - 1], flow).astype(np.float32) / 255.0
-            difference = ((outputs[t].astype(np.float32) / 255.0 - warped) ** 2).sum(-1)
-            errors.append(float(difference[mask].mean()))
-        return float(np.mean(errors)) if errors else 0.0
 
 
 # ---------------------------------------------------------------- stabilisers
@@ -331,7 +293,7 @@ def main() -> None:
         key = f"{clip.stem}_{len(inputs)}_{hashlib.sha1(inputs[len(inputs) // 2].tobytes()).hexdigest()[:8]}"
         tracker = FlowTracker(TemporalOptions())
         pairs = [tracker(frame) for frame in inputs]
-        metric = MetricFlow(inputs)
+        metric = WarpingPairs(inputs, METRIC_FLOW)
         for style in styles:
             stylized = stylized_frames(style, inputs, args.cache, key)
             per_frame = list(stylized)

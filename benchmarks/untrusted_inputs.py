@@ -44,13 +44,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +56,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "landscape.mp4"
+from vidstyle.media.synthetic import write_flat_png  # noqa: E402
+
 MIB = 2**20
 
 
@@ -67,30 +67,6 @@ class Case:
     what: str
     args: list[str]
     baseline: str  # the label of the plain run its peak is compared with
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def flat_png(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
-    """A valid all-black PNG of any size without holding its pixels: one
-    compressed block of rows, fully flushed so that the same bytes follow
-    on from it, repeated; all-zero data has an Adler-32 that needs no pass."""
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
-    row = 1 + width * channels * bit_depth // 8
-    rows = max(1, min(height, (8 * MIB) // row))
-    compressor = zlib.compressobj(9)
-    first = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH)
-    block = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH) if height >= 2 * rows else b""
-    full, left = divmod(height, rows)
-    parts = [first] + [block] * (full - 1)
-    if left:
-        parts.append(compressor.compress(bytes(row * left)) + compressor.flush(zlib.Z_FULL_FLUSH))
-    parts.append(b"\x03\x00" + struct.pack(">I", (row * height % 65521) << 16 | 1))  # empty final block, Adler-32
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(parts)) + _png_chunk(b"IEND", b""))
-    return path
 
 
 def lying_header_clip(path: Path) -> tuple[Path, str]:
@@ -242,8 +218,8 @@ def main() -> None:
         lying, lying_codec = lying_header_clip(folder / "lying-header.mkv")
         large, large_what = large_frame_clip(folder)
         wide, typed = checkpoints(folder)
-        flat = flat_png(folder / "flat-30000.png", 30000, 30000)
-        deep = flat_png(folder / "flat-30000-rgba16.png", 30000, 30000, bit_depth=16, colour_type=6)
+        flat = write_flat_png(folder / "flat-30000.png", 30000, 30000)
+        deep = write_flat_png(folder / "flat-30000-rgba16.png", 30000, 30000, bit_depth=16, colour_type=6)
         photo = large_jpeg(folder / "photo-8000x6000.jpg")
         small = folder / "painting.jpg"  # a picture of ordinary size, for the baseline
         shutil.copy(ROOT / "samples" / "flower.jpg", small)

@@ -261,6 +261,17 @@ def test_streams_a_container_cannot_hold_are_named_and_audio_resampled(cli, tmp_
         assert [s.codec_context.sample_rate for s in container.streams.audio] == [48000, 48000]
 
 
+def encode(container, stream, pictures: list[np.ndarray]) -> None:
+    """RGB pictures as consecutive frames of ``stream``, then the flush."""
+    for index, picture in enumerate(pictures):
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts = index
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
 def write_interlaced(path: Path, top_first: bool = True) -> Path:
     """H.264 coded interlaced: even and odd lines from different moments."""
     with av.open(str(path), "w") as container:
@@ -268,16 +279,13 @@ def write_interlaced(path: Path, top_first: bool = True) -> Path:
         stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
         stream.codec_context.flags |= av.codec.context.Flags.interlaced_dct | av.codec.context.Flags.interlaced_me
         stream.options = {"x264-params": "tff=1" if top_first else "bff=1", "crf": "0"}
+        pictures = []
         for index in range(6):
             picture = np.zeros((64, 96, 3), np.uint8)
             picture[0::2, 10 + index * 6 : 30 + index * 6] = 255  # one field's bar...
             picture[1::2, 13 + index * 6 : 33 + index * 6] = 255  # ...and the other's, moved on
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+            pictures.append(picture)
+        encode(container, stream, pictures)
     return path
 
 
@@ -320,14 +328,7 @@ def write_noise(path: Path, size: tuple[int, int], frames: int, seed: int = 0, *
     with av.open(str(path), "w", **open_options) as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        for index in range(frames):
-            picture = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        encode(container, stream, [rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8) for _ in range(frames)])
     return path
 
 
@@ -375,12 +376,7 @@ def test_a_header_that_lies_about_the_size_paints_at_the_frames_size(tmp_path):
     with av.open(str(plain), "w") as container:
         stream = container.add_stream("libvpx", rate=24)
         stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
-        for index in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((90, 160, 3), 30 * index, np.uint8), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+        encode(container, stream, [np.full((90, 160, 3), 30 * index, np.uint8) for index in range(6)])
     with av.open(str(plain)) as source, av.open(str(lying), "w") as target:
         stream = target.add_stream_from_template(source.streams.video[0])
         stream.codec_context.width, stream.codec_context.height = 16000, 16000

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import warnings
-import zlib
 from pathlib import Path
 
 import cv2
@@ -22,34 +20,10 @@ import pytest
 from helpers import FLOWER
 from vidstyle.errors import StyleError, VidstyleError
 from vidstyle.media.images import PIXEL_LIMIT, picture_header, read_image
+from vidstyle.media.synthetic import write_flat_png
 from vidstyle.stylize.style_images import read_style_image
 
 MIB = 2**20
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def write_flat_png(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
-    """A valid all-black PNG of any size, written without holding its
-    pixels: one block of rows is compressed, flushed so that the same bytes
-    follow on from it, and repeated; all-zero data has an Adler-32 that
-    needs no pass over it. 30000x30000 RGB is 2.6 MB."""
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
-    row = 1 + width * channels * bit_depth // 8
-    rows = max(1, min(height, (8 * MIB) // row))
-    compressor = zlib.compressobj(9)
-    first = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH)
-    block = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH) if height >= 2 * rows else b""
-    full, left = divmod(height, rows)
-    parts = [first] + [block] * (full - 1)
-    if left:
-        parts.append(compressor.compress(bytes(row * left)) + compressor.flush(zlib.Z_FULL_FLUSH))
-    parts.append(b"\x03\x00" + struct.pack(">I", (row * height % 65521) << 16 | 1))  # empty final block, Adler-32
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b""))
-    return path
 
 
 def measured(call: str, *args: str) -> dict:

@@ -11,6 +11,8 @@ survived; ``alpha`` adds a moving matte.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -225,3 +227,32 @@ def _write_tone(container: av.container.OutputContainer, stream: av.audio.stream
             container.mux(packet)
     for packet in stream.encode(None):
         container.mux(packet)
+
+
+# Uncompressed bytes of rows per compressed block of write_flat_png.
+PNG_BLOCK_BYTES = 8 * 2**20
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def write_flat_png(path: Path, width: int, height: int, bit_depth: int = 8, colour_type: int = 2) -> Path:
+    """A valid all-black PNG of any size, written without holding its
+    pixels: one block of rows is compressed, flushed so that the same bytes
+    follow on from it, and repeated; all-zero data has an Adler-32 that
+    needs no pass over it. 30000x30000 RGB is 2.6 MB."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = 1 + width * channels * bit_depth // 8
+    rows = max(1, min(height, PNG_BLOCK_BYTES // row))
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(bytes(row * rows)) + compressor.flush(zlib.Z_FULL_FLUSH) if height >= 2 * rows else b""
+    full, left = divmod(height, rows)
+    parts = [first] + [block] * (full - 1)
+    if left:
+        parts.append(compressor.compress(bytes(row * left)) + compressor.flush(zlib.Z_FULL_FLUSH))
+    parts.append(b"\x03\x00" + struct.pack(">I", (row * height % 65521) << 16 | 1))  # empty final block, Adler-32
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", b"".join(parts)) + _png_chunk(b"IEND", b""))
+    return path

@@ -444,25 +444,41 @@ class TemporalBlender:
         return cv2.add(out, _grow(colour_difference * missing_small[..., None], height, width), dtype=depth)
 
 
+class WarpingPairs:
+    """The input flows the warping error is measured along (Lai et al.
+    2018), computed once for a clip so that several outputs of it can be
+    scored on the same flow: for each consecutive pair, the backward flow of
+    the *inputs* at full size and the pixels it reaches reliably. Pairs
+    across a shot cut are left out (`starts_new_shot`): there the few pixels
+    the flow still calls reliable would weigh as much as a whole frame of
+    real motion."""
+
+    def __init__(self, inputs: list[np.ndarray], options: TemporalOptions = TemporalOptions()):
+        estimator = FlowEstimator(options)
+        self.pairs: list[tuple[int, np.ndarray, np.ndarray]] = []  # (t, flow to t-1, reliable mask)
+        for t in range(1, len(inputs)):
+            gray, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
+            backward, unreliable = estimator.flow_with_occlusions(gray, previous)
+            if starts_new_shot(input_change(gray, previous), unreliable, options):
+                continue
+            h, w = inputs[t].shape[:2]
+            flow = FlowEstimator.upscale(backward, h, w)
+            mask = cv2.resize((~unreliable).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+            if mask.any():
+                self.pairs.append((t, flow, mask))
+
+    def error(self, outputs: list[np.ndarray]) -> float:
+        """Mean over the pairs of the squared difference (RGB in [0, 1])
+        between output t and output t-1 warped along the flow, over the
+        reliable pixels."""
+        errors = []
+        for t, flow, mask in self.pairs:
+            warped = warp(outputs[t - 1], flow).astype(np.float32) / 255.0
+            difference = ((outputs[t].astype(np.float32) / 255.0 - warped) ** 2).sum(-1)
+            errors.append(float(difference[mask].mean()))
+        return float(np.mean(errors)) if errors else 0.0
+
+
 def warping_error(inputs: list[np.ndarray], outputs: list[np.ndarray], options: TemporalOptions = TemporalOptions()) -> float:
-    """Lai et al. (2018): mean over consecutive pairs of the squared
-    difference (RGB in [0, 1]) between output t and output t-1 warped by the
-    flow of the *inputs*, over non-occluded pixels. Pairs across a shot cut
-    are left out (`starts_new_shot`): there the few pixels the flow still
-    calls reliable would weigh as much as a whole frame of real motion."""
-    estimator = FlowEstimator(options)
-    errors = []
-    for t in range(1, len(inputs)):
-        gray, previous = estimator.gray(inputs[t]), estimator.gray(inputs[t - 1])
-        backward, unreliable = estimator.flow_with_occlusions(gray, previous)
-        if starts_new_shot(input_change(gray, previous), unreliable, options):
-            continue
-        h, w = outputs[t].shape[:2]
-        flow = FlowEstimator.upscale(backward, h, w)
-        mask = cv2.resize((~unreliable).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        if not mask.any():
-            continue
-        warped = warp(outputs[t - 1], flow).astype(np.float32) / 255.0
-        difference = ((outputs[t].astype(np.float32) / 255.0 - warped) ** 2).sum(-1)
-        errors.append(float(difference[mask].mean()))
-    return float(np.mean(errors)) if errors else 0.0
+    """The warping error of ``outputs`` along the flow of ``inputs`` (see WarpingPairs)."""
+    return WarpingPairs(inputs, options).error(outputs)
