@@ -412,6 +412,41 @@ def preview(
     typer.echo(stats.summary())
 
 
+@app.command(cls=_Command, short_help="Choose and tune a look on your own clip in the browser, then render it.")
+def studio(
+    clips: Optional[List[Path]] = typer.Argument(None, metavar="[CLIP]...", help="Videos (or folders of them) on this machine to list on the page; more can be sent from the page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any other than this machine's lets anyone who can reach it use the studio [default: 127.0.0.1]."),
+    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 takes any free one [default: 8765]."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Print the page's address without opening a browser."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep uploads and renders in this folder [default: a temporary folder, removed when the studio stops]."),
+    max_upload: float = typer.Option(2048, "--max-upload", help="Largest clip or picture the page may send, in MB [default: 2048].", show_default=False),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the page's frames [default: all]."),
+) -> None:
+    """Open a local page to scrub a clip, see a frame in every style and in
+    any painting, tune strength, colour and stroke size, and render the
+    clip with a progress bar; each render shows the `vidstyle run` command
+    that makes the same file. Needs the studio extra: pip install 'vidstyle[studio]'."""
+    from .apps.studio.options import StudioOptions
+
+    options = StudioOptions(
+        clips=tuple(clips or ()), host=host, port=port, open_browser=not no_browser,
+        workdir=workdir, max_upload_mb=max_upload, threads=threads,
+    )
+    options.validate()
+    from .apps.studio.server import serve
+
+    if not options.loopback_only:
+        typer.echo(f"vidstyle: warning: listening on {host}: anyone who can reach this address can use the studio, "
+                   "see its clips and render on this machine", err=True)
+
+    def ready(url: str) -> None:
+        typer.echo(f"vidstyle studio: {url}  (Ctrl-C stops it)", err=False)
+        if workdir is None:
+            typer.echo("uploads and renders are kept until the studio stops; --workdir DIR keeps them after", err=True)
+
+    serve(options, ready)
+
+
 @app.command(cls=_Command, short_help="Render one picture in every available style.")
 def sheet(
     input: Path = typer.Argument(..., metavar="INPUT", help="Picture to show in every style."),

@@ -135,6 +135,25 @@ class RunOptions:
             base = build(cls, values.get("run", values), where=str(config))
         return base.replace(**overrides)
 
+    def arguments(self) -> list[str]:
+        """The ``vidstyle run`` flags that give these options: one per field
+        that differs from its default, named after the field."""
+        defaults = RunOptions()
+        flags: list[str] = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value == getattr(defaults, name):
+                continue
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                flags.append(flag if value else f"--no-{flag[2:]}")
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    flags += [flag, str(item)]
+            elif value is not None:
+                flags += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        return flags
+
     def replace(self, **overrides: Any) -> "RunOptions":
         """A copy with every override that is not None applied."""
         unknown = set(overrides) - set(self.__dataclass_fields__)

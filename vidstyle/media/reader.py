@@ -417,3 +417,41 @@ def count_packets(path: str | Path) -> int:
 def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE) -> VideoInfo:
     with VideoReader(path, frame_rate=frame_rate) as reader:
         return reader.info
+
+
+class FrameSeeker:
+    """Any frame of a file by its number, for scrubbing. The presentation
+    times of all frames come from the packets, read without decoding; each
+    request seeks to the keyframe at or before the frame and decodes forward
+    to it, so a frame costs at most one group of pictures, not the whole
+    file up to it. Not thread-safe: one caller at a time."""
+
+    def __init__(self, path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE):
+        self.reader = VideoReader(path, frame_rate=frame_rate)
+        self.info = self.reader.info
+        stream = self.reader.stream
+        times = [p.pts for p in self.reader.container.demux(stream) if p.size and p.pts is not None]
+        self.times = sorted(times)
+        if not self.times:
+            self.reader.close()
+            raise VideoError(f"no video frames in {path}")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (0-based, clamped to the clip) as 8-bit RGB: the
+        first decoded frame at or after its presentation time."""
+        target = self.times[min(max(index, 0), len(self.times) - 1)]
+        self.reader.seek(target)
+        last = None
+        for decoded in self.reader:
+            last = decoded.rgb
+            if decoded.pts is None or decoded.pts >= target:
+                return decoded.rgb
+        if last is None:
+            raise VideoError(f"cannot decode frame {index} of {self.info.path}")
+        return last
+
+    def close(self) -> None:
+        self.reader.close()
