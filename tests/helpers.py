@@ -49,3 +49,54 @@ def landscape_frames(count: int | None = None) -> list[np.ndarray]:
             if count and len(frames) == count:
                 break
     return frames
+
+
+class RunningStudio:
+    """``vidstyle studio`` in a process of its own on a free port, as a
+    user starts it; ``stop`` ends it as Ctrl-C does."""
+
+    def __init__(self, workdir: Path, *args: str):
+        import os
+        import re
+        import subprocess
+        import sys
+
+        self.workdir = workdir
+        command = [sys.executable, "-m", "vidstyle", "studio", "--port", "0", "--no-browser", "--workdir", str(workdir), *map(str, args)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        line = self.process.stdout.readline()
+        found = re.search(r"http://\S+/", line)
+        if not found:
+            self.process.kill()
+            raise AssertionError(f"the studio did not start: {line}{self.process.stderr.read()}")
+        self.url = found.group(0)
+
+    def request(self, path: str, body: bytes | None = None, headers: dict | None = None, method: str | None = None):
+        """(status, headers, body) of one request."""
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.url + path.lstrip("/"), data=body, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def json(self, path: str, body: bytes | None = None, **kwargs):
+        import json
+
+        status, _, data = self.request(path, body, **kwargs)
+        return status, json.loads(data)
+
+    def stop(self) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except Exception:
+                self.process.kill()
+                raise
+        return self.process.returncode

@@ -444,7 +444,12 @@ def studio(
         if workdir is None:
             typer.echo("uploads and renders are kept until the studio stops; --workdir DIR keeps them after", err=True)
 
-    serve(options, ready)
+    try:
+        serve(options, ready)
+    except Terminated:
+        raise
+    except KeyboardInterrupt:  # Ctrl-C is how a studio is closed: not an error
+        typer.echo("vidstyle studio: stopped", err=True)
 
 
 @app.command(cls=_Command, short_help="Render one picture in every available style.")
