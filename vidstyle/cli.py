@@ -414,9 +414,9 @@ def preview(
 
 @app.command(cls=_Command, short_help="Choose and tune a look on your own clip in the browser, then render it.")
 def studio(
-    clips: Optional[List[Path]] = typer.Argument(None, metavar="[CLIP]...", help="Videos (or folders of them) on this machine to list on the page; more can be sent from the page."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any other than this machine's lets anyone who can reach it use the studio [default: 127.0.0.1]."),
-    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 takes any free one [default: 8765]."),
+    clips: Optional[List[Path]] = typer.Argument(None, metavar="CLIP", show_default=False, help="Videos (or folders of them) on this machine to list on the page; more can be sent from the page."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any other than this machine's lets anyone who can reach it use the studio [default: 127.0.0.1].", show_default=False),
+    port: int = typer.Option(8765, "--port", help="Port to listen on; 0 takes any free one [default: 8765].", show_default=False),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the page's address without opening a browser."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep uploads and renders in this folder [default: a temporary folder, removed when the studio stops]."),
     max_upload: float = typer.Option(2048, "--max-upload", help="Largest clip or picture the page may send, in MB [default: 2048].", show_default=False),

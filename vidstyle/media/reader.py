@@ -15,6 +15,8 @@ their first existing frame number.
 
 from __future__ import annotations
 
+import bisect
+
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
@@ -421,20 +423,24 @@ def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENC
 
 class FrameSeeker:
     """Any frame of a file by its number, for scrubbing. The presentation
-    times of all frames come from the packets, read without decoding; each
-    request seeks to the keyframe at or before the frame and decodes forward
-    to it, so a frame costs at most one group of pictures, not the whole
-    file up to it. Not thread-safe: one caller at a time."""
+    times of all frames, and which are keyframes, come from the packets,
+    read without decoding. A request for a frame ahead of the last one, in
+    the same group of pictures, decodes on from there; any other seeks to
+    the keyframe at or before it and decodes forward. A frame so costs at
+    most one group of pictures, and stepping forward one frame. Not
+    thread-safe: one caller at a time."""
 
     def __init__(self, path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE):
         self.reader = VideoReader(path, frame_rate=frame_rate)
         self.info = self.reader.info
-        stream = self.reader.stream
-        times = [p.pts for p in self.reader.container.demux(stream) if p.size and p.pts is not None]
-        self.times = sorted(times)
+        packets = [(p.pts, p.is_keyframe) for p in self.reader.container.demux(self.reader.stream) if p.size and p.pts is not None]
+        self.times = sorted(pts for pts, _ in packets)
+        self.keyframes = sorted(pts for pts, keyframe in packets if keyframe) or self.times[:1]
         if not self.times:
             self.reader.close()
             raise VideoError(f"no video frames in {path}")
+        self._decoding: Iterator[DecodedFrame] | None = None
+        self._position: int | None = None  # pts of the last frame decoded
 
     def __len__(self) -> int:
         return len(self.times)
@@ -443,15 +449,26 @@ class FrameSeeker:
         """Frame ``index`` (0-based, clamped to the clip) as 8-bit RGB: the
         first decoded frame at or after its presentation time."""
         target = self.times[min(max(index, 0), len(self.times) - 1)]
-        self.reader.seek(target)
+        if not self._decodes_on_to(target):
+            self.reader.seek(target)
+            self._decoding = iter(self.reader)
         last = None
-        for decoded in self.reader:
-            last = decoded.rgb
+        for decoded in self._decoding:
+            last, self._position = decoded.rgb, decoded.pts
             if decoded.pts is None or decoded.pts >= target:
                 return decoded.rgb
+        self._decoding = self._position = None
         if last is None:
             raise VideoError(f"cannot decode frame {index} of {self.info.path}")
         return last
+
+    def _decodes_on_to(self, target: int) -> bool:
+        """Whether decoding on from the last frame reaches ``target`` without
+        passing a keyframe (where a seek would start decoding anyway)."""
+        if self._decoding is None or self._position is None or target <= self._position:
+            return False
+        keyframe = self.keyframes[max(bisect.bisect_right(self.keyframes, target) - 1, 0)]
+        return keyframe <= self._position
 
     def close(self) -> None:
         self.reader.close()

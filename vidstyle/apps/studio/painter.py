@@ -8,6 +8,7 @@ runs at a time: on two cores, two at once would each take twice as long."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ...stylize.options import StylizerOptions
 from ...stylize.styles import DEFAULT_MODEL
 from ...stylize.stylizer import Stylizer
 
-KEPT_STYLIZERS = 12  # every bundled style and a few paintings, each at one stroke size
+KEPT_STYLIZERS = 12  # every bundled style and a few paintings
 KEPT_OUTPUTS = 96  # full-strength outputs: a sheet of cards and the large view, for several frames
 
 
@@ -77,8 +78,22 @@ class FramePainter:
 
     def _full_strength(self, frame: np.ndarray, frame_key: Hashable, style: str, stroke_scale: float) -> np.ndarray:
         with self._network:
-            stylizer = self._stylizers.get_or_make(
-                (style, stroke_scale),
-                lambda: Stylizer.from_style(style, StylizerOptions(stroke_scale=stroke_scale, model=self.model, threads=self.threads)),
-            )
-            return self._outputs.get_or_make((frame_key, style, stroke_scale), lambda: stylizer(frame))
+            return self._outputs.get_or_make((frame_key, style, stroke_scale), lambda: self._stylizer(style, stroke_scale)(frame))
+
+    def _stylizer(self, style: str, stroke_scale: float) -> Stylizer:
+        """The style's network, loaded once: a stroke size is only another
+        working size for it (and the engine keeps what it compiled for each)."""
+        stylizer = self._stylizers.get_or_make(
+            style, lambda: Stylizer.from_style(style, StylizerOptions(model=self.model, threads=self.threads))
+        )
+        stylizer.options = dataclasses.replace(stylizer.options, stroke_scale=stroke_scale)
+        return stylizer
+
+    def warm_up(self, styles: list[str], frame: np.ndarray, until: threading.Event) -> None:
+        """Load each style and run it once at the default stroke size, so
+        that the first look at each on the page is not its slowest; stops
+        between styles once ``until`` is set."""
+        for style in styles:
+            if until.is_set():
+                return
+            self._full_strength(frame, ("warm-up",), style, 1.0)

@@ -10,6 +10,7 @@ stderr: frames, or the steps of learning a painted keyframe's look."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import shlex
@@ -29,6 +30,11 @@ QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed"
 _BAR = re.compile(r"(?P<done>\d+)/(?P<total>\d+) \[.*?(?P<unit>frame|step)")
 _COUNT = re.compile(r"(?P<done>\d+)(?P<unit>frame|step)s? \[")
 STOP_SECONDS = 10  # a cancelled render has this long to clean up before it is killed
+RENDER_NICENESS = 10  # renders yield the CPU to the page, which a user is waiting on
+
+
+def _lower_priority() -> None:
+    os.nice(RENDER_NICENESS)
 
 
 @dataclass
@@ -166,7 +172,10 @@ class RenderQueue:
                     self._changed()
 
     def _run(self, render: Render) -> None:
-        process = subprocess.Popen(render.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            render.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            preexec_fn=_lower_priority if hasattr(os, "nice") else None,
+        )
         with self._lock:
             render.process = process
             if render.cancel_asked:

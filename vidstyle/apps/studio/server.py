@@ -49,6 +49,7 @@ PAGE = Path(__file__).resolve().parent / "page"
 JPEG_QUALITY = 88
 EVENT_SECONDS = 0.5  # how often the render stream checks for news
 PAINTING_VIEW_SIDE = 640
+KEPT_FRAMES = 48  # decoded frames at the view's size (640x360: 33 MB)
 
 
 class Studio:
@@ -65,6 +66,20 @@ class Studio:
             raise
         self.painter = FramePainter(options.threads)
         self.renders = RenderQueue(self.workspace.renders_folder)
+        self._frames: dict[tuple, np.ndarray] = {}
+        self._frames_lock = threading.Lock()
+        self._closing = threading.Event()
+        # not a daemon: a thread inside an engine's compiler when the interpreter ends aborts it
+        self._warming = threading.Thread(target=self._warm_up, name="studio-warm-up")
+        self._warming.start()
+
+    def _warm_up(self) -> None:
+        clips = list(self.workspace.clips.values())
+        frame = self.frame(clips[0].id, 0, self.options.view_size)[0] if clips else np.full((360, 640, 3), 128, np.uint8)
+        try:
+            self.painter.warm_up(self.styles(), frame, until=self._closing)
+        except VidstyleError as exc:  # the page reports it when the style is asked for
+            log.warning("could not load a style: %s", exc)
 
     def styles(self) -> list[str]:
         return [entry.name for entry in styles_for(DEFAULT_MODEL)]
@@ -105,9 +120,28 @@ class Studio:
         )
 
     def frame(self, clip_id: str, index: int, side: int) -> tuple[np.ndarray, tuple]:
+        """Frame ``index`` of a clip at ``side`` (0: its own size), and the key
+        that names it; recent frames at the view's size are kept."""
         clip = self.workspace.clip(clip_id)
         index = min(max(index, 0), clip.frames - 1)
-        return resize_long_side(clip.frame(index), side), (clip_id, index, side)
+        key = (clip_id, index, side)
+        if side != self.options.view_size:
+            return resize_long_side(clip.frame(index), side), key
+        with self._frames_lock:
+            kept = self._frames.get(key)
+        if kept is None:
+            kept = resize_long_side(clip.frame(index), side)
+            with self._frames_lock:
+                self._frames[key] = kept
+                while len(self._frames) > KEPT_FRAMES:
+                    self._frames.pop(next(iter(self._frames)))
+        return kept, key
+
+    def paint(self, clip_id: str, index: int, look: Look) -> np.ndarray:
+        """A frame painted at the view's size; the cards are this, made smaller,
+        so that choosing a card shows its picture at once."""
+        frame, key = self.frame(clip_id, index, self.options.view_size)
+        return self.painter.paint(frame, key, look)
 
     def submit(self, body: dict) -> dict:
         clip = self.workspace.clip(str(body.get("clip", "")))
@@ -132,6 +166,8 @@ class Studio:
         return self.renders.submit(clip.id, clip.name, clip.path, run, shown).to_dict()
 
     def close(self) -> None:
+        self._closing.set()
+        self._warming.join()
         self.renders.close()
         self.workspace.close()
 
@@ -218,12 +254,8 @@ def build_app(studio: Studio) -> Starlette:
     async def painted_frame(request: Request) -> Response:
         side = _side(request, studio.options.view_size)
         look = studio.look(dict(request.query_params))
-
-        def paint() -> np.ndarray:
-            frame, key = studio.frame(request.path_params["clip"], request.path_params["index"], side)
-            return studio.painter.paint(frame, key, look)
-
-        return _picture(await asyncio.to_thread(paint))
+        painted = await asyncio.to_thread(studio.paint, request.path_params["clip"], request.path_params["index"], look)
+        return _picture(resize_long_side(painted, side))
 
     async def submit(request: Request) -> Response:
         try:

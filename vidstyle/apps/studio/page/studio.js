@@ -122,12 +122,19 @@ function cardList() {
   return cards;
 }
 
+// Whether the large view shows the current setting: the cards wait for it,
+// since the view is what the user is looking at.
+function viewSettled() {
+  return keyframe !== null || (!view.inFlight && viewUrl() === view.shown);
+}
+
 function chosen(card) {
   return card.keyframe ? keyframe && keyframe.id === card.keyframe.id : !keyframe && look.style === card.style;
 }
 
-// Every card, one request after another, so that the large view is never
-// queued behind a whole sheet; a newer round stops an older one.
+// Every card, one request after another and each only while the large view
+// is settled, so that the view never waits behind the sheet; a newer round
+// stops an older one.
 async function refreshCards() {
   if (!clip) return;
   const round = ++cardsRound;
@@ -149,6 +156,7 @@ async function refreshCards() {
     return button;
   }));
   for (const [index, card] of cards.entries()) {
+    while (!viewSettled()) await new Promise((resolve) => setTimeout(resolve, 25));
     if (round !== cardsRound) return;
     const image = holder.children[index].querySelector("img");
     const url = card.keyframe ? `/api/paintings/${card.keyframe.id}`
