@@ -300,6 +300,7 @@ function clock(seconds) {
 function describe(job) {
   if (job.status === "queued") return "waiting for the render before it";
   if (job.status === "running") {
+    if (!job.done && !job.total) return "starting";
     const stage = job.stage === "learning" ? "learning the painted look" : "painting frames";
     const count = job.total ? `${job.done} of ${job.total}` : `${job.done}`;
     const left = job.seconds_left !== null ? ` · about ${clock(job.seconds_left)} left` : " · estimating the time";
