@@ -7,6 +7,7 @@ The page itself, in a real browser, is tested in test_studio_browser.py."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -240,3 +241,34 @@ def test_bad_command_lines(cli, tmp_path):
     assert result.code == 2 and result.err.strip() == f"vidstyle: error: no such file or folder: {tmp_path / 'missing.mp4'}"
     result = cli("studio", str(tmp_path), "--no-browser")
     assert result.code == 2 and result.err.startswith(f"vidstyle: error: no videos in {tmp_path}")
+    (tmp_path / "notes.mp4").write_text("not a video")
+    result = cli("studio", str(tmp_path / "notes.mp4"), "--no-browser", "--workdir", str(tmp_path / "work"))
+    assert result.code == 2 and result.err.startswith("vidstyle: error: notes.mp4 cannot be read as a video")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("studio", "--no-browser", "--port", str(port), "--workdir", str(tmp_path / "work"))
+    assert result.code == 2 and result.err.strip().startswith(f"vidstyle: error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_the_command_a_render_shows_uses_run_s_own_flags():
+    """Every run option, set away from its default, becomes a flag that
+    `vidstyle run` has, under the option's own name."""
+    import typer
+
+    from vidstyle.apps.pipeline import RunOptions
+    from vidstyle.cli import app
+
+    run = typer.main.get_command(app).commands["run"]
+    flags = {flag for param in run.params if param.param_type_name == "option" for flag in param.opts + param.secondary_opts}
+    changed = RunOptions(
+        style="candy", strength=0.5, preserve_color=True, model="full", batch_size=2, device="cpu", engine="onnxruntime",
+        precision="f32", fp16=True, stroke_scale=2.0, max_size=720, threads=1, memory_budget=1.0, codec="ffv1", crf=20,
+        preset="fast", pixel_format="yuv444p", audio=False, frames=5, frame_rate="25", hdr="sdr", fields="keep",
+        keyframe=("0=a.png",), keyframe_mask=("0=m.png",), save_look="look", temporal="none", temporal_strength=0.5,
+        flow_preset="fast", quiet=True, overwrite=True,
+    )
+    given = [arg for arg in changed.arguments() if arg.startswith("--")]
+    assert len(given) == len(RunOptions.__dataclass_fields__)
+    assert set(given) <= flags, set(given) - flags

@@ -412,7 +412,7 @@ def preview(
     typer.echo(stats.summary())
 
 
-@app.command(cls=_Command, short_help="Choose and tune a look on your own clip in the browser, then render it.")
+@app.command(cls=_Command, short_help="Tune a look on your own clip in a browser page and render it.")
 def studio(
     clips: Optional[List[Path]] = typer.Argument(None, metavar="CLIP", show_default=False, help="Videos (or folders of them) on this machine to list on the page; more can be sent from the page."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any other than this machine's lets anyone who can reach it use the studio [default: 127.0.0.1].", show_default=False),

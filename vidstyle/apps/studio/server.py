@@ -149,7 +149,6 @@ class Studio:
             strength=_value(body, "strength", float, 1.0),
             preserve_color=_value(body, "preserve_color", bool, False),
             stroke_scale=_value(body, "stroke_scale", float, 1.0),
-            quiet=False,
         )
         keyframe = body.get("keyframe")
         if keyframe:

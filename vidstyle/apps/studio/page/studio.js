@@ -235,7 +235,7 @@ async function uploadPainting(file, asKeyframe) {
     const card = asKeyframe
       ? { key: `keyframe:${painting.id}`, label: `painted frame ${painting.frame + 1}: ${painting.name}`, keyframe: painting }
       : { key: painting.style, label: painting.name, style: painting.style };
-    await refreshCards();
+    refreshCards();  // builds the new card at once, then paints the cards one by one
     choose(card);
   } catch (error) {
     say(error.message, true);
