@@ -31,7 +31,7 @@ from ..pipeline import RunOptions
 from .options import LOOPBACK_NAMES, StudioOptions
 from .painter import FramePainter, Look
 from .renders import DONE, RenderQueue
-from .workspace import NotFound, UploadRefused, Workspace
+from .workspace import NotFound, UploadRefused, UploadTooLarge, Workspace
 
 try:
     import uvicorn
@@ -213,8 +213,10 @@ def build_app(studio: Studio) -> Starlette:
                 return await handler(request)
             except NotFound as exc:
                 return JSONResponse({"error": str(exc)}, status_code=404)
+            except UploadTooLarge as exc:
+                return JSONResponse({"error": str(exc)}, status_code=413)
             except UploadRefused as exc:
-                return JSONResponse({"error": str(exc)}, status_code=413 if "larger than" in str(exc) else 415)
+                return JSONResponse({"error": str(exc)}, status_code=415)
             except VidstyleError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
 

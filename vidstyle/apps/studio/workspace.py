@@ -36,6 +36,10 @@ class UploadRefused(VidstyleError):
     """An upload of the wrong kind or size: the page shows the message."""
 
 
+class UploadTooLarge(UploadRefused):
+    """An upload over the studio's size limit."""
+
+
 class NotFound(VidstyleError):
     """An id the workspace does not hold."""
 
@@ -131,7 +135,7 @@ class Upload:
         self.size += len(chunk)
         if self.size > self.limit:
             self.abort()
-            raise UploadRefused(f"the {self.what} is larger than the studio's limit of {_megabytes(self.limit)} (--max-upload)")
+            raise UploadTooLarge(f"the {self.what} is larger than the studio's limit of {_megabytes(self.limit)} (--max-upload)")
         self._file.write(chunk)
 
     def finish(self) -> Path:
@@ -254,7 +258,7 @@ class Workspace:
 
     def _start(self, folder: Path, suffix: str, declared_size: int | None, what: str) -> Upload:
         if declared_size is not None and declared_size > self.max_upload_bytes:
-            raise UploadRefused(f"the {what} ({_megabytes(declared_size)}) is larger than the studio's limit of {_megabytes(self.max_upload_bytes)} (--max-upload)")
+            raise UploadTooLarge(f"the {what} ({_megabytes(declared_size)}) is larger than the studio's limit of {_megabytes(self.max_upload_bytes)} (--max-upload)")
         return Upload(folder, suffix, self.max_upload_bytes, what)
 
     def close(self) -> None:

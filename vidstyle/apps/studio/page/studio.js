@@ -85,7 +85,8 @@ async function refreshView() {
     view.inFlight = false;
     $("busy").hidden = true;
   }
-  if (viewUrl() !== view.shown && !keyframe) refreshView();
+  if (keyframe) showKeyframe();  // chosen while a frame was on its way
+  else if (viewUrl() !== view.shown) refreshView();
 }
 
 function showKeyframe() {
