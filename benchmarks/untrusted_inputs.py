@@ -56,6 +56,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "landscape.mp4"
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import PEAK_WRAPPER  # noqa: E402  (python -m vidstyle reporting its own peak)
 from vidstyle.media.synthetic import write_flat_png  # noqa: E402
 
 MIB = 2**20
@@ -144,23 +146,6 @@ def large_jpeg(path: Path) -> Path:
     return path
 
 
-# `python -m vidstyle ARGS` that writes its own peak resident set to
-# $VIDSTYLE_PEAK_FILE as it exits. The peak is the process's VmHWM: Linux
-# carries the parent's peak into a child's ru_maxrss across fork and exec,
-# so os.wait4 would report this script's own peak for every case.
-WRAPPER = """
-import atexit, os, runpy, sys
-def report():
-    with open("/proc/self/status") as status:
-        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    with open(os.environ["VIDSTYLE_PEAK_FILE"], "w") as out:
-        out.write(peak)
-atexit.register(report)
-sys.argv[0] = "vidstyle"
-runpy.run_module("vidstyle", run_name="__main__", alter_sys=True)
-"""
-
-
 def _status_kib(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -177,7 +162,7 @@ def run(args: list[str], env: dict[str, str], cap: int) -> tuple[int, int, float
     with tempfile.TemporaryDirectory() as scratch, open(Path(scratch) / "err", "w+b") as err:
         peak_file = Path(scratch) / "peak"
         process = subprocess.Popen(
-            [sys.executable, "-c", WRAPPER, *args], stdout=subprocess.DEVNULL, stderr=err,
+            [sys.executable, "-c", PEAK_WRAPPER, *args], stdout=subprocess.DEVNULL, stderr=err,
             env=dict(env, VIDSTYLE_PEAK_FILE=str(peak_file)),
         )
         killed = threading.Event()

@@ -51,6 +51,22 @@ def landscape_frames(count: int | None = None) -> list[np.ndarray]:
     return frames
 
 
+# `python -m vidstyle` reporting its own peak (VmHWM) as it exits: Linux
+# carries the parent's peak into a child's ru_maxrss across fork and exec,
+# so os.wait4 would give the caller's own peak.
+PEAK_WRAPPER = """
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["VIDSTYLE_PEAK_FILE"], "w") as out:
+        out.write(peak)
+atexit.register(report)
+sys.argv[0] = "vidstyle"
+runpy.run_module("vidstyle", run_name="__main__", alter_sys=True)
+"""
+
+
 class RunningStudio:
     """``vidstyle studio`` in a process of its own on a free port, as a
     user starts it; ``stop`` ends it as Ctrl-C does."""

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import FLOWER
+from helpers import FLOWER, PEAK_WRAPPER
 from vidstyle.errors import StyleError, VidstyleError
 from vidstyle.media.images import PIXEL_LIMIT, picture_header, read_image
 from vidstyle.media.synthetic import write_flat_png
@@ -80,26 +80,10 @@ def test_a_huge_style_picture_is_refused_from_its_header(hostile, kind):
         assert result["grew"] < 64 * MIB, result  # decoded whole, 2.5 GB (RGB) or 6.7 GB (16-bit RGBA)
 
 
-# `python -m vidstyle` reporting its own peak (VmHWM) as it exits: Linux
-# carries the parent's peak into a child's ru_maxrss across fork and exec,
-# so os.wait4 would give this test process's peak.
-WRAPPER = """
-import atexit, os, runpy, sys
-def report():
-    with open("/proc/self/status") as status:
-        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    with open(os.environ["VIDSTYLE_PEAK_FILE"], "w") as out:
-        out.write(peak)
-atexit.register(report)
-sys.argv[0] = "vidstyle"
-runpy.run_module("vidstyle", run_name="__main__", alter_sys=True)
-"""
-
-
 def _vidstyle(tmp_path: Path, *args) -> tuple[int, str, int]:
     """Exit status, stderr and peak resident bytes of a ``vidstyle`` process."""
     peak = tmp_path / "peak"
-    done = subprocess.run([sys.executable, "-c", WRAPPER, *map(str, args)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *map(str, args)], capture_output=True, text=True,
                           env=dict(os.environ, VIDSTYLE_PEAK_FILE=str(peak)), timeout=120)
     resident = int(peak.read_text()) * 1024
     peak.unlink()

@@ -38,7 +38,7 @@ class Look:
         StylizerOptions(strength=self.strength, stroke_scale=self.stroke_scale).validate()
 
 
-class _Kept(OrderedDict):
+class Kept(OrderedDict):
     """A dict that forgets its least recently used entries beyond ``size``."""
 
     def __init__(self, size: int):
@@ -60,8 +60,8 @@ class FramePainter:
     def __init__(self, threads: int | None = None, model: str = DEFAULT_MODEL):
         self.threads = threads
         self.model = model
-        self._stylizers = _Kept(KEPT_STYLIZERS)
-        self._outputs = _Kept(KEPT_OUTPUTS)
+        self._stylizers = Kept(KEPT_STYLIZERS)
+        self._outputs = Kept(KEPT_OUTPUTS)
         self._network = threading.Lock()
 
     def paint(self, frame: np.ndarray, frame_key: Hashable, look: Look) -> np.ndarray:

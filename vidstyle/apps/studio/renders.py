@@ -101,7 +101,6 @@ class RenderQueue:
         self.renders: dict[str, Render] = {}
         self._waiting: queue.Queue[Render | None] = queue.Queue()
         self._lock = threading.Lock()
-        self.changed = threading.Condition(self._lock)
         self.version = 0  # goes up with every change a page should see
         self._worker = threading.Thread(target=self._work, name="studio-renders", daemon=True)
         self._worker.start()
@@ -150,7 +149,6 @@ class RenderQueue:
 
     def _changed(self) -> None:
         self.version += 1
-        self.changed.notify_all()
 
     def _work(self) -> None:
         while True:

@@ -29,7 +29,7 @@ from ...stylize.styles import DEFAULT_MODEL, styles_for
 from ...version import __version__
 from ..pipeline import RunOptions
 from .options import LOOPBACK_NAMES, StudioOptions
-from .painter import FramePainter, Look
+from .painter import FramePainter, Kept, Look
 from .renders import DONE, RenderQueue
 from .workspace import NotFound, UploadRefused, UploadTooLarge, Workspace
 
@@ -66,7 +66,7 @@ class Studio:
             raise
         self.painter = FramePainter(options.threads)
         self.renders = RenderQueue(self.workspace.renders_folder)
-        self._frames: dict[tuple, np.ndarray] = {}
+        self._frames = Kept(KEPT_FRAMES)
         self._frames_lock = threading.Lock()
         self._closing = threading.Event()
         # not a daemon: a thread inside an engine's compiler when the interpreter ends aborts it
@@ -128,14 +128,7 @@ class Studio:
         if side != self.options.view_size:
             return resize_long_side(clip.frame(index), side), key
         with self._frames_lock:
-            kept = self._frames.get(key)
-        if kept is None:
-            kept = resize_long_side(clip.frame(index), side)
-            with self._frames_lock:
-                self._frames[key] = kept
-                while len(self._frames) > KEPT_FRAMES:
-                    self._frames.pop(next(iter(self._frames)))
-        return kept, key
+            return self._frames.get_or_make(key, lambda: resize_long_side(clip.frame(index), side)), key
 
     def paint(self, clip_id: str, index: int, look: Look) -> np.ndarray:
         """A frame painted at the view's size; the cards are this, made smaller,

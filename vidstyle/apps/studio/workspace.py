@@ -56,10 +56,12 @@ def new_id() -> str:
     return secrets.token_hex(6)
 
 
-def check_id(value: str) -> str:
-    if not _ID.fullmatch(value or ""):
-        raise NotFound(f"no such item: {value!r}")
-    return value
+def _look_up(table: dict, item_id: str, what: str):
+    """``table[item_id]``; an id of the wrong form or not held is NotFound."""
+    item = table.get(item_id) if _ID.fullmatch(item_id or "") else None
+    if item is None:
+        raise NotFound(f"no such {what}: {item_id}")
+    return item
 
 
 @dataclass
@@ -213,10 +215,7 @@ class Workspace:
         return clip
 
     def clip(self, clip_id: str) -> Clip:
-        clip = self.clips.get(check_id(clip_id))
-        if clip is None:
-            raise NotFound(f"no such clip: {clip_id}")
-        return clip
+        return _look_up(self.clips, clip_id, "clip")
 
     # ------------------------------------------------------------ paintings
 
@@ -244,10 +243,7 @@ class Workspace:
         return painting
 
     def painting(self, painting_id: str) -> Painting:
-        painting = self.paintings.get(check_id(painting_id))
-        if painting is None:
-            raise NotFound(f"no such painting: {painting_id}")
-        return painting
+        return _look_up(self.paintings, painting_id, "painting")
 
     def painting_pixels(self, painting_id: str, max_side: int) -> np.ndarray:
         """The painting as RGB, at most ``max_side`` on its long side."""
