@@ -39,3 +39,22 @@ def test_the_readme_is_a_front_door():
         "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/vidstyle run samples/landscape.mp4 --style mosaic",
         ".venv/bin/python -m pytest",
     ]
+
+
+def test_the_readme_s_option_table_matches_the_options():
+    """Every flag in the README's table is a flag of `vidstyle run`, and a
+    row about one run option shows that option's default."""
+    import dataclasses
+
+    from vidstyle.apps.run_options import RunOptions
+    from vidstyle.cli import shown_default
+
+    fields = {"--" + f.name.replace("_", "-"): f for f in dataclasses.fields(RunOptions)}
+    rows = [line.split(" | ") for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `-")]
+    assert len(rows) >= 8
+    run_help = PAGE.read_text().split("## vidstyle run", 1)[1].split("## vidstyle ", 1)[0]
+    for cells in rows:
+        flags = re.findall(r"--[a-z][a-z-]*", cells[0])
+        assert flags and all(flag in run_help for flag in flags), cells[0]
+        if len(flags) == 1 and flags[0] in fields:
+            assert cells[1].strip("` ") == shown_default(fields[flags[0]]), cells

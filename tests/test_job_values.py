@@ -10,7 +10,7 @@ import pytest
 
 from helpers import one_line_error
 from vidstyle.apps.batch.job import load_job
-from vidstyle.apps.pipeline import RunOptions
+from vidstyle.apps.run_options import RunOptions
 from vidstyle.errors import OptionError
 
 

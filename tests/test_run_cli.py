@@ -332,7 +332,7 @@ def test_unsupported_image_extension_lists_extensions_plainly(cli, tiny_style, t
 
 
 def test_temporal_off_is_a_synonym_of_none(cli, make_clip, tiny_style, tmp_path):
-    from vidstyle.apps.pipeline import RunOptions
+    from vidstyle.apps.run_options import RunOptions
     from vidstyle.apps.preview.session import PreviewOptions
 
     assert RunOptions.load(temporal="off").temporal == "none"
@@ -386,7 +386,7 @@ def test_every_run_option_is_a_flag_of_the_same_name(cli, monkeypatch):
     `--frames 30` on the command line."""
     import dataclasses
 
-    from vidstyle.apps.pipeline import RunOptions
+    from vidstyle.apps.run_options import RunOptions
 
     monkeypatch.setenv("COLUMNS", "200")
     help_text = cli("run", "--help").out
@@ -396,6 +396,36 @@ def test_every_run_option_is_a_flag_of_the_same_name(cli, monkeypatch):
         if f"--{field.name.replace('_', '-')}" not in help_text
     ]
     assert missing == []
+
+
+def test_a_config_key_and_its_flag_give_the_same_run(cli, make_clip, tiny_style, tmp_path):
+    """Each key of a --config file is the flag of its name; a switch left
+    off the command line (-q) leaves the file's value alone."""
+    clip = make_clip(frames=3, width=48, height=32)
+    config = tmp_path / "run.toml"
+    config.write_text('strength = 0.5\nstroke_scale = 2.0\naudio = false\nframes = 2\ntemporal = "none"\nquiet = true\n')
+    common = ("--style", tiny_style, "--codec", "ffv1", "--json")
+    by_file = cli("run", clip, "-o", tmp_path / "file.mkv", *common, "--config", config)
+    by_flags = cli(
+        "run", clip, "-o", tmp_path / "flags.mkv", *common,
+        "--strength", "0.5", "--stroke-scale", "2", "--no-audio", "--frames", "2", "--temporal", "none", "-q",
+    )
+    assert by_file.code == 0 and by_flags.code == 0, by_file.err + by_flags.err
+    from_file, from_flags = json.loads(by_file.out), json.loads(by_flags.out)
+    assert from_file["options"] == from_flags["options"]
+    assert from_file["options"]["stroke_scale"] == 2.0 and from_file["options"]["audio"] is False
+    assert from_file["frames"] == 2
+    assert by_file.err == "" == by_flags.err  # quiet: no progress bar
+
+
+def test_every_flag_shows_the_default_its_field_has(cli, monkeypatch):
+    """The help's defaults come from RunOptions: change a default there and
+    the help follows."""
+    monkeypatch.setenv("COLUMNS", "400")
+    help_text = " ".join(cli("run", "--help").out.split())
+    for flag, default in (("--crf", "18"), ("--temporal-strength", "0.7"), ("--model", "balanced"), ("--audio / --no-audio", "on")):
+        after_flag = help_text.split(f" {flag} ", 1)[1]
+        assert after_flag.split("[default: ", 1)[1].startswith(default + "]"), flag
 
 
 def test_an_output_that_is_a_folder_is_refused_before_any_work(cli, make_clip, tmp_path):

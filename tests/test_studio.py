@@ -257,7 +257,7 @@ def test_the_command_a_render_shows_uses_run_s_own_flags():
     `vidstyle run` has, under the option's own name."""
     import typer
 
-    from vidstyle.apps.pipeline import RunOptions
+    from vidstyle.apps.run_options import RunOptions
     from vidstyle.cli import app
 
     run = typer.main.get_command(app).commands["run"]

@@ -28,7 +28,7 @@ from typing import Any  # noqa: E402
 # but training, Gatys, CUDA and checkpoints without a graph loads PyTorch.
 _API = {
     "VidstyleError": ".errors",
-    "RunOptions": ".apps.pipeline",
+    "RunOptions": ".apps.run_options",
     "RunResult": ".apps.pipeline",
     "stylize_video": ".apps.pipeline",
     "Stylizer": ".stylize.stylizer",

@@ -7,12 +7,16 @@ Errors a user can cause print one line on stderr and exit with status 2;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import logging
 import os
 import re
 import signal
 import sys
 import threading
+import types
+import typing
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
@@ -78,20 +82,73 @@ def _options(
     pass
 
 
-STYLE_HELP = "Style name (see `vidstyle styles`), checkpoint file, or a mix such as mosaic:0.7,candy:0.3"
-ENGINE_HELP = "auto: OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch on CUDA. openvino, onnxruntime or torch forces one [default: auto]."
-PRECISION_HELP = "OpenVINO's precision: bf16 where the CPU computes it natively, else f32; f32 forces full precision [default: auto]."
 STYLE_IMAGE_HELP = "Any picture as the style (FILE or FILE:WEIGHT); with --style, mixed with it (half each unless weighted)."
-STRENGTH_HELP = "Amount of style, from 0 (the input) to 1 (the full style) [default: 1]."
-PRESERVE_COLOR_HELP = "Keep the input's colours; take only luminance from the style."
-MODEL_HELP = "balanced: half the full network's CPU time, nearly its look (full where a style has none); full: the style's largest network; fast: real time [default: balanced]."
-MEMORY_HELP = "GiB the stylizer may use: frames over it go one at a time, then through the network in exact bands; a frame too large even alone is refused [default: 2.5 on CPU, most of a GPU's free memory]."
 JSON_HELP = "Print one JSON object on stdout (and nothing else there)."
-STROKE_HELP = "Stroke size relative to the frame, 0.25-4: 2 paints strokes twice as large. The look is the same at every frame size [default: 1]."
-MAX_SIZE_HELP = "Cap the long side the network works at (480 / --stroke-scale) for speed or memory; strokes grow where it applies. The output keeps the input size."
 
 
-OVERWRITE_HELP = "Replace an output that exists (for frames: any frame of the pattern); without it, an existing output is an error."
+def shown_default(field: dataclasses.Field) -> str | None:
+    """The default a field's flag shows in the help and the docs, from the
+    field itself."""
+    meta = field.metadata
+    if meta.get("default_text"):
+        return meta["default_text"]
+    value = field.default
+    if value is None or value == ():
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _flag_type(field: dataclasses.Field, hint: object) -> object:
+    """What the command line parses for a field: ``int | None`` -> int,
+    ``tuple[str, ...]`` -> a repeatable str."""
+    if field.metadata.get("cli_type"):
+        return field.metadata["cli_type"]
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if typing.get_origin(hint) is tuple:
+        return List[args[0]]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return args[0]
+    return hint
+
+
+def _run_option(name: str, help_suffix: str = "", help: str | None = None) -> tuple[object, typer.models.OptionInfo]:
+    """The flag of run option ``name`` as RunOptions defines it: its type and
+    its typer option, with no default of its own (None: the option's
+    default, a config file's value or the command's own applies). Other
+    commands that take the same option take it from here."""
+    from .apps.run_options import RunOptions
+
+    field = RunOptions.__dataclass_fields__[name]
+    meta = field.metadata
+    flag_type = _flag_type(field, typing.get_type_hints(RunOptions)[name])
+    long = "--" + name.replace("_", "-")
+    if flag_type is bool and not meta["switch"]:
+        long = f"{long}/--no-{long[2:]}"
+    default = shown_default(field)
+    text = (help or meta["help"]) + help_suffix + (f" [default: {default}]" if default and not meta["switch"] else "")
+    short = [flag for flag in meta["flags"] if not flag.startswith("--")]
+    aliases = [flag for flag in meta["flags"] if flag.startswith("--")]
+    info = typer.Option(None, *short, long, *aliases, help=text, metavar=meta["metavar"], show_default=False)
+    return Optional[flag_type], info
+
+
+def _run_options_parameters() -> list[inspect.Parameter]:
+    """Every RunOptions field as a keyword parameter that typer turns into a
+    flag, in the dataclass's order."""
+    from .apps.run_options import RunOptions
+
+    parameters = []
+    for name in RunOptions.__dataclass_fields__:
+        annotation, info = _run_option(name)
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
+    return parameters
+
+
+def _flag(name: str, help_suffix: str = "", help: str | None = None) -> typer.models.OptionInfo:
+    """Run option ``name``'s flag for another command that takes it."""
+    return _run_option(name, help_suffix, help)[1]
 
 
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
@@ -140,83 +197,23 @@ def _on_interrupt(message: Callable[[], str]) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-@app.command(cls=_Command, short_help="Stylize a video, keeping its size, timing and audio.")
-def run(
-    input: Path = typer.Argument(..., metavar="INPUT", help="Video to stylize (anything FFmpeg reads)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input]."),
-    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " [default: mosaic]."),
-    style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
-    strength: Optional[float] = typer.Option(None, "--strength", help=STRENGTH_HELP),
-    preserve_color: Optional[bool] = typer.Option(None, "--preserve-color/--no-preserve-color", help=PRESERVE_COLOR_HELP),
-    model: Optional[str] = typer.Option(None, "--model", help=MODEL_HELP),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of defaults (see configs/run.toml)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per network call [default: 4 on CPU, 8 on CUDA]."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda [default: auto]."),
-    engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
-    precision: Optional[str] = typer.Option(None, "--precision", help=PRECISION_HELP),
-    fp16: Optional[bool] = typer.Option(None, "--fp16/--no-fp16", help="Half precision on CUDA."),
-    stroke_scale: Optional[float] = typer.Option(None, "--stroke-scale", help=STROKE_HELP),
-    max_size: Optional[int] = typer.Option(None, "--max-size", help=MAX_SIZE_HELP),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the network."),
-    memory_budget: Optional[float] = typer.Option(None, "--memory-budget", help=MEMORY_HELP),
-    codec: Optional[str] = typer.Option(None, "--codec", help="Video encoder: libx264 (default), libx265, prores_ks, ffv1, libvpx-vp9..."),
-    crf: Optional[int] = typer.Option(None, "--crf", help="Constant rate factor for x264/x265/VP9 [default: 18]."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Encoder preset: x264/x265 ultrafast...veryslow, SVT-AV1 0-13 [default: faster for x264, the codec's own otherwise]."),
-    pixel_format: Optional[str] = typer.Option(None, "--pixel-format", "--pix-fmt", help="Output pixel format [default: fits codec and size]."),
-    audio: Optional[bool] = typer.Option(None, "--audio/--no-audio", help="Carry the input's audio [default: on]."),
-    frames: Optional[int] = typer.Option(None, "--frames", help="Only the first N frames (a quick preview); audio is cut to match."),
-    frame_rate: Optional[str] = typer.Option(None, "--frame-rate", help="Frame rate of an image-sequence input: 24, 23.976 or 24000/1001 [default: 24]."),
-    keyframe: Optional[List[str]] = typer.Option(None, "--keyframe", metavar="FRAME=FILE", help="FRAME=FILE: paint the clip in the look of this painted frame (repeatable; FRAME counts from 0; a PNG's alpha limits where it paints). Instead of --style."),
-    keyframe_mask: Optional[List[str]] = typer.Option(None, "--keyframe-mask", metavar="FRAME=FILE", help="Where keyframe FRAME's painting applies (white or opaque paints; the rest keeps the input), in place of its alpha."),
-    save_look: Optional[str] = typer.Option(None, "--save-look", help="Keep the keyframes' look as a style of this name, for --style NAME on other clips and in the preview."),
-    hdr: Optional[str] = typer.Option(None, "--hdr", help="HDR input: keep (paint its code values, keep depth, tags and mastering data) or sdr (tone-map to SDR BT.709 first) [default: keep]."),
-    fields: Optional[str] = typer.Option(None, "--fields", help="Interlaced input: deinterlace (bwdif, one frame per frame) or keep (encode interlaced; libx264 or ffv1) [default: deinterlace]."),
-    temporal: Optional[str] = typer.Option(None, "--temporal", help="flow: optical-flow stabilisation against flicker; none (or off): plain per-frame [default: flow]."),
-    temporal_strength: Optional[float] = typer.Option(None, "--temporal-strength", help="Weight of the motion-compensated previous frame, in [0, 1) [default: 0.7]."),
-    flow_preset: Optional[str] = typer.Option(None, "--flow-preset", help="DIS optical flow preset: ultrafast, fast, medium [default: medium]."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
-    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
+def run(**given: object) -> None:
     """Stylize a video, keeping its size, frame timing and audio."""
-    from .apps.pipeline import RunOptions, stylize_video
+    from .apps.pipeline import stylize_video
+    from .apps.run_options import RunOptions
     from .stylize.style_mix import with_style_image
 
+    input, output, config, as_json = given.pop("input"), given.pop("output"), given.pop("config"), given.pop("as_json")
     _check_json_output(as_json, output)
     _refuse_still_image(input)
-    options = RunOptions.load(
-        config,
-        style=with_style_image(style, style_image),
-        strength=strength,
-        preserve_color=preserve_color,
-        model=model,
-        batch_size=batch_size,
-        device=device,
-        engine=engine,
-        precision=precision,
-        fp16=fp16,
-        stroke_scale=stroke_scale,
-        max_size=max_size,
-        threads=threads,
-        memory_budget=memory_budget,
-        codec=codec,
-        crf=crf,
-        preset=preset,
-        pixel_format=pixel_format,
-        audio=audio,
-        frames=frames,
-        frame_rate=frame_rate,
-        hdr=hdr,
-        fields=fields,
-        keyframe=tuple(keyframe) if keyframe else None,
-        keyframe_mask=tuple(keyframe_mask) if keyframe_mask else None,
-        save_look=save_look,
-        temporal=temporal,
-        temporal_strength=temporal_strength,
-        flow_preset=flow_preset,
-        quiet=quiet or None,
-        overwrite=overwrite or None,
-    )
+    given["style"] = with_style_image(given["style"], given.pop("style_image"))
+    for name, value in given.items():
+        if isinstance(value, list):
+            given[name] = tuple(value) or None
+    switches = {name for name, field in RunOptions.__dataclass_fields__.items() if field.metadata["switch"]}
+    for name in switches:  # a switch not given is False: leave the config's value
+        given[name] = given[name] or None
+    options = RunOptions.load(config, **given)
     with _on_interrupt(lambda: "interrupted; no output was left behind"):
         result = stylize_video(input, output, options=options)
     for message in result.warnings:
@@ -227,6 +224,27 @@ def run(
         _print_json(result.to_dict())
     elif not options.quiet:
         typer.echo(f"wrote {result.output} ({result.frames} frames, {result.fps:.1f} fps on {result.device}, {result.engine})", err=True)
+
+
+def _run_parameters() -> list[inspect.Parameter]:
+    """run's flags: the input, output, config and report beside every RunOptions field."""
+    def keyword(name: str, annotation: object, info: object) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+    options = _run_options_parameters()
+    after_style = [i for i, p in enumerate(options) if p.name == "style"][0] + 1
+    options.insert(after_style, keyword("style_image", Optional[str], typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP)))
+    return [
+        keyword("input", Path, typer.Argument(..., metavar="INPUT", help="Video to stylize (anything FFmpeg reads).")),
+        keyword("output", Optional[Path], typer.Option(None, "-o", "--output", help="Output file [default: INPUT_STYLE.ext beside the input].")),
+        *options,
+        keyword("config", Optional[Path], typer.Option(None, "--config", help="TOML file of defaults, any run option by its name (see configs/run.toml).")),
+        keyword("as_json", bool, typer.Option(False, "--json", help=JSON_HELP)),
+    ]
+
+
+run.__signature__ = inspect.Signature(_run_parameters())
+app.command(cls=_Command, short_help="Stylize a video, keeping its size, timing and audio.")(run)
 
 
 @app.command(cls=_Command, short_help="List the available styles.")
@@ -260,20 +278,20 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
 def image(
     input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
-    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + " (fast method)."),
+    style: Optional[str] = _flag("style", " The fast method only."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP + " Required by the optimize method."),
     method: str = typer.Option("fast", "--method", help="fast: the style network (or the style image's feature transform); optimize: Gatys et al. optimisation."),
-    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP, show_default=False),
-    preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
+    strength: Optional[float] = _flag("strength"),
+    preserve_color: Optional[bool] = _flag("preserve_color"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Adam steps at full size (optimize) [default: 200]."),
     size: Optional[int] = typer.Option(None, "--size", help="Long side of the output, larger or smaller than the input; the look stays the same [default: the input's]."),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
+    stroke_scale: Optional[float] = _flag("stroke_scale"),
     style_weight: Optional[float] = typer.Option(None, "--style-weight", help="Style weight (optimize)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP, show_default=False),
-    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP, show_default=False),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
-    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
+    device: Optional[str] = _flag("device"),
+    engine: Optional[str] = _flag("engine"),
+    precision: Optional[str] = _flag("precision"),
+    quiet: Optional[bool] = _flag("quiet"),
+    overwrite: Optional[bool] = _flag("overwrite"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stylize one still image, with the fast network or by optimisation."""
@@ -281,38 +299,33 @@ def image(
 
     import numpy as np
 
+    from .config import merge
     from .media.atomic import check_overwrite
     from .media.images import read_image, scale_long_side, write_image
-    from .stylize.frames import STROKE_SCALES
-    from .stylize.style_mix import check_strength
+    from .stylize.options import StylizerOptions
 
     _check_json_output(as_json, output)
-    check_overwrite(output, overwrite)
+    check_overwrite(output, bool(overwrite))
     if method not in ("fast", "optimize"):
         _fail(f"unknown method {method!r}: use fast or optimize")
-    check_strength(strength)
+    # A still takes well under a second with the full network: no reason to trade its look for speed.
+    look = merge(
+        StylizerOptions(model="full"), device=device, engine=engine, precision=precision,
+        strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale,
+    )
+    look.validate()
+    strength, preserve_color, stroke_scale, device = look.strength, look.preserve_color, look.stroke_scale, look.device
     if size is not None and not 16 <= size <= 16384:
         _fail(f"--size must be between 16 and 16384, got {size}")
-    low, high = STROKE_SCALES
-    if not low <= stroke_scale <= high:
-        _fail(f"--stroke-scale must be between {low:g} and {high:g}, got {stroke_scale:g}")
     content = read_image(input)
     if size is not None:
         content = scale_long_side(content, size)
     started = time.perf_counter()
     if method == "fast":
-        from .stylize.options import StylizerOptions
         from .stylize.style_mix import with_style_image
         from .stylize.stylizer import Stylizer
 
-        stylizer = Stylizer.from_style(
-            # A still takes well under a second with the full network: no reason to trade its look for speed.
-            with_style_image(style, style_image) or "mosaic",
-            StylizerOptions(
-                model="full", device=device, engine=engine, precision=precision, strength=strength,
-                preserve_color=preserve_color, stroke_scale=stroke_scale,
-            ),
-        )
+        stylizer = Stylizer.from_style(with_style_image(style, style_image) or "mosaic", look)
         result = stylizer(content)
         style_name, device_used, engine_used = stylizer.name, stylizer.device, stylizer.engine.label()
     else:
@@ -320,7 +333,6 @@ def image(
             _fail("--method optimize needs --style-image")
         if style is not None:
             _fail("--method optimize takes only --style-image, not --style")
-        from .config import merge
         from .stylize.controls import apply_controls
         from .stylize.torch_support import require_torch
 
@@ -362,17 +374,17 @@ def image(
 @app.command(cls=_Command, short_help="Stylize a camera, stream or file live in a window.")
 def preview(
     source: str = typer.Option("0", "--source", help="Camera index (0, 1...), /dev/videoN, video file or stream URL."),
-    style: Optional[str] = typer.Option(None, "-s", "--style", help=STYLE_HELP + "; n/p switch to the others [default: mosaic]."),
+    style: Optional[str] = _flag("style", " n/p switch to the others."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP),
     size: Optional[str] = typer.Option(None, "--size", help="Resize frames to WxH, e.g. 320x240 [default: the source's size, long side at most 640]."),
-    model: str = typer.Option("balanced", "--model", help=MODEL_HELP, show_default=False),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    engine: str = typer.Option("auto", "--engine", help=ENGINE_HELP, show_default=False),
-    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP, show_default=False),
-    strength: float = typer.Option(1.0, "--strength", help=STRENGTH_HELP + " +/- change it by 0.1.", show_default=False),
-    preserve_color: bool = typer.Option(False, "--preserve-color", help=PRESERVE_COLOR_HELP),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
-    temporal: str = typer.Option("flow", "--temporal", help="flow: optical-flow stabilisation; none (or off): plain per-frame (t toggles)."),
+    model: Optional[str] = _flag("model"),
+    device: Optional[str] = _flag("device"),
+    engine: Optional[str] = _flag("engine"),
+    precision: Optional[str] = _flag("precision"),
+    strength: Optional[float] = _flag("strength", " +/- change it by 0.1."),
+    preserve_color: Optional[bool] = _flag("preserve_color"),
+    stroke_scale: Optional[float] = _flag("stroke_scale"),
+    temporal: Optional[str] = _flag("temporal", " t toggles it."),
     headless: bool = typer.Option(False, "--headless", help="No window; print one summary line on stdout."),
     frames: Optional[int] = typer.Option(None, "--frames", help="Stop after N frames [default: at q, Esc or the end of the source]."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record the stylized video to FILE (.mp4, .mkv...) from the start."),
@@ -383,24 +395,13 @@ def preview(
     """Stylize a camera (or stream, or file) live in a window; keys: n/p style, +/- strength,
     s side by side, t stabiliser, space snapshot, r record, q quit."""
     from .apps.preview.session import PreviewOptions, parse_keys, parse_size, run_preview
+    from .config import merge
     from .stylize.style_mix import with_style_image
 
-    options = PreviewOptions(
-        source=source,
-        style=with_style_image(style, style_image) or "mosaic",
-        size=parse_size(size) if size else None,
-        model=model,
-        device=device,
-        engine=engine,
-        precision=precision,
-        strength=strength,
-        preserve_color=preserve_color,
-        stroke_scale=stroke_scale,
-        temporal=temporal,
-        headless=headless,
-        frames=frames,
-        record=record,
-        overwrite=overwrite,
+    options = merge(
+        PreviewOptions(source=source, size=parse_size(size) if size else None, headless=headless, frames=frames, record=record, overwrite=overwrite),
+        style=with_style_image(style, style_image), model=model, device=device, engine=engine, precision=precision,
+        strength=strength, preserve_color=preserve_color, stroke_scale=stroke_scale, temporal=temporal,
     )
     with _on_interrupt(lambda: "interrupted; recordings and snapshots made so far are kept"):
         stats = run_preview(options, parse_keys(keys) if keys else None)
@@ -460,28 +461,29 @@ def sheet(
     columns: Optional[int] = typer.Option(None, "--columns", help="Tiles per row [default: a square-ish grid]."),
     styles: Optional[list[str]] = typer.Option(None, "--style", metavar="STYLE", help="Only these styles (repeatable) [default: all]."),
     style_images: Optional[list[str]] = typer.Option(None, "--style-image", metavar="FILE", help="Also these pictures as styles (repeatable)."),
-    stroke_scale: float = typer.Option(1.0, "--stroke-scale", help=STROKE_HELP, show_default=False),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    overwrite: bool = typer.Option(False, "-y", "--overwrite", help=OVERWRITE_HELP),
+    stroke_scale: Optional[float] = _flag("stroke_scale"),
+    device: Optional[str] = _flag("device"),
+    overwrite: Optional[bool] = _flag("overwrite"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Render one picture in every available style, labelled with the flag that gives each look."""
     import time
 
     from .apps.sheet import render_sheet
+    from .config import merge
     from .media.atomic import check_overwrite
     from .media.images import read_image, write_image
     from .stylize.options import StylizerOptions
     from .stylize.style_mix import check_style_image
 
     _check_json_output(as_json, output)
-    check_overwrite(output, overwrite)
+    check_overwrite(output, bool(overwrite))
     if columns is not None and columns < 1:
         _fail(f"--columns must be at least 1, got {columns}")
     started = time.perf_counter()
     for picture in style_images or []:
         check_style_image(picture)
-    result = render_sheet(read_image(input), styles, tile, columns, StylizerOptions(device=device, stroke_scale=stroke_scale), style_images or [])
+    result = render_sheet(read_image(input), styles, tile, columns, merge(StylizerOptions(), device=device, stroke_scale=stroke_scale), style_images or [])
     write_image(result.image, output)
     if as_json:
         _print_json({

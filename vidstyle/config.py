@@ -139,3 +139,21 @@ def vidstyle_home() -> Path:
     ``$VIDSTYLE_HOME``, else ``~/.cache/vidstyle``."""
     home = os.environ.get("VIDSTYLE_HOME")
     return Path(home).expanduser() if home else Path("~/.cache/vidstyle").expanduser()
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, flags: tuple[str, ...] = (), metavar: str | None = None,
+           default_text: str | None = None, switch: bool = False, cli_type: Any = None) -> Any:
+    """A dataclass field that is also a command-line flag, so that the flag,
+    the config and job-file key and the reference docs come from one place.
+
+    The flag is ``--`` + the field's name with dashes; ``flags`` adds other
+    spellings (``-s``, ``--pix-fmt``). ``help`` is the flag's help without
+    its default, which the CLI appends from the field's default, or from
+    ``default_text`` where the default is worked out at run time. A bool
+    field is an on/off pair (``--audio/--no-audio``) unless ``switch``.
+    ``cli_type`` is the flag's type where the field's (``float | str``)
+    is more than a command line can parse."""
+    metadata = {"help": help, "flags": flags, "metavar": metavar, "default_text": default_text, "switch": switch, "cli_type": cli_type}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("a mutable default: use a tuple")
+    return dataclasses.field(default=default, metadata=metadata)

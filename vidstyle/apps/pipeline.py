@@ -23,143 +23,23 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..config import build, merge, read_toml
 from ..errors import OptionError, VidstyleError
 from ..media.atomic import atomic_output, atomic_sequence_output, check_overwrite
 from ..media.chunks import Segment
 from ..media.colour import SDR_BT709
-from ..media.reader import DEFAULT_SEQUENCE_RATE, DecodedFrame, VideoReader, parse_frame_rate
+from ..media.reader import DecodedFrame, VideoReader
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
-from ..media.writer import EXTENSION_FORMATS, EncoderSettings, VideoWriter, container_format
-from ..stylize.options import StylizerOptions
+from ..media.writer import EXTENSION_FORMATS, VideoWriter, container_format
 from ..stylize.style_mix import style_label
-from ..stylize.styles import DEFAULT_MODEL
 from ..stylize.stylizer import Stylizer
-from ..temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions
-from .keyframes import KEYFRAME_MAX_SIDE, keyframe_look
+from ..temporal.consistency import FlowTracker, TemporalBlender
+from .keyframes import keyframe_look
+from .run_options import RunOptions
 
 log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
 FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
-
-
-FIELD_MODES = ("deinterlace", "keep")
-HDR_MODES = ("keep", "sdr")
-
-
-@dataclass
-class RunOptions:
-    """Every option of ``vidstyle run``; a TOML file in ``configs/`` can set any."""
-
-    style: str = "mosaic"  # a name, a checkpoint, or a mix "mosaic:0.7,candy:0.3"
-    strength: float = 1.0
-    preserve_color: bool = False
-    model: str = DEFAULT_MODEL  # "balanced"; "full": the style's largest network; "fast": real time
-    batch_size: int | None = None  # None: per device
-    device: str = "auto"
-    engine: str = "auto"  # OpenVINO on the CPU when installed, else ONNX Runtime; PyTorch on CUDA
-    precision: str = "auto"  # OpenVINO's: bf16 where the CPU has it natively, else f32
-    fp16: bool = False
-    stroke_scale: float = 1.0  # stroke size relative to the frame: the same look at every frame size
-    max_size: int | None = None  # a cap on the network's working long side (480 / stroke_scale)
-    threads: int | None = None
-    memory_budget: float | None = None  # GiB for the network; larger frames go through in exact bands
-    codec: str | None = None
-    crf: int | None = 18
-    preset: str | None = None  # None: the encoder's default (x264: "faster"; media/writer.py)
-    pixel_format: str | None = None
-    audio: bool = True
-    frames: int | None = None  # only the first N frames (audio cut to match)
-    frame_rate: float | str = int(DEFAULT_SEQUENCE_RATE)  # image-sequence input only: 24, 23.976, "24000/1001"
-    hdr: str = "keep"  # HDR input: "keep" its code values, depth and tags, or "sdr": tone-mapped to SDR BT.709
-    fields: str = "deinterlace"  # interlaced input: "deinterlace" (bwdif), or "keep" them and encode interlaced
-    keyframe: tuple[str, ...] = ()  # "N=FILE" each: paint the clip in the look of these painted frames (instead of style)
-    keyframe_mask: tuple[str, ...] = ()  # "N=FILE" each: where keyframe N's painting applies (white or opaque)
-    save_look: str | None = None  # keep the keyframes' look as a style of this name
-    temporal: str = "flow"  # "flow": optical-flow stabilisation; "none": plain per-frame
-    temporal_strength: float = 0.7
-    flow_preset: str = "medium"
-    quiet: bool = False
-    overwrite: bool = False  # replace an existing output (FFmpeg's -y); without it an existing output is an error
-
-    def __post_init__(self) -> None:
-        if self.temporal == "off":  # a synonym of "none", as a user might type it
-            self.temporal = "none"
-
-    def validate(self) -> None:
-        if self.batch_size is not None and self.batch_size < 1:
-            raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.frames is not None and self.frames < 1:
-            raise OptionError(f"--frames must be at least 1, got {self.frames}")
-        if self.threads is not None and self.threads < 1:
-            raise OptionError(f"--threads must be at least 1, got {self.threads}")
-        parse_frame_rate(self.frame_rate)
-        if self.hdr not in HDR_MODES:
-            raise OptionError(f"--hdr must be one of {', '.join(HDR_MODES)}, got {self.hdr!r}")
-        if self.fields not in FIELD_MODES:
-            raise OptionError(f"--fields must be one of {', '.join(FIELD_MODES)}, got {self.fields!r}")
-        self.encoder().validate()
-        self.stylizer().validate()
-        self.temporal_options().validate()
-
-    def encoder(self) -> EncoderSettings:
-        return EncoderSettings(codec=self.codec, crf=self.crf, preset=self.preset, pixel_format=self.pixel_format)
-
-    def temporal_options(self) -> TemporalOptions:
-        return TemporalOptions(mode=self.temporal, strength=self.temporal_strength, preset=self.flow_preset)
-
-    def stylizer(self) -> StylizerOptions:
-        return StylizerOptions(
-            device=self.device,
-            fp16=self.fp16,
-            stroke_scale=self.stroke_scale,
-            # a keyframe look is painted at the frame's size, as it was painted
-            native_size=bool(self.keyframe),
-            max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE) if self.keyframe else self.max_size,
-            threads=self.threads,
-            strength=self.strength,
-            preserve_color=self.preserve_color,
-            model=self.model,
-            engine=self.engine,
-            precision=self.precision,
-            memory_budget=self.memory_budget,
-        )
-
-    @classmethod
-    def load(cls, config: str | Path | None = None, **overrides: Any) -> "RunOptions":
-        """Defaults, then the TOML file (its ``[run]`` table or top level), then overrides."""
-        base = cls()
-        if config:
-            values = read_toml(config)
-            base = build(cls, values.get("run", values), where=str(config))
-        return base.replace(**overrides)
-
-    def arguments(self) -> list[str]:
-        """The ``vidstyle run`` flags that give these options: one per field
-        that differs from its default, named after the field."""
-        defaults = RunOptions()
-        flags: list[str] = []
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if value == getattr(defaults, name):
-                continue
-            flag = "--" + name.replace("_", "-")
-            if isinstance(value, bool):
-                flags.append(flag if value else f"--no-{flag[2:]}")
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    flags += [flag, str(item)]
-            elif value is not None:
-                flags += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-        return flags
-
-    def replace(self, **overrides: Any) -> "RunOptions":
-        """A copy with every override that is not None applied."""
-        unknown = set(overrides) - set(self.__dataclass_fields__)
-        if unknown:
-            raise OptionError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        return merge(self, **overrides)
 
 
 @dataclass

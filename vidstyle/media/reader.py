@@ -26,15 +26,14 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from ..errors import OptionError, VideoError, first_line
+from ..errors import VideoError, first_line
 from .colour import RANGE_FULL, RANGE_LIMITED, SWSCALE_MATRICES, ColourTags, hdr_to_sdr
 from .formats import pixel_format, planar_alpha, read_alpha, with_alpha
-from .sequences import is_image_sequence, printf_pattern, sequence_numbers
+from .sequences import DEFAULT_SEQUENCE_RATE, is_image_sequence, parse_frame_rate, printf_pattern, sequence_numbers
 
 log = logging.getLogger(__name__)
 
 SEQUENCE_FORMAT = "image2"
-DEFAULT_SEQUENCE_RATE = Fraction(24)  # images carry no timing; the usual film rate
 # FFmpeg's AVFieldOrder, as the field shown first: TT and BT show the top
 # field first, BB and TB the bottom one.
 FIELD_ORDERS = {2: "top first", 3: "bottom first", 4: "bottom first", 5: "top first"}
@@ -74,17 +73,6 @@ class DecodedFrame:
     pts: int | None
     time_base: Fraction
     alpha: np.ndarray | None = None  # (H, W), the same dtype as rgb; only when asked and present
-
-
-def parse_frame_rate(value: float | int | str | Fraction) -> Fraction:
-    """``24``, ``23.976`` or ``"24000/1001"`` as an exact positive fraction."""
-    try:
-        rate = Fraction(str(value).strip())
-    except (ValueError, ZeroDivisionError):
-        rate = Fraction(0)
-    if rate <= 0:
-        raise OptionError(f"frame rate must be a positive number or fraction such as 24000/1001, got {value!r}")
-    return rate
 
 
 def open_sequence(pattern: str | Path, frame_rate: Fraction) -> tuple[av.container.InputContainer, list[int]]:

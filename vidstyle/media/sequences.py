@@ -10,10 +10,15 @@ that batch planning can use it without loading PyAV.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from pathlib import Path
+
+from ..errors import OptionError
 
 __all__ = [
     "SEQUENCE_EXTENSIONS",
+    "DEFAULT_SEQUENCE_RATE",
+    "parse_frame_rate",
     "is_image_sequence",
     "printf_pattern",
     "sequence_numbers",
@@ -25,8 +30,20 @@ __all__ = [
 
 # Image formats a sequence may be made of (FFmpeg's image2 reads them all).
 SEQUENCE_EXTENSIONS = {".png", ".tif", ".tiff", ".exr", ".jpg", ".jpeg"}
+DEFAULT_SEQUENCE_RATE = Fraction(24)  # images carry no timing; the usual film rate
 # A frame-number field: printf style (%d, %04d) or hash padding (####).
 _FRAME_FIELD = re.compile(r"%(0\d+)?d|#+")
+
+
+def parse_frame_rate(value: float | int | str | Fraction) -> Fraction:
+    """``24``, ``23.976`` or ``"24000/1001"`` as an exact positive fraction."""
+    try:
+        rate = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        rate = Fraction(0)
+    if rate <= 0:
+        raise OptionError(f"frame rate must be a positive number or fraction such as 24000/1001, got {value!r}")
+    return rate
 
 
 def _fields(name: str) -> list[re.Match]:

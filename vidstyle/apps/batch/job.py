@@ -37,7 +37,7 @@ from ...media.sequences import is_image_sequence, output_exists, sequence_files,
 from ...media.writer import concat_video_files
 from ...stylize.style_mix import StyleMix, is_style_image, rename_styles, style_label
 from ...stylize.styles import ANY_IMAGE_DECODERS, find_style, looks_like_path
-from ..pipeline import RunOptions
+from ..run_options import RunOptions
 from .runners import LocalRunner, RayRunner
 from .units import Task, TaskResult, Unit
 

@@ -27,7 +27,8 @@ PROGRESS_EVERY_SECONDS = 0.25  # how often a worker reports frames (the first re
 def render_unit(spec: dict[str, Any], on_progress: Callable[[int], None] | None = None) -> TaskResult:
     """Render one unit; errors come back as a result, never as an exception."""
     from ...media.chunks import Segment
-    from ..pipeline import RunOptions, stylize_video
+    from ..pipeline import stylize_video
+    from ..run_options import RunOptions
 
     segment = Segment(**spec["segment"]) if spec.get("segment") else None
     try:

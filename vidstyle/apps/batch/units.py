@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...media.chunks import Segment
-from ..pipeline import RunOptions
+from ..run_options import RunOptions
 
 
 @dataclass

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...stylize.style_mix import style_label
-from ..pipeline import RunOptions
+from ..run_options import RunOptions
 from .workspace import new_id
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"

@@ -27,7 +27,7 @@ from ...errors import OptionError, VidstyleError
 from ...media.images import resize_long_side
 from ...stylize.styles import DEFAULT_MODEL, styles_for
 from ...version import __version__
-from ..pipeline import RunOptions
+from ..run_options import RunOptions
 from .options import LOOPBACK_NAMES, StudioOptions
 from .painter import FramePainter, Kept, Look
 from .renders import DONE, RenderQueue
