@@ -238,12 +238,12 @@ def stylize_video(
     **overrides: Any,
 ) -> RunResult:
     """Stylize every frame of ``input`` into ``output``, keeping size, timing
-    and audio. Options are :class:`RunOptions` fields (``style``,
+    and audio. Options are [RunOptions][vidstyle.apps.run_options.RunOptions] fields (``style``,
     ``batch_size``, ``device``, ``crf``...); pass ``stylizer`` to reuse a
     loaded network across clips. An output that exists is an error unless
     ``overwrite=True``. ``segment`` renders only part of the clip
-    (video only, for joining later; see :mod:`vidstyle.media.chunks`);
-    ``timings`` collects where the time goes (:class:`StageTimes`)."""
+    (video only, for joining later; see `vidstyle.media.chunks`);
+    ``timings`` collects where the time goes (a `StageTimes`)."""
     if style is not None:
         overrides["style"] = style
     options = (options or RunOptions()).replace(**overrides)

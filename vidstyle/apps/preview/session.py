@@ -360,7 +360,7 @@ def run_preview(options: PreviewOptions, keys: Mapping[int, str] | None = None) 
 
     ``keys`` scripts key presses: ``{4: "n+"}`` presses n, then +, just
     before the fifth frame is stylized, through the same
-    :meth:`PreviewSession.handle_key` as the keyboard. Recordings are
+    `PreviewSession.handle_key` as the keyboard. Recordings are
     finished whenever the preview ends (a lost camera, Ctrl-C, an error)."""
     options.validate()
     if not options.headless:
