@@ -113,6 +113,33 @@ def test_two_keyframes_hand_over_without_a_jump(cli, clip, tmp_path, quick_train
     assert max(steps) <= 2 * np.median(steps) + 2  # no step stands out where the keyframes meet
 
 
+def test_a_part_of_a_long_clip_paints_its_keyframe_and_finds_the_look_learnt_once(make_clip, tmp_path, quick_training):
+    """A batch cuts a long clip into parts rendered side by side: the look
+    is learnt once, before the parts start, and a keyframe inside a later
+    part comes back as painted there (parts count frames from their own
+    start, so the painting is found by its timestamp)."""
+    from vidstyle import stylize_video
+    from vidstyle.apps.batch.job import _learn_looks
+    from vidstyle.apps.batch.units import Task
+    from vidstyle.apps.run_options import RunOptions
+    from vidstyle.media.chunks import plan_segments
+
+    clip = make_clip("long.mkv", frames=48, width=96, height=64, codec="ffv1", keyframe_interval=12)
+    frames = frames_of(clip)
+    write_image(painted(frames[30]), tmp_path / "f30.png")
+    options = RunOptions(keyframe=(f"30={tmp_path / 'f30.png'}",), codec="ffv1", quiet=True)
+    _learn_looks([Task("long.mkv", str(clip), "keyframes", tmp_path / "out.mkv", options)], progress=False)
+    assert not keyframe_look(clip, list(options.keyframe), quiet=True).learnt  # the parts find it in the cache
+    segments = plan_segments(clip, 1.0)
+    assert len(segments) == 2 and segments[1].start is not None
+    part = tmp_path / "part.mkv"
+    stylize_video(clip, part, options=options, segment=segments[1])
+    output = frames_of(part)
+    assert len(output) == 24  # frames 24-47
+    assert mean_difference(output[30 - 24], painted(frames[30])) <= 1
+    assert mean_difference(output[29 - 24], painted(frames[29])) > 1  # the painting only where it was painted
+
+
 @pytest.mark.parametrize("how", ["alpha", "mask file"])
 def test_part_of_the_frame_is_painted(clip, tmp_path, how):
     frames = frames_of(clip)

@@ -52,6 +52,7 @@ class KeyframeLook:
     paintings: dict[int, np.ndarray] = field(default_factory=dict)  # at the frame's size, masks applied
     warnings: list[str] = field(default_factory=list)
     learnt: bool = True  # False: taken from the cache
+    times: dict[int, int | None] = field(default_factory=dict)  # each keyframe's timestamp in the video stream
 
 
 def parse_keyframes(specs: Sequence[str], option: str = "--keyframe") -> dict[int, Path]:
@@ -123,22 +124,24 @@ def _fit(painted: np.ndarray, mask: np.ndarray | None, height: int, width: int, 
     return painted, mask
 
 
-def _clip_frames(input_path: Path, indices: set[int], frame_rate) -> dict[int, np.ndarray]:
-    """The clip's frames at ``indices``, decoded as the run decodes them."""
+def _clip_frames(input_path: Path, indices: set[int], frame_rate) -> tuple[dict[int, np.ndarray], dict[int, int | None]]:
+    """The clip's frames at ``indices``, decoded as the run decodes them,
+    and their timestamps (a segment of the clip knows its frames by those)."""
     found: dict[int, np.ndarray] = {}
+    times: dict[int, int | None] = {}
     last = max(indices)
     with VideoReader(input_path, frame_rate=frame_rate) as reader:
         count = 0
         for frame in reader:
             count += 1
             if frame.index in indices:
-                found[frame.index] = frame.rgb
+                found[frame.index], times[frame.index] = frame.rgb, frame.pts
             if frame.index == last:
                 break
     missing = sorted(indices - set(found))
     if missing:
         raise OptionError(f"--keyframe {missing[0]}: the clip has only {count} frames (0 to {count - 1})")
-    return found
+    return found, times
 
 
 def _cache_key(frames: dict[int, np.ndarray], files: list[dict[int, Path]], side: int, settings) -> str:
@@ -187,7 +190,7 @@ def keyframe_look(
         if (user_style_dir() / f"{save_as}.pth").exists() and not overwrite:
             raise OptionError(f"a style named {save_as} exists: add -y (--overwrite) to replace it")
     input_path = Path(input_path)
-    frames = _clip_frames(input_path, set(paintings), frame_rate)
+    frames, times = _clip_frames(input_path, set(paintings), frame_rate)
     warnings: list[str] = []
     height, width = next(iter(frames.values())).shape[:2]
     side = min(KEYFRAME_MAX_SIDE, max_size or KEYFRAME_MAX_SIDE)
@@ -225,7 +228,7 @@ def keyframe_look(
         checkpoint.name = save_as
         save_checkpoint(checkpoint, target)
         log.info("saved the look as %s (use it with --style %s)", target, save_as)
-    return KeyframeLook(cached, targets, warnings, learnt)
+    return KeyframeLook(cached, targets, warnings, learnt, times)
 
 
 def _learn(keyframes, settings, name: str, quiet: bool):

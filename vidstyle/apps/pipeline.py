@@ -259,6 +259,8 @@ def stylize_video(
             save_as=options.save_look, overwrite=options.overwrite, quiet=options.quiet,
         )
         stylizer, notes, paintings = Stylizer.from_style(str(look.checkpoint), options.stylizer()), look.warnings, look.paintings
+        if segment is not None:  # a segment counts its frames from its own start: find the paintings by timestamp
+            paintings = {look.times[index]: painting for index, painting in paintings.items() if look.times[index] is not None}
     elif options.save_look:
         raise OptionError("--save-look keeps the look of painted keyframes: give --keyframe too")
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
@@ -349,14 +351,15 @@ def _run(
     timings: StageTimes | None = None,
     paintings: dict[int, np.ndarray] | None = None,
 ) -> tuple[int, float, VideoWriter]:
-    """Decode, stylize and encode on three threads. ``paintings`` (frame
-    index: the painted keyframe at the frame's size) come back as painted,
-    and the stabiliser carries them into the frames after them."""
+    """Decode, stylize and encode on three threads. ``paintings`` (the
+    painted keyframes at the frame's size, by frame index, or for a segment
+    by timestamp) come back as painted, and the stabiliser carries them into
+    the frames after them."""
     info = reader.info
-    # Painted frames come back as painted in a full-strength render; a
-    # segment's frame numbers start at its own start, so it has none.
-    exact = stylizer.options.strength == 1 and not stylizer.options.preserve_color and segment is None
+    # Painted frames come back as painted in a full-strength render.
+    exact = stylizer.options.strength == 1 and not stylizer.options.preserve_color
     paintings = (paintings or {}) if exact else {}
+    painting_key = (lambda frame: frame.pts) if segment is not None else (lambda frame: frame.index)
     reader.tone_map = options.hdr == "sdr" and info.colour.hdr
     writer = VideoWriter(
         temporary,
@@ -404,8 +407,9 @@ def _run(
             frames, images = item
             kept = 0
             for (frame, flow, keep), image in zip(frames, images):
-                if frame.index in paintings:
-                    image = hold(_as_frame(paintings[frame.index], image))
+                painting = paintings.get(painting_key(frame))
+                if painting is not None:
+                    image = hold(_as_frame(painting, image))
                 elif blender is not None:
                     image = blender(image, flow)
                 if keep:
