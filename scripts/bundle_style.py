@@ -16,7 +16,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from vidstyle.media.synthetic import render_scene
@@ -28,6 +27,22 @@ MAX_BYTES = 7 * 1024 * 1024
 
 
 QUALITY_HEADING = "## Quality and known limits"
+
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+
+
+def content_description(config: dict) -> str:
+    """The training content in a reader's words: a card names what the
+    data is, not where it lay on the machine that trained the network."""
+    parts = []
+    for entry in config.get("content", []):
+        path = Path(entry)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            parts.append(f"frames of a clip, {path.name}")
+        else:
+            parts.append("the photos listed in configs/train/content.txt, prepared by scripts/prepare_content.py")
+    return " and ".join(dict.fromkeys(parts))
 
 
 def model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
@@ -42,8 +57,7 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         "",
         f"- **Style image**: `{metadata.get('style_image', '?')}`: {config.get('style_credit') or 'unknown'}",
         f"- **Licence of the style image**: {config.get('style_license') or 'unknown'}",
-        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames "
-        f"({', '.join(config.get('content', []))}); see configs/train/content.txt",
+        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({content_description(config)})",
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, "
         f"crops of {config.get('image_size')} px, style image at {config.get('style_size')} px"
@@ -65,7 +79,7 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
             else []
         ),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
-        f"- **Final losses** (smoothed): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
+        "- **Final losses** (smoothed): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
         "",
         f"Retrain with `vidstyle train --config configs/train/{name}.toml`.",
@@ -88,7 +102,7 @@ def distilled_model_card(name: str, metadata: dict, size: int, max_difference: f
         f"# {DISTILLED_TITLES[kind].format(name=name)}",
         "",
         f"- **Distilled from**: the full `{config.get('teacher')}` network (see ../{name}.md for its style image and licence)",
-        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({', '.join(config.get('content', []))})",
+        f"- **Content data**: {metadata.get('content_images', '?')} images and video frames ({content_description(config)})",
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, crops of {config.get('image_size')} px; "
         "loss: mean absolute difference from the full network's output"

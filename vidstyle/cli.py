@@ -511,7 +511,7 @@ def batch(
     chunk_seconds: Optional[float] = typer.Option(None, "--chunk-seconds", help="Split clips longer than this into parts rendered in parallel, cut at keyframes (0: off) [default: 60 on Ray, off locally]."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar; only the summary."),
 ) -> None:
-    """Render many clips in many styles; resumable (see the README for the job file)."""
+    """Render many clips in many styles; resumable (the job file: docs/batch.md)."""
     from .apps.batch.job import load_job, plan, run_batch
 
     loaded = load_job(job)
