@@ -88,6 +88,23 @@ def test_occlusion_mask_flags_disoccluded_region(check):
     assert static < 0.1, static
 
 
+def test_a_flow_pair_waits_at_the_flow_s_size_and_is_read_at_the_frame_s():
+    """Pairs queue beside the network: at 1080p a full-size pair is 25 MB,
+    so they keep the flow's own size and are enlarged when the blender reads them."""
+    tracker = FlowTracker(TemporalOptions())
+    first, second = render_scene(0, 1280, 720), render_scene(1, 1280, 720)
+    tracker(first)
+    pair = tracker(second)
+    assert pair.flow.nbytes + pair.mask.nbytes < 0.1 * 720 * 1280 * 3 * 4
+    assert pair.backward.shape == (720, 1280, 2) and pair.reliable.shape == (720, 1280)
+    # the enlarged flow is in the frame's pixels: the scene moved the same way at both sizes
+    small = FlowTracker(TemporalOptions())
+    small(cv2.resize(first, (320, 180), interpolation=cv2.INTER_AREA))
+    coarse = small(cv2.resize(second, (320, 180), interpolation=cv2.INTER_AREA))
+    moved = np.median(np.abs(pair.backward), axis=(0, 1))
+    assert np.allclose(moved, 4 * np.median(np.abs(coarse.backward), axis=(0, 1)), rtol=0.35, atol=0.5)
+
+
 def test_blender_resets_at_a_cut_and_keeps_no_ghost():
     tracker = FlowTracker(TemporalOptions())
     blender = TemporalBlender(0.8)

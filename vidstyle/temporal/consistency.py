@@ -239,11 +239,27 @@ def starts_new_shot(change: float, unreliable: np.ndarray | None, options: Tempo
 
 @dataclass
 class FlowPair:
-    """Flow from frame t to frame t-1, its reliability, and whether t starts a new shot."""
+    """Flow from frame t to frame t-1, its reliability, and whether t starts
+    a new shot. Both are kept at the size the flow was computed at and
+    brought to the frame's ``size`` only when read: pairs wait in queues
+    beside the network, and at 4K a full-size pair is 100 MB."""
 
-    backward: np.ndarray  # HxWx2, full resolution
-    reliable: np.ndarray  # HxW float32 in [0, 1]
+    flow: np.ndarray  # hxwx2, in pixels of its own size
+    mask: np.ndarray  # hxw float32 in [0, 1]
     cut: bool
+    size: tuple[int, int] | None = None  # the frame's (height, width); None: the flow's own
+
+    @property
+    def backward(self) -> np.ndarray:
+        """The flow at the frame's size, in the frame's pixels."""
+        return FlowEstimator.upscale(self.flow, *self.size) if self.size else self.flow
+
+    @property
+    def reliable(self) -> np.ndarray:
+        """The reliability at the frame's size."""
+        if not self.size or self.mask.shape == self.size:
+            return self.mask
+        return cv2.resize(self.mask, (self.size[1], self.size[0]), interpolation=cv2.INTER_LINEAR)
 
 
 class FlowTracker:
@@ -278,18 +294,15 @@ class FlowTracker:
         return lambda: self._pair(rgb.shape[:2], gray, previous)
 
     def _pair(self, size: tuple[int, int], gray: np.ndarray, previous: np.ndarray) -> FlowPair:
-        height, width = size
         change = input_change(gray, previous)
         if starts_new_shot(change, None, self.options):  # skip the flow: it cannot follow a cut
-            return FlowPair(np.zeros((height, width, 2), np.float32), np.zeros((height, width), np.float32), cut=True)
+            return FlowPair(np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32), cut=True, size=size)
         backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
         cut = starts_new_shot(change, unreliable, self.options)
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
         reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
-        full_flow = FlowEstimator.upscale(backward, height, width)
-        full_mask = cv2.resize(reliable, (width, height), interpolation=cv2.INTER_LINEAR)
-        return FlowPair(full_flow, full_mask, cut)
+        return FlowPair(backward, reliable, cut, size=size)
 
 
 def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
