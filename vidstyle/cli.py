@@ -113,7 +113,7 @@ def _flag_type(field: dataclasses.Field, hint: object) -> object:
     return hint
 
 
-def _run_option(name: str, help_suffix: str = "", help: str | None = None) -> tuple[object, typer.models.OptionInfo]:
+def _run_option(name: str, help_suffix: str = "") -> tuple[object, typer.models.OptionInfo]:
     """The flag of run option ``name`` as RunOptions defines it: its type and
     its typer option, with no default of its own (None: the option's
     default, a config file's value or the command's own applies). Other
@@ -127,7 +127,7 @@ def _run_option(name: str, help_suffix: str = "", help: str | None = None) -> tu
     if flag_type is bool and not meta["switch"]:
         long = f"{long}/--no-{long[2:]}"
     default = shown_default(field)
-    text = (help or meta["help"]) + help_suffix + (f" [default: {default}]" if default and not meta["switch"] else "")
+    text = meta["help"] + help_suffix + (f" [default: {default}]" if default and not meta["switch"] else "")
     short = [flag for flag in meta["flags"] if not flag.startswith("--")]
     aliases = [flag for flag in meta["flags"] if flag.startswith("--")]
     info = typer.Option(None, *short, long, *aliases, help=text, metavar=meta["metavar"], show_default=False)
@@ -146,9 +146,9 @@ def _run_options_parameters() -> list[inspect.Parameter]:
     return parameters
 
 
-def _flag(name: str, help_suffix: str = "", help: str | None = None) -> typer.models.OptionInfo:
+def _flag(name: str, help_suffix: str = "") -> typer.models.OptionInfo:
     """Run option ``name``'s flag for another command that takes it."""
-    return _run_option(name, help_suffix, help)[1]
+    return _run_option(name, help_suffix)[1]
 
 
 def _fail(message: str, code: int = EXIT_USER_ERROR) -> None:
