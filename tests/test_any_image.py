@@ -113,6 +113,30 @@ def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo):
     assert kept > 0.35 and kept > unrelated + 0.2, (kept, unrelated)
 
 
+def test_a_picture_paints_with_numpy_s_blas_on_one_thread_then_gives_it_back(painting_file, photo):
+    """The feature transforms run beside the engine's streams: OpenBLAS's
+    spinning threads would take the cores the streams need."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    stylizer = Stylizer.from_style(str(painting_file), StylizerOptions(engine="onnxruntime"))
+    network = stylizer.networks[0]
+    seen: list[set[int]] = []
+    passes = network.passes
+
+    def watched(streams, precise):
+        seen.append(blas_threads())
+        return passes(streams, precise)
+
+    network.passes = watched
+    before = blas_threads()
+    stylizer(np.stack([photo, photo]))
+    assert seen and all(threads == {1} for threads in seen)
+    assert blas_threads() == before
+
+
 def test_each_frame_is_stylized_alone_with_the_same_statistics(painting_file, photo):
     outputs = {}
     for engine in ("onnxruntime", "torch"):

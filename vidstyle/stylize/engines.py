@@ -48,6 +48,44 @@ from ..errors import OptionError, first_line
 log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+
+
+class _OneBlasThread:
+    """OpenBLAS's thread count is one setting for the whole process: limited
+    while any caller is inside, restored when the last one leaves."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limit = None
+        self._controller = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                self._limit = self._limited()
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limit is not None:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+    def _limited(self):
+        try:
+            if self._controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                self._controller = ThreadpoolController()
+            return self._controller.limit(limits=1, user_api="blas")
+        except Exception:  # threadpoolctl missing or unable: the BLAS keeps its threads
+            log.debug("could not limit the BLAS to one thread", exc_info=True)
+            return None
+
+
+one_blas_thread = _OneBlasThread()
 PRECISIONS = ("auto", "f32", "bf16")
 COMPILED_SIZES_KEPT = 4  # frame sizes an OpenVINO runner keeps compiled models for
 COMPILED_MODELS_CACHED = 64  # compiled models kept on disk (about 1 MB each)

@@ -16,6 +16,7 @@ of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from ..models.architecture import TransformerConfig
 from ..models.feature_transforms import PIXEL_LEVEL, paint
 from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
-from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, open_runner
+from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, one_blas_thread, open_runner
 from .frames import enlarges, fine_detail, from_network, pad_for_network, resize, to_float, to_frame_size, to_pixels, working_size
 from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint, index_graph
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
@@ -191,12 +192,19 @@ class Stylizer:
         self.check_frame_size(height, width)
         if any(not n.per_frame for n in self.networks):
             return self._stylize_batch(frames)
-        streams = self.pool.streams(len(frames))
-        if not self._frames_fit(height, width, streams):
-            if not self._frames_fit(height, width, 1):
-                return self._stylize_banded(frames)
-            return np.stack([self._stylize_frame(frame, 1) for frame in frames])
-        return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
+        with one_blas_thread if self._paints_with_numpy else contextlib.nullcontext():
+            streams = self.pool.streams(len(frames))
+            if not self._frames_fit(height, width, streams):
+                if not self._frames_fit(height, width, 1):
+                    return self._stylize_banded(frames)
+                return np.stack([self._stylize_frame(frame, 1) for frame in frames])
+            return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
+
+    @property
+    def _paints_with_numpy(self) -> bool:
+        """Whether a picture paints here: its feature transforms are NumPy
+        matrix work between the engine's passes."""
+        return any(isinstance(network, AnyImageNetwork) for network in self.networks)
 
     def check_frame_size(self, height: int, width: int) -> None:
         """Refuse frames whose full-size finishing alone exceeds the memory
