@@ -116,7 +116,7 @@ def test_a_new_painting_paints_and_keeps_the_content(painting_file, photo):
 def test_a_picture_paints_with_numpy_s_blas_on_one_thread_then_gives_it_back(painting_file, photo):
     """The feature transforms run beside the engine's streams: OpenBLAS's
     spinning threads would take the cores the streams need."""
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads() -> set[int]:
         return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
@@ -131,10 +131,13 @@ def test_a_picture_paints_with_numpy_s_blas_on_one_thread_then_gives_it_back(pai
         return passes(streams, precise)
 
     network.passes = watched
-    before = blas_threads()
-    stylizer(np.stack([photo, photo]))
+    with threadpool_limits(2, user_api="blas"):  # two threads before, whatever the machine has
+        before = blas_threads()
+        stylizer(np.stack([photo, photo]))
+        after = blas_threads()
+    assert before == {2}
     assert seen and all(threads == {1} for threads in seen)
-    assert blas_threads() == before
+    assert after == before
 
 
 def test_each_frame_is_stylized_alone_with_the_same_statistics(painting_file, photo):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import logging
 import os
@@ -113,16 +114,28 @@ def _flag_type(field: dataclasses.Field, hint: object) -> object:
     return hint
 
 
+@functools.lru_cache(maxsize=1)
+def _run_options_hints() -> dict[str, object]:
+    """RunOptions' annotations, resolved once for all its flags."""
+    from .apps.run_options import RunOptions
+
+    return typing.get_type_hints(RunOptions)
+
+
+def _run_options_fields() -> dict[str, dataclasses.Field]:
+    from .apps.run_options import RunOptions
+
+    return RunOptions.__dataclass_fields__
+
+
 def _run_option(name: str, help_suffix: str = "") -> tuple[object, typer.models.OptionInfo]:
     """The flag of run option ``name`` as RunOptions defines it: its type and
     its typer option, with no default of its own (None: the option's
     default, a config file's value or the command's own applies). Other
     commands that take the same option take it from here."""
-    from .apps.run_options import RunOptions
-
-    field = RunOptions.__dataclass_fields__[name]
+    field = _run_options_fields()[name]
     meta = field.metadata
-    flag_type = _flag_type(field, typing.get_type_hints(RunOptions)[name])
+    flag_type = _flag_type(field, _run_options_hints()[name])
     long = "--" + name.replace("_", "-")
     if flag_type is bool and not meta["switch"]:
         long = f"{long}/--no-{long[2:]}"
@@ -137,10 +150,8 @@ def _run_option(name: str, help_suffix: str = "") -> tuple[object, typer.models.
 def _run_options_parameters() -> list[inspect.Parameter]:
     """Every RunOptions field as a keyword parameter that typer turns into a
     flag, in the dataclass's order."""
-    from .apps.run_options import RunOptions
-
     parameters = []
-    for name in RunOptions.__dataclass_fields__:
+    for name in _run_options_fields():
         annotation, info = _run_option(name)
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation))
     return parameters
