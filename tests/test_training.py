@@ -445,6 +445,17 @@ def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content
         before = (untrained(features) - photo).abs().mean()
         after = (decoders["block3"](features) - photo).abs().mean()
     assert after < 0.6 * before, (before, after)
+    # a narrower level starts from this one's strongest channels
+    from vidstyle.training.transplant import narrow_feature_decoder
+
+    narrow = dataclasses.replace(config, decoder=DecoderConfig("block3", 144, (8, 4)), init_from=str(tmp_path / "decoders.pth"),
+                                 output=str(tmp_path / "narrow.pth"), steps=1, learning_rate=1e-12, final_learning_rate=1e-12)
+    train_decoder(narrow)
+    started = load_decoders(tmp_path / "narrow.pth")[0]["block3"].state_dict()
+    expected = narrow_feature_decoder(decoders["block3"], narrow.decoder).state_dict()
+    assert all(torch.allclose(started[key], expected[key], atol=1e-6) for key in expected)
+    with pytest.raises(OptionError, match="widen"):
+        train_decoder(dataclasses.replace(narrow, decoder=DecoderConfig("block3", 144, (32, 8)), output=str(tmp_path / "wide.pth")))
 
 
 def test_a_trained_style_is_found_by_its_name(cli, tmp_path, content_dir, style_image, monkeypatch):
@@ -456,3 +467,29 @@ def test_a_trained_style_is_found_by_its_name(cli, tmp_path, content_dir, style_
     photo = tmp_path / "photo.png"
     write_image(render_scene(2, 64, 48), photo)
     assert cli("image", photo, "-o", tmp_path / "out.png", "--style", "stripes", "-q").code == 0
+
+
+def test_a_narrower_feature_decoder_starts_from_the_wide_ones_strongest_channels():
+    """Where the wide decoder's hidden channels beyond the narrow widths
+    are dead (zero filters, never read), the narrowed decoder is the wide
+    one exactly; widening or another tap is refused."""
+    from vidstyle.models.wct import DecoderConfig, FeatureDecoder
+    from vidstyle.training.transplant import narrow_feature_decoder
+
+    torch.manual_seed(5)
+    wide = FeatureDecoder(DecoderConfig("block3", 24, (16, 8))).eval()
+    convs = [m for m in wide.modules() if isinstance(m, torch.nn.Conv2d)]
+    dead = {0: torch.arange(1, 16, 2), 1: torch.arange(0, 16, 2), 2: torch.arange(1, 8, 2), 3: torch.arange(0, 8, 2)}
+    with torch.no_grad():
+        for index, channels in dead.items():
+            convs[index].weight[channels] = 0
+            convs[index].bias[channels] = 0
+            convs[index + 1].weight[:, channels] = 0
+    narrow = narrow_feature_decoder(wide, DecoderConfig("block3", 24, (8, 4))).eval()
+    features = torch.rand(1, 24, 9, 13) * 3
+    with torch.no_grad():
+        assert float((narrow(features) - wide(features)).abs().max()) < 1e-3
+    with pytest.raises(ValueError, match="widen"):
+        narrow_feature_decoder(wide, DecoderConfig("block3", 24, (32, 8)))
+    with pytest.raises(ValueError, match="cannot narrow"):
+        narrow_feature_decoder(wide, DecoderConfig("block5", 24, (8, 4)))

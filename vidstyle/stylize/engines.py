@@ -50,42 +50,39 @@ log = logging.getLogger(__name__)
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
 
 
-class _OneBlasThread:
-    """OpenBLAS's thread count is one setting for the whole process: limited
-    while any caller is inside, restored when the last one leaves."""
+class _BlasOnOneThread:
+    """NumPy's BLAS (OpenBLAS) on one thread from the first time a picture
+    paints, for the rest of the process: the feature transforms run beside
+    the engine's streams, and OpenBLAS's spinning threads would take the
+    cores the streams need (a picture paints 1.5x slower with them).
+
+    The count is one setting for the whole process, and it is not restored
+    afterwards: OpenBLAS (0.3.31, NumPy 2's) ignores a change made from any
+    thread but the main one once the main thread has made one, so a restore
+    from the main thread would leave every later paint from a worker thread
+    (the pipeline's) on all the cores. It is checked on every call instead,
+    so that a count someone else changed is set back."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._inside = 0
-        self._limit = None
-        self._controller = None
+        self._libraries: list | None = None
 
-    def __enter__(self) -> None:
+    def __call__(self) -> None:
         with self._lock:
-            if self._inside == 0:
-                self._limit = self._limited()
-            self._inside += 1
+            try:
+                if self._libraries is None:
+                    from threadpoolctl import ThreadpoolController
 
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._inside -= 1
-            if self._inside == 0 and self._limit is not None:
-                self._limit.restore_original_limits()
-                self._limit = None
-
-    def _limited(self):
-        try:
-            if self._controller is None:
-                from threadpoolctl import ThreadpoolController
-
-                self._controller = ThreadpoolController()
-            return self._controller.limit(limits=1, user_api="blas")
-        except Exception:  # threadpoolctl missing or unable: the BLAS keeps its threads
-            log.debug("could not limit the BLAS to one thread", exc_info=True)
-            return None
+                    self._libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+                for library in self._libraries:
+                    if library.get_num_threads() != 1:
+                        library.set_num_threads(1)
+            except Exception:  # threadpoolctl missing or unable: the BLAS keeps its threads
+                self._libraries = []
+                log.debug("could not limit the BLAS to one thread", exc_info=True)
 
 
-one_blas_thread = _OneBlasThread()
+keep_blas_on_one_thread = _BlasOnOneThread()
 PRECISIONS = ("auto", "f32", "bf16")
 COMPILED_SIZES_KEPT = 4  # frame sizes an OpenVINO runner keeps compiled models for
 COMPILED_MODELS_CACHED = 64  # compiled models kept on disk (about 1 MB each)

@@ -16,7 +16,6 @@ of its own.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from ..models.architecture import TransformerConfig
 from ..models.feature_transforms import PIXEL_LEVEL, paint
 from .budget import plain_network_bytes
 from .controls import blend_styles, preserve_color
-from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, one_blas_thread, open_runner
+from .engines import EngineChoice, FramePool, GraphRunner, choose_cpu_engine, cpu_threads, keep_blas_on_one_thread, open_runner
 from .frames import enlarges, fine_detail, from_network, pad_for_network, resize, to_float, to_frame_size, to_pixels, working_size
 from .graphs import bundled_any_image_graph, forget_graph, graph_for_checkpoint, index_graph
 from .options import CPU_BATCH_SIZE, DEFAULT_MEMORY_GIB, StylizerOptions
@@ -192,13 +191,14 @@ class Stylizer:
         self.check_frame_size(height, width)
         if any(not n.per_frame for n in self.networks):
             return self._stylize_batch(frames)
-        with one_blas_thread if self._paints_with_numpy else contextlib.nullcontext():
-            streams = self.pool.streams(len(frames))
-            if not self._frames_fit(height, width, streams):
-                if not self._frames_fit(height, width, 1):
-                    return self._stylize_banded(frames)
-                return np.stack([self._stylize_frame(frame, 1) for frame in frames])
-            return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
+        if self._paints_with_numpy:
+            keep_blas_on_one_thread()
+        streams = self.pool.streams(len(frames))
+        if not self._frames_fit(height, width, streams):
+            if not self._frames_fit(height, width, 1):
+                return self._stylize_banded(frames)
+            return np.stack([self._stylize_frame(frame, 1) for frame in frames])
+        return np.stack(self.pool.map(lambda frame: self._stylize_frame(frame, streams), list(frames)))
 
     @property
     def _paints_with_numpy(self) -> bool:
@@ -369,8 +369,9 @@ def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoi
 
     def passes(streams: int, precise: bool):
         # The encoders always in f32: whitening magnifies bf16's rounding of
-        # the features to 2.2-2.4 levels of mean difference in the picture;
-        # the decoders' bf16 (0.2 levels) halves their time, most of a frame's.
+        # the features to 3-16 levels of mean difference in the picture at the
+        # first level, about one at the second; the decoders' bf16 (0.2
+        # levels) halves their time.
         fns = {(kind, tap): runner.run_fn(streams, precise or kind == "encoder") for (kind, tap), runner in runners.items()}
         return (lambda tap, x: fns["encoder", tap](x)), (lambda tap, f: fns["decoder", tap](f))
 

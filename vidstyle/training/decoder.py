@@ -22,8 +22,9 @@ from ..models.feature_transforms import PAD_MULTIPLE
 from ..models.losses import load_loss_network, relative_mse
 from ..models.wct import DecoderConfig, FeatureDecoder
 from ..stylize.devices import resolve_device
-from ..stylize.torch_engine import save_decoder_level
+from ..stylize.torch_engine import load_decoders, save_decoder_level
 from .data import ContentCrops
+from .transplant import narrow_feature_decoder
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class DecoderTrainConfig:
     seed: int = 0
     device: str = "auto"
     max_minutes: float | None = None
+    # A trained decoders file whose decoder at this tap is at least as wide:
+    # a fresh run starts from its strongest channels (narrow_feature_decoder).
+    init_from: str | None = None
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides) -> "DecoderTrainConfig":
@@ -90,6 +94,15 @@ def train_decoder(config: DecoderTrainConfig, resume: bool = True) -> Path:
             crops.generator.set_state(training["generator"])
             step, seconds = training["step"], training["seconds"]
             log.info("resuming %s at step %d", config.decoder.tap, step)
+    if step == 0 and config.init_from:
+        wide = load_decoders(config.init_from)[0].get(config.decoder.tap)
+        if wide is None:
+            raise OptionError(f"{config.init_from} has no {config.decoder.tap} decoder to start from")
+        try:
+            decoder.load_state_dict(narrow_feature_decoder(wide, config.decoder).state_dict())
+        except ValueError as error:
+            raise OptionError(f"init_from {config.init_from}: {error}") from None
+        log.info("starting %s from the strongest channels of %s", config.decoder.tap, config.init_from)
     taps = feature_taps(config.decoder.tap)
     started = time.monotonic()
 

@@ -7,14 +7,17 @@ kernels larger than the student's are cropped to their centre; a dense 3x3
 residual convolution becomes a depthwise-separable one by the best rank-1
 factorisation of each input channel's taps (SVD), which the instance norm
 after it forgives up to scale; a narrower full-resolution decoder keeps the
-teacher's most used channels.
+teacher's most used channels, and so does an any-image decoder of
+narrower stages.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..models import TransformerNet
+from ..models.wct import DecoderConfig, FeatureDecoder
 
 
 def _separable_from_dense(weight: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -88,3 +91,32 @@ def _narrow_decoder(source: dict[str, torch.Tensor], target: dict[str, torch.Ten
         "deconv3.conv2d.weight": _crop_kernel(last[:, keep], edge_kernel),
         "deconv3.conv2d.bias": source["deconv3.conv2d.bias"].clone(),
     }
+
+
+def narrow_feature_decoder(wide: FeatureDecoder, config: DecoderConfig) -> FeatureDecoder:
+    """A decoder of ``config``'s (narrower) widths started from ``wide``:
+    each convolution keeps the output channels that matter most, by the
+    size of their own filter times how strongly the next convolution reads
+    them. Fine-tuning from there reaches the wide decoder's loss in a
+    fraction of the steps that training from scratch takes."""
+    if config.tap != wide.config.tap or config.in_channels != wide.config.in_channels or len(config.widths) != len(wide.config.widths):
+        raise ValueError(f"cannot narrow a {wide.config.to_dict()} decoder to {config.to_dict()}")
+    if any(n > w for n, w in zip(config.widths, wide.config.widths)):
+        raise ValueError(f"cannot widen a decoder ({list(wide.config.widths)} to {list(config.widths)})")
+    narrow = FeatureDecoder(config)
+    sources = [m for m in wide.modules() if isinstance(m, nn.Conv2d)]
+    targets = [m for m in narrow.modules() if isinstance(m, nn.Conv2d)]
+    kept_inputs = torch.arange(config.in_channels)
+    with torch.no_grad():
+        for index, (source, target) in enumerate(zip(sources, targets)):
+            weight = source.weight[:, kept_inputs]
+            if index + 1 < len(sources):
+                reads = sources[index + 1].weight.abs().sum(dim=(0, 2, 3))
+                importance = weight.abs().sum(dim=(1, 2, 3)) * reads
+                kept = importance.topk(target.out_channels).indices.sort().values
+            else:
+                kept = torch.arange(target.out_channels)
+            target.weight.copy_(weight[kept])
+            target.bias.copy_(source.bias[kept])
+            kept_inputs = kept
+    return narrow
