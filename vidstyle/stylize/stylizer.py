@@ -370,7 +370,7 @@ def _style_image_network(spec: str, options: StylizerOptions, engine: EngineChoi
     def passes(streams: int, precise: bool):
         # The encoders always in f32: whitening magnifies bf16's rounding of
         # the features to 3-16 levels of mean difference in the picture at the
-        # first level, about one at the second; the decoders' bf16 (0.2
+        # first level, about one at the second; the decoders' bf16 (0.3
         # levels) halves their time.
         fns = {(kind, tap): runner.run_fn(streams, precise or kind == "encoder") for (kind, tap), runner in runners.items()}
         return (lambda tap, x: fns["encoder", tap](x)), (lambda tap, f: fns["decoder", tap](f))
