@@ -97,21 +97,10 @@ class RunOptions:
         from ..stylize.options import StylizerOptions
         from .keyframes import KEYFRAME_MAX_SIDE
 
-        return StylizerOptions(
-            device=self.device,
-            fp16=self.fp16,
-            stroke_scale=self.stroke_scale,
-            # a keyframe look is painted at the frame's size, as it was painted
-            native_size=bool(self.keyframe),
-            max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE) if self.keyframe else self.max_size,
-            threads=self.threads,
-            strength=self.strength,
-            preserve_color=self.preserve_color,
-            model=self.model,
-            engine=self.engine,
-            precision=self.precision,
-            memory_budget=self.memory_budget,
-        )
+        if not self.keyframe:
+            return StylizerOptions.taken_from(self)
+        # a keyframe look is painted at the frame's size, as it was painted
+        return StylizerOptions.taken_from(self, native_size=True, max_size=min(self.max_size or KEYFRAME_MAX_SIDE, KEYFRAME_MAX_SIDE))
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: Any) -> "RunOptions":

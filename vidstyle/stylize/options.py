@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from ..errors import OptionError
 from ..models.feature_transforms import PIXEL_LEVEL
@@ -63,6 +64,13 @@ class StylizerOptions:
     # None: DEFAULT_MEMORY_GIB on the CPU, most of the free memory on a GPU.
     memory_budget: float | None = None
     any_image: AnyImageOptions = AnyImageOptions()  # for style images
+
+    @classmethod
+    def taken_from(cls, options: Any, **overrides: Any) -> "StylizerOptions":
+        """The stylizer's part of a command's options (run's, the
+        preview's): every field of the same name, then ``overrides``."""
+        shared = {f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)}
+        return cls(**{**shared, **overrides})
 
     def cap_warning(self) -> str | None:
         """Says so where ``max_size`` changes the look (the strokes grow)."""

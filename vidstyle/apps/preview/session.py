@@ -96,15 +96,7 @@ class PreviewOptions:
             check_overwrite(self.record, self.overwrite)
 
     def stylizer_options(self) -> StylizerOptions:
-        return StylizerOptions(
-            device=self.device,
-            engine=self.engine,
-            precision=self.precision,
-            strength=self.strength,
-            preserve_color=self.preserve_color,
-            stroke_scale=self.stroke_scale,
-            model=self.model,
-        )
+        return StylizerOptions.taken_from(self)
 
 
 def parse_size(text: str) -> tuple[int, int]:
