@@ -16,7 +16,6 @@ their first existing frame number.
 from __future__ import annotations
 
 import bisect
-
 import logging
 from dataclasses import dataclass
 from fractions import Fraction

@@ -17,6 +17,7 @@ from typing import Callable, Hashable
 import numpy as np
 
 from ...stylize.controls import blend_styles, preserve_color
+from ...stylize.frames import to_pixels
 from ...stylize.options import StylizerOptions
 from ...stylize.styles import DEFAULT_MODEL
 from ...stylize.stylizer import Stylizer
@@ -74,7 +75,7 @@ class FramePainter:
         painted = blend_styles(frame.astype(np.float32), [full.astype(np.float32)], [1.0], look.strength)
         if look.preserve_color:
             painted = preserve_color(frame, painted)
-        return np.clip(np.rint(painted), 0, 255).astype(np.uint8)
+        return to_pixels(painted, np.uint8)
 
     def _full_strength(self, frame: np.ndarray, frame_key: Hashable, style: str, stroke_scale: float) -> np.ndarray:
         with self._network:
