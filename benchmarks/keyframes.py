@@ -18,6 +18,10 @@ frame too), runs ``stylize_video`` with ``keyframe=...`` and prints:
           frame by frame; at most 1 is no more flicker than the filter
   jump    the largest frame-to-frame change of the output over its median
           (a hand-over between keyframes would stand out)
+  carry0, flick0
+          carry and flick of the same look rendered with --keyframe-carry 0
+          (the painting carried by the stabiliser's recursion alone), beside
+          it as a baseline
   setup   seconds to learn the look; fps: frames a second painting the clip
   MiB     the run's peak resident memory (this process, so the largest so far)
 
@@ -47,6 +51,7 @@ from footage import held_out_clips  # noqa: E402
 
 from vidstyle import Stylizer, stylize_video  # noqa: E402
 from vidstyle.apps.keyframes import keyframe_look  # noqa: E402
+from vidstyle.apps.run_options import RunOptions  # noqa: E402
 from vidstyle.media.images import write_image  # noqa: E402
 from vidstyle.stylize.options import StylizerOptions  # noqa: E402
 from vidstyle.temporal.consistency import WarpingPairs  # noqa: E402
@@ -117,20 +122,30 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
     checkpoint = keyframe_look(clip, specs, quiet=True).checkpoint
     setup = time.perf_counter() - started
     network = Stylizer.from_style(str(checkpoint), StylizerOptions(native_size=True))
-    out = folder / f"{clip.stem}_out.mkv"
-    result = stylize_video(clip, out, keyframe=tuple(specs), frames=frames, codec="ffv1", quiet=True, overwrite=True)  # the look from the cache
-    outputs = read_frames(out, frames)
     filtered = [look(f) for f in inputs]
     away = [i for i in range(len(inputs)) if min(abs(i - k) for k in keys) >= len(inputs) // 4]
-    carry = np.mean([mean_difference(outputs[i], filtered[i]) / max(mean_difference(inputs[i], filtered[i]), 1e-6) for i in away])
+    metric = WarpingPairs(inputs, METRIC_FLOW)  # the inputs' flow, once for every render
+
+    def render(keyframe_carry: float):
+        out = folder / f"{clip.stem}_out.mkv"
+        result = stylize_video(  # the look from the cache
+            clip, out, keyframe=tuple(specs), keyframe_carry=keyframe_carry, frames=frames, codec="ffv1", quiet=True, overwrite=True
+        )
+        outputs = read_frames(out, frames)
+        carry = np.mean([mean_difference(outputs[i], filtered[i]) / max(mean_difference(inputs[i], filtered[i]), 1e-6) for i in away])
+        return result, outputs, float(carry), metric.error(outputs) / metric.error(filtered)
+
+    _, _, carry_alone, flick_alone = render(0.0)
+    result, outputs, carry, flick = render(RunOptions.keyframe_carry)
     steps = [mean_difference(a, b) for a, b in zip(outputs, outputs[1:])]
-    metric = WarpingPairs(inputs, METRIC_FLOW)  # the inputs' flow, once for both
     return {
         "key": max(mean_difference(outputs[k], filtered[k]) for k in keys),
         "net": max(mean_difference(network(inputs[k]), filtered[k]) for k in keys),
-        "carry": float(carry),
-        "flick": metric.error(outputs) / metric.error(filtered),
+        "carry": carry,
+        "flick": flick,
         "jump": max(steps) / max(float(np.median(steps)), 1e-6),
+        "carry0": carry_alone,
+        "flick0": flick_alone,
         "setup": setup,
         "fps": result.frames / result.seconds,
         "MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -148,14 +163,14 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     found = clips(args.folder, args.frames)
     chosen = {name: path for name, path in found.items() if not args.clips or name in args.clips}
-    print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
+    print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'carry0':>6} {'flick0':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
     for look_name in args.looks:
         look = LOOKS[look_name]()
         for clip_name, clip in chosen.items():
             row = measure(clip, look, args.two, args.folder, args.frames)
             print(
                 f"{clip_name:18} {look_name:14} {row['key']:6.2f} {row['net']:6.2f} {row['carry']:6.2f} {row['flick']:6.2f} "
-                f"{row['jump']:6.2f} {row['setup']:7.1f} {row['fps']:6.1f} {row['MiB']:6.0f}",
+                f"{row['jump']:6.2f} {row['carry0']:6.2f} {row['flick0']:6.2f} {row['setup']:7.1f} {row['fps']:6.1f} {row['MiB']:6.0f}",
                 flush=True,
             )
 

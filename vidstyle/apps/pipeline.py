@@ -32,6 +32,7 @@ from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, VideoWriter, container_format
 from ..stylize.style_mix import style_label
 from ..stylize.stylizer import Stylizer
+from ..temporal.carry import KeyframeCarry
 from ..temporal.consistency import FlowTracker, TemporalBlender
 from .keyframes import keyframe_look
 from .run_options import RunOptions
@@ -381,8 +382,9 @@ def _run(
     stabilise = temporal.mode == "flow" and stylizer.changes_input
     tracker = FlowTracker(temporal) if stabilise else None
     flow_pool = ThreadPoolExecutor(FLOW_THREADS, "vidstyle-flow") if tracker else None
-    blender = TemporalBlender.from_options(temporal) if tracker else None
-    hold = blender.hold if blender else (lambda frame: frame)
+    carry = KeyframeCarry.from_options(temporal) if paintings else None
+    blender = TemporalBlender.from_options(temporal, carry) if tracker else None
+    hold = blender.hold if blender else (lambda frame, frame_input: frame)
     # With timings, these calls add their time to it; without, they are the calls themselves.
     wait_for_flow = _timed(lambda pending: [p.result() for p in pending], timings, "flow")
     blender = _timed(blender, timings, "blend") if blender else None
@@ -409,7 +411,7 @@ def _run(
             for (frame, flow, keep), image in zip(frames, images):
                 painting = paintings.get(painting_key(frame))
                 if painting is not None:
-                    image = hold(_as_frame(painting, image))
+                    image = hold(_as_frame(painting, image), frame.rgb)
                 elif blender is not None:
                     image = blender(image, flow)
                 if keep:

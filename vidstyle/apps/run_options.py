@@ -56,6 +56,7 @@ class RunOptions:
     fields: str = option("deinterlace", metavar="deinterlace|keep", help="Interlaced input: deinterlace (bwdif, one frame per frame) or keep (encode interlaced; libx264 or ffv1).")
     keyframe: tuple[str, ...] = option((), "FRAME=FILE: paint the clip in the look of this painted frame (repeatable; FRAME counts from 0; a PNG's alpha limits where it paints). Instead of --style.", metavar="FRAME=FILE")
     keyframe_mask: tuple[str, ...] = option((), "Where keyframe FRAME's painting applies (white or opaque paints; the rest keeps the input), in place of its alpha.", metavar="FRAME=FILE")
+    keyframe_carry: float = option(1.0, "How much of a painted keyframe is carried along the motion to the frames after it, where it is still in view and its input unchanged, from 0 (the learnt look alone) to 1 (the painting itself).")
     save_look: str | None = option(None, "Keep the keyframes' look as a style of this name, for --style NAME on other clips and in the preview.", metavar="NAME")
     temporal: str = option("flow", metavar="flow|none", help="flow: optical-flow stabilisation against flicker; none (or off): plain per-frame.")
     temporal_strength: float = option(0.7, "Weight of the motion-compensated previous frame, in [0, 1).")
@@ -91,7 +92,9 @@ class RunOptions:
     def temporal_options(self) -> TemporalOptions:
         from ..temporal.consistency import TemporalOptions
 
-        return TemporalOptions(mode=self.temporal, strength=self.temporal_strength, preset=self.flow_preset)
+        return TemporalOptions(
+            mode=self.temporal, strength=self.temporal_strength, preset=self.flow_preset, keyframe_carry=self.keyframe_carry
+        )
 
     def stylizer(self) -> StylizerOptions:
         from ..stylize.options import StylizerOptions

@@ -56,6 +56,10 @@ class TemporalOptions:
     # weight falls from strength to 0, so that a line drawn a few pixels off
     # is taken once from the stylized frame instead of averaged into two
     disagreement: tuple[float, float] = (28.0, 72.0)
+    # weight of a painted keyframe carried along the motion to the frames
+    # after it, where it is still in view and its input still matches
+    # (KeyframeCarry); 0: the stabiliser alone carries it, a few frames
+    keyframe_carry: float = 1.0
 
     def validate(self) -> None:
         if self.mode not in ("flow", "none"):
@@ -76,6 +80,8 @@ class TemporalOptions:
             raise OptionError(f"detail gain must be at least 1, got {self.detail_gain}")
         if not 0.0 <= self.disagreement[0] < self.disagreement[1]:
             raise OptionError(f"disagreement must be two increasing levels, got {self.disagreement}")
+        if not 0.0 <= self.keyframe_carry <= 1.0:
+            raise OptionError(f"--keyframe-carry must be in [0, 1], got {self.keyframe_carry}")
 
 
 # DIS refuses smaller frames; below this on either side, frames are
@@ -248,6 +254,7 @@ class FlowPair:
     mask: np.ndarray  # hxw float32 in [0, 1]
     cut: bool
     size: tuple[int, int] | None = None  # the frame's (height, width); None: the flow's own
+    gray: np.ndarray | None = None  # frame t's input, gray at the flow's size (for KeyframeCarry)
 
     @property
     def backward(self) -> np.ndarray:
@@ -302,7 +309,7 @@ class FlowTracker:
         reliable = (~unreliable).astype(np.float32)
         # soften the mask edges so that blended regions do not show seams
         reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
-        return FlowPair(backward, reliable, cut, size=size)
+        return FlowPair(backward, reliable, cut, size=size, gray=gray)
 
 
 def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
@@ -372,35 +379,53 @@ class TemporalBlender:
         detail_sigma: float = TemporalOptions.detail_sigma,
         detail_gain: float = TemporalOptions.detail_gain,
         disagreement: tuple[float, float] = TemporalOptions.disagreement,
+        carry=None,  # a temporal.carry.KeyframeCarry, where painted keyframes are carried
     ):
         self.strength = strength
         self.detail_sigma = detail_sigma
         self.detail_gain = detail_gain
         self.disagreement = disagreement
+        self.carry = carry
         self._previous: np.ndarray | None = None
         self.resets = 0
 
     @classmethod
-    def from_options(cls, options: TemporalOptions) -> "TemporalBlender":
-        return cls(options.strength, detail_sigma=options.detail_sigma, detail_gain=options.detail_gain, disagreement=options.disagreement)
+    def from_options(cls, options: TemporalOptions, carry=None) -> "TemporalBlender":
+        return cls(
+            options.strength,
+            detail_sigma=options.detail_sigma,
+            detail_gain=options.detail_gain,
+            disagreement=options.disagreement,
+            carry=carry,
+        )
 
     def reset(self) -> None:
         self._previous = None
+        if self.carry is not None:
+            self.carry.reset()
 
-    def hold(self, frame: np.ndarray) -> np.ndarray:
+    def hold(self, frame: np.ndarray, frame_input: np.ndarray | None = None) -> np.ndarray:
         """Take ``frame`` as this point's output unchanged (a painted
-        keyframe), and carry it into the frames after it."""
+        keyframe), and carry it into the frames after it: through the
+        stabiliser's recursion, and with a ``carry``, along the motion for as
+        long as it stays in view (``frame_input``: the frame's input)."""
         self._previous = frame
+        if self.carry is not None and frame_input is not None:
+            self.carry.hold(frame, frame_input)
         return frame
 
     def __call__(self, stylized: np.ndarray, pair: FlowPair | None) -> np.ndarray:
         if pair is None or pair.cut or self._previous is None or self._previous.shape != stylized.shape:
             if pair is not None and pair.cut:
                 self.resets += 1
+            if self.carry is not None:
+                self.carry.reset()
             self._previous = stylized
             return stylized
         reliable = np.asarray(pair.reliable, np.float32)
         out = self._blend(stylized, warp(self._previous, pair.backward), reliable)
+        if self.carry is not None:
+            out = self.carry(out, pair)
         self._previous = out
         return out
 

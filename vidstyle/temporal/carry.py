@@ -1,0 +1,100 @@
+"""A painted keyframe carried along the motion to the frames after it.
+
+The stabiliser alone carries a painted keyframe only a few frames: each
+frame keeps ``strength`` of the one before, so after 15 frames at 0.7 less
+than 1% of the painting is left and the learnt network paints the rest.
+Where the camera or the subject moves, the content the artist painted stays
+in view much longer. So, as patch-based keyframe propagation does with its
+advected guides (Jamriška et al. 2019), the flows from each frame back to
+the one before are chained into one flow back to the keyframe, and the
+painting is sampled along it once: sampled once, not re-warped frame after
+frame, it stays as crisp as painted.
+
+It is taken only where it still belongs: where every flow in the chain was
+reliable, the chain lands inside the keyframe, and the keyframe's own input,
+sampled along the chain, still matches this frame's input (a face that
+turned, a light that changed: there the network paints what is there now).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, to_gray, warp
+
+
+class KeyframeCarry:
+    """Chains the flow from each frame back to the last painted keyframe and
+    lays the painting, sampled along it, over the stabilised frame with
+    ``weight`` times how reliable the chain is there."""
+
+    SOFTEN = 5  # px of the flow-size maps: the carried region's edge fades over this
+
+    def __init__(self, weight: float, mismatch_levels: float):
+        self.weight = weight
+        self.mismatch_levels = mismatch_levels  # gray levels at which the inputs no longer match
+        self.reset()
+
+    @classmethod
+    def from_options(cls, options: TemporalOptions) -> "KeyframeCarry":
+        return cls(options.keyframe_carry, options.photometric_threshold)
+
+    def reset(self) -> None:
+        self._painting: np.ndarray | None = None
+        self._input: np.ndarray | None = None  # the keyframe's input, until the flow's size is known
+        self._input_gray: np.ndarray | None = None
+        self._chain: np.ndarray | None = None  # flow-size HxWx2: from the current frame back to the keyframe
+        self._reliable: np.ndarray | None = None  # flow-size HxW in [0, 1]: the chain's weakest link
+
+    def hold(self, painting: np.ndarray, frame_input: np.ndarray) -> None:
+        """Start carrying ``painting``, the output of the frame whose input
+        is ``frame_input``."""
+        self.reset()
+        if self.weight > 0:
+            self._painting, self._input = painting, frame_input
+
+    def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray:
+        """``stabilised`` (the stabiliser's output for this frame) with the
+        painting laid over it where it is carried; ``pair``: this frame's
+        flow back to the previous one."""
+        if self._painting is None:
+            return stabilised
+        if pair is None or pair.cut or pair.gray is None or self._painting.shape != stabilised.shape:
+            self.reset()
+            return stabilised
+        flow, reliable = pair.flow, pair.mask
+        if self._chain is None:
+            height, width = flow.shape[:2]
+            self._input_gray = to_gray(self._input, (width, height))
+            self._input = None
+            self._chain, self._reliable = flow, reliable
+        else:  # back to the previous frame, then along the previous frame's chain
+            self._chain = cv2.add(flow, warp(self._chain, flow))
+            self._reliable = np.minimum(warp(self._reliable, flow), reliable)
+        weight = self._reliable * self._matching(pair.gray) * self._inside()
+        weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
+        if float(weight.max()) < 1e-3:  # nothing of the painting is left in view
+            self.reset()
+            return stabilised
+        height, width = stabilised.shape[:2]
+        carried = warp(self._painting, FlowEstimator.upscale(self._chain, height, width))
+        full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+        if stabilised.dtype == np.uint8:
+            return cv2.blendLinear(carried, stabilised, full, cv2.subtract(1.0, full))
+        blended = cv2.blendLinear(np.float32(carried), np.float32(stabilised), full, cv2.subtract(1.0, full))
+        return cv2.add(blended, 0.0, dtype=cv2.CV_16U)
+
+    def _matching(self, gray: np.ndarray) -> np.ndarray:
+        """1 where the keyframe's input, sampled along the chain, matches this
+        frame's input (``gray``, at the flow's size), falling to 0 at twice
+        ``mismatch_levels``."""
+        sampled = warp(self._input_gray, self._chain)
+        difference = cv2.absdiff(sampled, gray).astype(np.float32)
+        return np.clip(2.0 - difference / self.mismatch_levels, 0.0, 1.0)
+
+    def _inside(self) -> np.ndarray:
+        height, width = self._chain.shape[:2]
+        grid_x, grid_y = pixel_grid(height, width)
+        x, y = grid_x + self._chain[..., 0], grid_y + self._chain[..., 1]
+        return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
