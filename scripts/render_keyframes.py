@@ -1,7 +1,9 @@
 """Render docs/keyframes.jpg: for each clip and look, the painted keyframe
 beside its frame, then frames far from it: the input, the same filter
 applied to that frame (what it "should" look like; the method never sees
-it) and what ``run --keyframe`` painted.
+it), what ``run --keyframe`` painted with ``--keyframe-carry 0`` (the
+learnt network, stabilised) and what it paints by default (the painting
+carried along the motion where it is still in view).
 
 Looks and clips are benchmarks/keyframes.py's; a look learnt there (or by an
 earlier run of this script) comes from the cache at once.
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from keyframes import LOOKS, clips  # noqa: E402
 
-from vidstyle import Stylizer  # noqa: E402
+from vidstyle import Stylizer, stylize_video  # noqa: E402
 from vidstyle.apps.keyframes import keyframe_look  # noqa: E402
 from vidstyle.media.images import write_image  # noqa: E402
 from vidstyle.stylize.options import StylizerOptions  # noqa: E402
@@ -51,12 +53,17 @@ def rows_for(clip: Path, look_name: str, folder: Path, frames: int) -> list[np.n
     write_image(look(inputs[0]), painting)
     checkpoint = keyframe_look(clip, [f"0={painting}"], quiet=True).checkpoint
     stylizer = Stylizer.from_style(str(checkpoint), StylizerOptions(native_size=True))
-    far = [len(inputs) // 2, len(inputs) - 1]
+    rendered = {}
+    for carry in (0.0, 1.0):
+        out = folder / f"{clip.stem}_render.mkv"
+        stylize_video(clip, out, keyframe=(f"0={painting}",), keyframe_carry=carry, frames=frames, codec="ffv1", quiet=True, overwrite=True)
+        rendered[carry] = read_frames(out, frames)
+    far = [len(inputs) // 3, 2 * len(inputs) // 3, len(inputs) - 1]
     rows = [np.concatenate([tile(inputs[0], f"{clip.stem.split('_')[0]}, frame 0"), tile(look(inputs[0]), f"painted ({look_name})"),
                             tile(stylizer(inputs[0]), "the learnt network, frame 0")], axis=1)]
     for index in far:
         rows.append(np.concatenate([tile(inputs[index], f"frame {index}"), tile(look(inputs[index]), "the filter there (unseen)"),
-                                    tile(stylizer(inputs[index]), f"ours, frame {index}")], axis=1))
+                                    tile(rendered[0.0][index], "--keyframe-carry 0"), tile(rendered[1.0][index], f"ours, frame {index}")], axis=1))
     return rows
 
 

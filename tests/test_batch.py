@@ -16,6 +16,7 @@ import pytest
 
 from helpers import audio_seconds, frame_times, one_line_error
 from vidstyle.media.atomic import is_temporary
+from vidstyle.media.images import write_image
 from vidstyle.media.reader import probe
 from vidstyle.temporal.metrics import read_frames
 
@@ -200,7 +201,14 @@ def test_long_clips_split_into_parts_join_like_a_single_pass(make_clip, tmp_path
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
+def ray_node_home(tmp_path_factory) -> Path:
+    """The Ray node's own VIDSTYLE_HOME: its caches are not the driver's, as
+    on a node of another machine."""
+    return tmp_path_factory.mktemp("ray-node-home")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(ray_node_home):
     """A local one-node Ray cluster, started the way a user would start one
     (shared by the module's Ray tests: starting one takes a while)."""
     import socket
@@ -209,7 +217,7 @@ def ray_cluster():
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]
     ray = [str(Path(sys.executable).with_name("ray"))]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "VIDSTYLE_HOME": str(ray_node_home)}
     subprocess.run(
         [*ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
         env=env, check=True, capture_output=True, timeout=120,
@@ -267,6 +275,34 @@ def test_ray_streams_frame_progress_while_a_unit_renders(make_clip, tmp_path, ti
     reported = [frames for kind, frames, _ in events if kind == "progress"]
     assert reported and 0 < reported[0] < 40  # the first frames were reported while the rest rendered
     assert reported == sorted(reported)
+
+
+@pytest.mark.slow  # processes killed and resumed, or a Ray cluster: the slow tier (.ci/run runs it)
+def test_a_look_learnt_by_the_driver_goes_to_ray_nodes_with_caches_of_their_own(make_clip, tmp_path, ray_cluster, ray_node_home, monkeypatch):
+    import ray
+
+    from vidstyle.apps import keyframes as keyframes_app
+    from vidstyle.apps.batch.job import load_job, run_batch
+    from vidstyle.training.keyframes import KeyframeTraining, learn_look
+    from vidstyle.models import TransformerConfig
+
+    clip = make_clip("clip.mkv", frames=12, width=96, height=64, codec="ffv1")
+    write_image(255 - read_frames(clip, 1)[0], tmp_path / "f0.png")  # 1 frame
+    # the driver learns briefly (a node learning it again would take the default's minutes and make another network)
+    quick = KeyframeTraining(steps=20, crop=64, architecture=TransformerConfig(base_channels=8, residual_blocks=1, output="residual"))
+    monkeypatch.setattr(keyframes_app, "_learn", lambda keyframes, settings, name, quiet: learn_look(keyframes, name, quick))
+    painting = tmp_path / "f0.png"
+    job = load_job(write_job(tmp_path, f'[[items]]\ninput = "clip.mkv"\nkeyframe = ["0={painting}"]\n'))
+    try:
+        report = run_batch(job, ray_address=ray_cluster, progress=False, chunk_seconds=0.25)
+    finally:
+        ray.shutdown()
+    assert report.ok, report.summary()
+    learnt = list(keyframes_app.looks_folder().glob("*.pth"))
+    assert len(learnt) == 1
+    # the node's cache holds the driver's network, byte for byte: it was sent, not learnt again
+    assert (ray_node_home / "looks" / learnt[0].name).read_bytes() == learnt[0].read_bytes()
+    assert not list((ray_node_home / "looks").glob(".*"))  # no partial file left
 
 
 def test_failed_parts_are_not_counted_as_done(make_clip, tmp_path, style_home):

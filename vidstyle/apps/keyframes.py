@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,26 @@ def _cache_key(frames: dict[int, np.ndarray], files: list[dict[int, Path]], side
     return digest.hexdigest()[:20]
 
 
+def looks_folder() -> Path:
+    """Where learnt looks are cached, by what they were learnt from."""
+    return vidstyle_home() / "looks"
+
+
+def install_look(name: str, data: bytes) -> None:
+    """Put a look learnt elsewhere (a batch's driver, for a node of another
+    machine) into this machine's cache, unless it is there already."""
+    target = looks_folder() / Path(name).name
+    if target.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)  # whole or not at all, whoever else writes it
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def keyframe_look(
     input_path: str | Path,
     specs: Sequence[str],
@@ -215,7 +236,7 @@ def keyframe_look(
         keyframes.append(Keyframe(index, frame, painted, mask))
     settings = settings or KeyframeTraining()
     key = _cache_key(frames, [paintings, mask_files], side, settings)
-    cached = vidstyle_home() / "looks" / f"{key}.pth"
+    cached = looks_folder() / f"{key}.pth"
     learnt = not cached.is_file()
     if learnt:
         checkpoint = _learn(keyframes, settings, save_as or "keyframes", quiet)

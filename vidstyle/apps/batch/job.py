@@ -385,21 +385,24 @@ def _part_path(task: Task, index: int, segment: Segment) -> Path:
     return task.output.with_name(f".{task.output.stem}.part{index:03d}.{token}{task.output.suffix}")
 
 
-def _learn_looks(tasks: list[Task], progress: bool) -> None:
+def _learn_looks(tasks: list[Task], progress: bool) -> dict[str, Path]:
     """Learn each painted-keyframe look once, here, before any worker
     starts: the parts of a long clip, rendered side by side, then find it in
-    the cache (on this machine) instead of each learning it. A keyframe that
-    is wrong is left for its task to report."""
+    the cache instead of each learning it (on Ray, the cached file goes with
+    the parts to nodes whose cache lacks it). A keyframe that is wrong is
+    left for its task to report. Returns the cached look by task key."""
     from ..keyframes import keyframe_look
 
+    looks = {}
     for task in tasks:
         options = task.options
         if options.keyframe:
             with contextlib.suppress(VidstyleError):
-                keyframe_look(
+                looks[task.key] = keyframe_look(
                     task.input, options.keyframe, frame_rate=options.frame_rate, masks=options.keyframe_mask,
                     max_size=options.max_size, quiet=not progress,
-                )
+                ).checkpoint
+    return looks
 
 
 def run_batch(
@@ -425,7 +428,9 @@ def run_batch(
         remove_stale_temporaries(task.output, keep=parts)
         task.output.parent.mkdir(parents=True, exist_ok=True)
     runner = RayRunner(ray_address) if ray_address else LocalRunner(workers)
-    _learn_looks(todo, progress)
+    looks = _learn_looks(todo, progress)
+    if isinstance(runner, RayRunner):
+        runner.looks = looks
     state = _BatchRun(job, todo, up_to_date, units, progress)
     try:
         with _signals_as_interrupts():

@@ -15,6 +15,7 @@ import queue
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import OptionError, VidstyleError
@@ -178,7 +179,9 @@ class RayRunner:
     (and one network thread, so that tasks sharing a node do not fight).
     Every node must see the inputs and the output folder at the same paths.
     Workers report frames as they go through a Ray queue, which the driver
-    reads between results."""
+    reads between results. ``looks``: looks learnt from painted keyframes,
+    by task key; each goes once into Ray's object store and with its task's
+    units, so that a node with a cache of its own does not learn it again."""
 
     def __init__(self, address: str):
         try:
@@ -186,6 +189,7 @@ class RayRunner:
         except ImportError:
             raise OptionError("--ray needs Ray: pip install 'vidstyle[ray]'") from None
         self.address = address
+        self.looks: dict[str, Path] = {}
 
     def run(self, units: list[Unit], on_start: OnStart, on_result: OnResult, on_progress: OnProgress) -> None:
         import ray
@@ -201,12 +205,18 @@ class RayRunner:
         remote = ray.remote(num_gpus=1 if gpus else 0, max_retries=0)(_ray_render)
         reports = Queue(actor_options={"num_cpus": 0})
         futures: dict[Any, Unit] = {}
+        shipped: dict[str, Any] = {}  # a look's file name: its bytes in the object store
 
         def submit(unit: Unit) -> None:
             on_start(unit)
             spec = unit_spec(unit, threads=None if gpus else 1)
             spec["options"]["device"] = "cuda" if gpus else "cpu"
-            futures[remote.remote(spec, reports)] = unit
+            look = self.looks.get(unit.task.key)
+            if look is not None and look.name not in shipped:
+                shipped[look.name] = ray.put(look.read_bytes())
+            spec["look"] = look.name if look is not None else None
+            # an object reference resolves to its bytes only as an argument of its own
+            futures[remote.remote(spec, reports, shipped[look.name] if look is not None else None)] = unit
 
         def report() -> None:
             waiting = reports.qsize()
@@ -234,7 +244,12 @@ class RayRunner:
             reports.shutdown()
 
 
-def _ray_render(spec: dict[str, Any], reports: Any = None) -> TaskResult:
+def _ray_render(spec: dict[str, Any], reports: Any = None, look: bytes | None = None) -> TaskResult:
+    if look is not None:
+        from ..keyframes import install_look
+
+        install_look(spec["look"], look)
+
     def send(frames: int) -> None:
         try:
             reports.put_nowait((spec["key"], frames))
