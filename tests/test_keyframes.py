@@ -196,6 +196,17 @@ def test_bad_keyframes_are_one_line_errors(cli, clip, tmp_path, monkeypatch, spe
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f0.png", "notes.txt", "tall.png"]
 
 
+def test_a_keyframe_carry_without_keyframes_or_out_of_range_is_refused(cli, clip, tmp_path):
+    write_image(painted(frames_of(clip)[0]), tmp_path / "a.png")
+    assert "--keyframe-carry weighs painted keyframes: give --keyframe too" in one_line_error(
+        cli("run", clip, "--keyframe-carry", "0.5", "-o", tmp_path / "c.mp4", "-q")
+    )
+    assert "--keyframe-carry must be in [0, 1], got 2.0" in one_line_error(
+        cli("run", clip, "--keyframe", f"0={tmp_path / 'a.png'}", "--keyframe-carry", "2", "-o", tmp_path / "c.mp4", "-q")
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "clip.mkv"]
+
+
 def test_a_mask_without_its_keyframe_is_refused(cli, clip, tmp_path):
     write_image(painted(frames_of(clip)[0]), tmp_path / "a.png")
     args = ["--keyframe", f"0={tmp_path / 'a.png'}", "--keyframe-mask", f"3={tmp_path / 'a.png'}"]

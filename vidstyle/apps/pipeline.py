@@ -264,6 +264,8 @@ def stylize_video(
             paintings = {look.times[index]: painting for index, painting in paintings.items() if look.times[index] is not None}
     elif options.save_look:
         raise OptionError("--save-look keeps the look of painted keyframes: give --keyframe too")
+    elif options.keyframe_carry != RunOptions.keyframe_carry:
+        raise OptionError("--keyframe-carry weighs painted keyframes: give --keyframe too")
     reader = VideoReader(input_path, frame_rate=options.frame_rate)
     try:
         if stylizer is None:
