@@ -372,7 +372,7 @@ def main() -> None:
     print("\nover all clips and styles: sharpness kept (least, median), warping error ratio (most, median)")
     for name, values in summary.items():
         sharp, ratio = np.array(values).T
-        print(f"{name[:28]:>28}  sharp {sharp.min():.2f} {np.median(sharp):.2f}   warp {ratio.max():.2f} {np.median(ratio):.2f}")
+        print(f"{name[:28]:>28}  sharp {sharp.min():.3f} {np.median(sharp):.3f}   warp {ratio.max():.2f} {np.median(ratio):.2f}")
     if args.timing:
         pan = next(clip for clip in clips(args.cache, args.frames) if clip.stem.startswith("pan_noisy"))
         inputs = read_frames(pan, args.frames)
