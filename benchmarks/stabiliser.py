@@ -178,68 +178,6 @@ class Candidate:
         return out
 
 
-class TwoBandBlender(TemporalBlender):
-    """TemporalBlender whose detail gain is computed per band: the finest
-    band (the frame minus its Gaussian of ``fine_sigma``) gets the gain that
-    restores RESTORE of its Laplacian energy, as the blender's whole detail
-    layer does, and the band between ``fine_sigma`` and ``detail_sigma`` the
-    gain that restores its own energy (local mean square). The blender
-    applies the finest band's gain to both, which overshoots the coarser
-    strokes where only the fine texture lost contrast."""
-
-    def __init__(self, fine_sigma: float = 0.75, mid_restore: float = 1.0, **options):
-        super().__init__(STRENGTH, **options)
-        self.fine_sigma, self.mid_restore = fine_sigma, mid_restore
-
-    def _blend(self, stylized, warped, reliable):
-        from vidstyle.temporal.consistency import _grow, _shrink, detail_lowpass
-
-        height, width = stylized.shape[:2]
-        level = np.iinfo(stylized.dtype).max / 255.0
-        scale, sigma = self.MAP_SCALE, self.detail_sigma
-        gray = cv2.cvtColor(stylized, cv2.COLOR_RGB2GRAY)
-        detail = cv2.subtract(gray, detail_lowpass(gray, sigma), dtype=cv2.CV_32F)
-        difference = cv2.subtract(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), gray, dtype=cv2.CV_32F)
-        detail_difference = cv2.subtract(difference, detail_lowpass(difference, sigma))
-        low, high = self.disagreement[0] * level, self.disagreement[1] * level
-        mismatch = cv2.dilate(cv2.absdiff(detail_difference, 0.0), np.ones((self.SPREAD, self.SPREAD), np.uint8))
-        mismatch = cv2.GaussianBlur(_shrink(mismatch, scale), (0, 0), 0.5)
-        agreement_small = np.clip((high - mismatch) * (1.0 / (high - low)), 0.0, 1.0)
-        reliable_small = _shrink(reliable, scale)
-        detail_weight = cv2.multiply(reliable, _grow(agreement_small, height, width), scale=self.strength)
-        averaged = cv2.add(detail, cv2.multiply(detail_weight, detail_difference))
-
-        def fine(image):
-            return image - detail_lowpass(image, self.fine_sigma)
-
-        def laplacian_energy(image):
-            laplacian = cv2.Laplacian(image, cv2.CV_32F)
-            return cv2.GaussianBlur(_shrink(laplacian * laplacian, scale), (0, 0), self.ENERGY_SIGMA)
-
-        def band_energy(image):
-            return cv2.GaussianBlur(_shrink(image * image, scale), (0, 0), self.ENERGY_SIGMA)
-
-        floor = level * level
-        fine_gain = np.sqrt((self.RESTORE * laplacian_energy(fine(detail)) + floor) / (laplacian_energy(fine(averaged)) + floor))
-        mid_detail, mid_averaged = detail - fine(detail), averaged - fine(averaged)
-        mid_gain = np.sqrt((self.mid_restore * band_energy(mid_detail) + floor) / (band_energy(mid_averaged) + floor))
-        fine_amount = _grow((np.clip(fine_gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
-        mid_amount = _grow((np.clip(mid_gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
-
-        blend = warped.astype(np.float32) * detail_weight[..., None] + stylized.astype(np.float32) * (1 - detail_weight[..., None])
-        fine_low = detail_lowpass(blend, self.fine_sigma)
-        mid_low = detail_lowpass(blend, sigma)
-        out = blend + fine_amount[..., None] * (blend - fine_low) + mid_amount[..., None] * (fine_low - mid_low)
-        missing_small = reliable_small * (self.strength * (1.0 - agreement_small))
-        small = missing_small.shape[::-1]
-        colour_difference = cv2.subtract(
-            cv2.resize(warped, small, interpolation=cv2.INTER_AREA), cv2.resize(stylized, small, interpolation=cv2.INTER_AREA), dtype=cv2.CV_32F
-        )
-        colour_difference = cv2.GaussianBlur(colour_difference, (0, 0), max(0.1, sigma / scale))
-        out = out + _grow(colour_difference * missing_small[..., None], height, width)
-        return np.clip(out + 0.5, 0, np.iinfo(stylized.dtype).max).astype(stylized.dtype)
-
-
 def blender_with(spread: int | None = None, **options) -> TemporalBlender:
     """TemporalBlender with other options (and another SPREAD)."""
     cls = TemporalBlender if spread is None else type("Blender", (TemporalBlender,), {"SPREAD": spread})
@@ -270,9 +208,6 @@ CANDIDATES: dict[str, Callable[[], object]] = {
     "blender, 32-96": lambda: blender_with(disagreement=(32.0, 96.0)),
     "blender, sigma 1": lambda: blender_with(detail_sigma=1.0),
     "blender, sigma 2": lambda: blender_with(detail_sigma=2.0),
-    "gain per band, fine 0.75": lambda: TwoBandBlender(0.75),
-    "gain per band, fine 1.0": lambda: TwoBandBlender(1.0),
-    "gain per band, fine 0.75, mid .9": lambda: TwoBandBlender(0.75, 0.9),
 }
 
 
