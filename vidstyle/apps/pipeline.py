@@ -386,7 +386,7 @@ def _run(
     flow_pool = ThreadPoolExecutor(FLOW_THREADS, "vidstyle-flow") if tracker else None
     carry = KeyframeCarry.from_options(temporal) if paintings else None
     blender = TemporalBlender.from_options(temporal, carry) if tracker else None
-    hold = blender.hold if blender else (lambda frame, frame_input: frame)
+    hold = blender.hold if blender else (lambda frame, frame_input, stylized: frame)
     # With timings, these calls add their time to it; without, they are the calls themselves.
     wait_for_flow = _timed(lambda pending: [p.result() for p in pending], timings, "flow")
     blender = _timed(blender, timings, "blend") if blender else None
@@ -413,7 +413,7 @@ def _run(
             for (frame, flow, keep), image in zip(frames, images):
                 painting = paintings.get(painting_key(frame))
                 if painting is not None:
-                    image = hold(_as_frame(painting, image), frame.rgb)
+                    image = hold(_as_frame(painting, image), frame.rgb, image)
                 elif blender is not None:
                     image = blender(image, flow)
                 if keep:

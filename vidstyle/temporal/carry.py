@@ -14,6 +14,13 @@ It is taken only where it still belongs: where every flow in the chain was
 reliable, the chain lands inside the keyframe, and the keyframe's own input,
 sampled along the chain, still matches this frame's input (a face that
 turned, a light that changed: there the network paints what is there now).
+And it is taken only where it is likely to beat the learnt network: a chain
+of flows drifts by a pixel or two over many frames, which costs little on
+flat colour and much on thin, contrasty detail such as grass stems. The
+drift shows as the difference between the keyframe's input sampled along
+the chain and this frame's input; scaled by how much the painting sharpens
+the input's edges, it estimates the carried painting's error, and the
+network's error is known where it painted the keyframe itself.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class KeyframeCarry:
     ``weight`` times how reliable the chain is there."""
 
     SOFTEN = 5  # px of the flow-size maps: the carried region's edge fades over this
+    ERROR_SIGMA = 2.0  # px of the flow-size maps: the neighbourhood an error is measured over
 
     def __init__(self, weight: float, mismatch_levels: float):
         self.weight = weight
@@ -44,15 +52,19 @@ class KeyframeCarry:
         self._painting: np.ndarray | None = None
         self._input: np.ndarray | None = None  # the keyframe's input, until the flow's size is known
         self._input_gray: np.ndarray | None = None
+        self._network: np.ndarray | None = None  # the network's own painting of the keyframe, until then too
+        self._network_error: np.ndarray | None = None  # flow-size HxW: its difference to the painting, levels
+        self._sharpening = 1.0  # the painting's edge contrast over the input's, at least 1
         self._chain: np.ndarray | None = None  # flow-size HxWx2: from the current frame back to the keyframe
         self._reliable: np.ndarray | None = None  # flow-size HxW in [0, 1]: the chain's weakest link
 
-    def hold(self, painting: np.ndarray, frame_input: np.ndarray) -> None:
+    def hold(self, painting: np.ndarray, frame_input: np.ndarray, network_output: np.ndarray | None = None) -> None:
         """Start carrying ``painting``, the output of the frame whose input
-        is ``frame_input``."""
+        is ``frame_input``; ``network_output``: what the network painted
+        there (None: carry wherever the chain holds, however it drifts)."""
         self.reset()
         if self.weight > 0:
-            self._painting, self._input = painting, frame_input
+            self._painting, self._input, self._network = painting, frame_input, network_output
 
     def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray:
         """``stabilised`` (the stabiliser's output for this frame) with the
@@ -65,14 +77,13 @@ class KeyframeCarry:
             return stabilised
         flow, reliable = pair.flow, pair.mask
         if self._chain is None:
-            height, width = flow.shape[:2]
-            self._input_gray = to_gray(self._input, (width, height))
-            self._input = None
+            self._start(*flow.shape[:2])
             self._chain, self._reliable = flow, reliable
         else:  # back to the previous frame, then along the previous frame's chain
             self._chain = cv2.add(flow, warp(self._chain, flow))
             self._reliable = np.minimum(warp(self._reliable, flow), reliable)
-        weight = self._reliable * self._matching(pair.gray) * self._inside()
+        difference = cv2.absdiff(warp(self._input_gray, self._chain), pair.gray).astype(np.float32)
+        weight = self._reliable * self._matching(difference) * self._better(difference) * self._inside()
         weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
         if float(weight.max()) < 1e-3:  # nothing of the painting is left in view
             self.reset()
@@ -85,16 +96,42 @@ class KeyframeCarry:
         blended = cv2.blendLinear(np.float32(carried), np.float32(stabilised), full, cv2.subtract(1.0, full))
         return cv2.add(blended, 0.0, dtype=cv2.CV_16U)
 
-    def _matching(self, gray: np.ndarray) -> np.ndarray:
+    def _start(self, height: int, width: int) -> None:
+        """What the carry compares against, at the flow's size."""
+        self._input_gray = to_gray(self._input, (width, height))
+        painting_gray = to_gray(self._painting, (width, height))
+        if self._network is not None:
+            network_error = cv2.absdiff(self._network, self._painting).astype(np.float32).mean(-1)
+            network_error = cv2.resize(network_error, (width, height), interpolation=cv2.INTER_AREA)
+            self._network_error = cv2.GaussianBlur(network_error, (0, 0), self.ERROR_SIGMA)
+            scale = 1.0 if self._painting.dtype == np.uint8 else 255.0 / 65535.0
+            self._network_error *= scale
+            self._sharpening = max(1.0, _edge_contrast(painting_gray) / max(_edge_contrast(self._input_gray), 1e-3))
+        self._input = self._network = None
+
+    def _matching(self, difference: np.ndarray) -> np.ndarray:
         """1 where the keyframe's input, sampled along the chain, matches this
-        frame's input (``gray``, at the flow's size), falling to 0 at twice
-        ``mismatch_levels``."""
-        sampled = warp(self._input_gray, self._chain)
-        difference = cv2.absdiff(sampled, gray).astype(np.float32)
+        frame's input (``difference``: gray levels, at the flow's size),
+        falling to 0 at twice ``mismatch_levels``."""
         return np.clip(2.0 - difference / self.mismatch_levels, 0.0, 1.0)
+
+    def _better(self, difference: np.ndarray) -> np.ndarray:
+        """1 where the carried painting's estimated error is at most half the
+        network's there, falling to 0 where they are equal."""
+        if self._network_error is None:
+            return np.float32(1.0)
+        carried_error = cv2.GaussianBlur(difference, (0, 0), self.ERROR_SIGMA) * self._sharpening
+        network_error = np.maximum(warp(self._network_error, self._chain), 1.0)
+        return np.clip(2.0 - 2.0 * carried_error / network_error, 0.0, 1.0)
 
     def _inside(self) -> np.ndarray:
         height, width = self._chain.shape[:2]
         grid_x, grid_y = pixel_grid(height, width)
         x, y = grid_x + self._chain[..., 0], grid_y + self._chain[..., 1]
         return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
+
+
+def _edge_contrast(gray: np.ndarray) -> float:
+    """Mean gradient magnitude of an 8-bit gray image."""
+    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    return float(cv2.magnitude(gx, gy).mean())

@@ -410,14 +410,15 @@ class TemporalBlender:
         if self.carry is not None:
             self.carry.reset()
 
-    def hold(self, frame: np.ndarray, frame_input: np.ndarray | None = None) -> np.ndarray:
+    def hold(self, frame: np.ndarray, frame_input: np.ndarray | None = None, stylized: np.ndarray | None = None) -> np.ndarray:
         """Take ``frame`` as this point's output unchanged (a painted
         keyframe), and carry it into the frames after it: through the
         stabiliser's recursion, and with a ``carry``, along the motion for as
-        long as it stays in view (``frame_input``: the frame's input)."""
+        long as it stays in view and beats the network (``frame_input``: the
+        frame's input; ``stylized``: the network's painting of it)."""
         self._previous = frame
         if self.carry is not None and frame_input is not None:
-            self.carry.hold(frame, frame_input)
+            self.carry.hold(frame, frame_input, stylized)
         return frame
 
     def __call__(self, stylized: np.ndarray, pair: FlowPair | None) -> np.ndarray:
