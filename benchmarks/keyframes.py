@@ -18,8 +18,8 @@ frame too), runs ``stylize_video`` with ``keyframe=...`` and prints:
           frame by frame; at most 1 is no more flicker than the filter
   jump    the largest frame-to-frame change of the output over its median
           (a hand-over between keyframes would stand out)
-  carry0, flick0
-          carry and flick of the same look rendered with --keyframe-carry 0
+  carry0, flick0, jump0
+          carry, flick and jump of the same look rendered with --keyframe-carry 0
           (the painting carried by the stabiliser's recursion alone), beside
           it as a baseline
   setup   seconds to learn the look; fps: frames a second painting the clip
@@ -133,19 +133,21 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
         )
         outputs = read_frames(out, frames)
         carry = np.mean([mean_difference(outputs[i], filtered[i]) / max(mean_difference(inputs[i], filtered[i]), 1e-6) for i in away])
-        return result, outputs, float(carry), metric.error(outputs) / metric.error(filtered)
+        steps = [mean_difference(a, b) for a, b in zip(outputs, outputs[1:])]
+        jump = max(steps) / max(float(np.median(steps)), 1e-6)
+        return result, outputs, float(carry), metric.error(outputs) / metric.error(filtered), jump
 
-    _, _, carry_alone, flick_alone = render(0.0)
-    result, outputs, carry, flick = render(RunOptions.keyframe_carry)
-    steps = [mean_difference(a, b) for a, b in zip(outputs, outputs[1:])]
+    _, _, carry_alone, flick_alone, jump_alone = render(0.0)
+    result, outputs, carry, flick, jump = render(RunOptions.keyframe_carry)
     return {
         "key": max(mean_difference(outputs[k], filtered[k]) for k in keys),
         "net": max(mean_difference(network(inputs[k]), filtered[k]) for k in keys),
         "carry": carry,
         "flick": flick,
-        "jump": max(steps) / max(float(np.median(steps)), 1e-6),
+        "jump": jump,
         "carry0": carry_alone,
         "flick0": flick_alone,
+        "jump0": jump_alone,
         "setup": setup,
         "fps": result.frames / result.seconds,
         "MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -163,14 +165,14 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     found = clips(args.folder, args.frames)
     chosen = {name: path for name, path in found.items() if not args.clips or name in args.clips}
-    print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'carry0':>6} {'flick0':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
+    print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'carry0':>6} {'flick0':>6} {'jump0':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)
     for look_name in args.looks:
         look = LOOKS[look_name]()
         for clip_name, clip in chosen.items():
             row = measure(clip, look, args.two, args.folder, args.frames)
             print(
                 f"{clip_name:18} {look_name:14} {row['key']:6.2f} {row['net']:6.2f} {row['carry']:6.2f} {row['flick']:6.2f} "
-                f"{row['jump']:6.2f} {row['carry0']:6.2f} {row['flick0']:6.2f} {row['setup']:7.1f} {row['fps']:6.1f} {row['MiB']:6.0f}",
+                f"{row['jump']:6.2f} {row['carry0']:6.2f} {row['flick0']:6.2f} {row['jump0']:6.2f} {row['setup']:7.1f} {row['fps']:6.1f} {row['MiB']:6.0f}",
                 flush=True,
             )
 

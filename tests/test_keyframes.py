@@ -250,3 +250,19 @@ def test_the_painting_itself_is_carried_along_the_camera_move(cli, make_clip, tm
     # the learnt network alone gets part of the way; the painting carried along the motion most of it
     assert np.mean(far["1"]) <= 0.6 * np.mean(far["0"])
     assert np.mean(far["1"]) <= 0.25 * np.mean([mean_difference(f, posterised(f)) for f in frames[6:]])
+
+
+def test_the_frames_before_a_later_keyframe_fade_into_its_painting(cli, make_clip, tmp_path, quick_training):
+    clip = make_clip("move.mkv", frames=16, width=160, height=96, codec="ffv1", photo=str(FLOWER))
+    frames = frames_of(clip)
+    for index in (0, 15):
+        write_image(posterised(frames[index]), tmp_path / f"f{index}.png")
+    out = tmp_path / "out.mkv"
+    args = ["--keyframe", f"0={tmp_path / 'f0.png'}", "--keyframe", f"15={tmp_path / 'f15.png'}"]
+    assert cli("run", clip, *args, "-o", out, "--codec", "ffv1", "-q").code == 0
+    output = frames_of(out)
+    assert mean_difference(output[15], posterised(frames[15])) <= 1  # the painting itself
+    steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
+    # no jump into it: the frames before already lean on it (without the
+    # fade, the last step is 1.3x the median, which is the camera's motion)
+    assert steps[-1] <= 1.15 * np.median(steps)

@@ -32,7 +32,7 @@ from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, VideoWriter, container_format
 from ..stylize.style_mix import style_label
 from ..stylize.stylizer import Stylizer
-from ..temporal.carry import KeyframeCarry
+from ..temporal.carry import KeyframeCarry, fade_into
 from ..temporal.consistency import FlowTracker, TemporalBlender
 from .keyframes import keyframe_look
 from .run_options import RunOptions
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
 FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
+HANDOVER_FRAMES = 12  # frames before a painted keyframe faded into its painting (half a second at 24 fps)
 
 
 @dataclass
@@ -402,28 +403,50 @@ def _run(
             if flow_pool is not None:
                 flow_pool.shutdown(wait=False, cancel_futures=True)
 
+    # Outputs wait here while a painted keyframe is ahead, so that the
+    # frames just before it can be faded into its painting (fade_into).
+    last_painting = max(paintings) if paintings and blender is not None else None
+    held_back: deque = deque()  # (frame, output, keep), oldest first
+
+    def write_held_back(leave: int) -> int:
+        """Write all but the ``leave`` newest held-back frames; the count written."""
+        count = 0
+        while len(held_back) > leave:
+            frame, image, keep = held_back.popleft()
+            if keep:
+                write(image, frame.pts, frame.time_base, frame.alpha)
+                count += 1
+        return count
+
     def encode() -> None:
-        nonlocal written
+        nonlocal written, held_back
         while True:
             item = stylized.get()
-            if item is _END:
-                return
-            frames, images = item
             kept = 0
-            for (frame, flow, keep), image in zip(frames, images):
-                painting = paintings.get(painting_key(frame))
-                if painting is not None:
-                    image = hold(_as_frame(painting, image), frame.rgb, image)
-                elif blender is not None:
-                    image = blender(image, flow)
-                if keep:
-                    write(image, frame.pts, frame.time_base, frame.alpha)
-                    kept += 1
+            if item is _END:
+                kept = write_held_back(0)
+            else:
+                frames, images = item
+                for (frame, flow, keep), image in zip(frames, images):
+                    key = painting_key(frame)
+                    painting = paintings.get(key)
+                    if painting is not None:
+                        painting = _as_frame(painting, image)
+                        if held_back:
+                            faded = fade_into(painting, frame.rgb, [(f.rgb, out) for f, out, _ in held_back], tracker.estimator)
+                            held_back = deque((f, out, k) for (f, _, k), out in zip(held_back, faded))
+                        image = hold(painting, frame.rgb, image)
+                    elif blender is not None:
+                        image = blender(image, flow)
+                    held_back.append((frame, image, keep))
+                    kept += write_held_back(HANDOVER_FRAMES if last_painting is not None and key is not None and key < last_painting else 0)
             written += kept
             if bar is not None:
                 bar.update(kept)
             if progress:
                 progress(written)
+            if item is _END:
+                return
 
     total = None if segment else reader.estimated_frames()
     if options.frames:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, to_gray, warp
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, soft_reliability, to_gray, warp
 
 
 class KeyframeCarry:
@@ -135,3 +135,31 @@ def _edge_contrast(gray: np.ndarray) -> float:
     """Mean gradient magnitude of an 8-bit gray image."""
     gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)
     return float(cv2.magnitude(gx, gy).mean())
+
+
+def fade_into(
+    painting: np.ndarray,
+    painting_input: np.ndarray,
+    before: list[tuple[np.ndarray, np.ndarray]],
+    estimator: FlowEstimator,
+) -> list[np.ndarray]:
+    """The outputs of the frames just before a painted keyframe, faded into
+    its painting so that the clip does not jump where it is written:
+    ``before`` holds (input, output) of those frames, oldest first; each
+    gets the painting warped along the flow from its input to the
+    keyframe's, where that flow is reliable, with a weight rising linearly
+    towards the keyframe (1/(n+1) for the oldest of n, n/(n+1) for the
+    last)."""
+    height, width = painting.shape[:2]
+    target = estimator.gray(painting_input)
+    faded = []
+    for position, (frame_input, output) in enumerate(before, start=1):
+        flow, unreliable = estimator.flow_with_occlusions(estimator.gray(frame_input), target)
+        weight = cv2.resize(soft_reliability(unreliable), (width, height), interpolation=cv2.INTER_LINEAR) * (position / (len(before) + 1))
+        carried = warp(painting, FlowEstimator.upscale(flow, height, width))
+        if output.dtype == np.uint8:
+            faded.append(cv2.blendLinear(carried, output, weight, cv2.subtract(1.0, weight)))
+        else:
+            blended = cv2.blendLinear(np.float32(carried), np.float32(output), weight, cv2.subtract(1.0, weight))
+            faded.append(cv2.add(blended, 0.0, dtype=cv2.CV_16U))
+    return faded

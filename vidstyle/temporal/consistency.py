@@ -227,6 +227,12 @@ def unreliable_motion(backward: np.ndarray) -> np.ndarray:
     return boundary | outside
 
 
+def soft_reliability(unreliable: np.ndarray) -> np.ndarray:
+    """The reliable pixels as weights in [0, 1], their edges softened so
+    that blended regions do not show seams."""
+    return cv2.GaussianBlur(cv2.erode((~unreliable).astype(np.float32), np.ones((3, 3), np.uint8)), (5, 5), 0)
+
+
 def input_change(gray: np.ndarray, previous: np.ndarray) -> float:
     """Mean absolute difference of two gray frames, 0-1."""
     return float(np.abs(gray.astype(np.float32) - previous.astype(np.float32)).mean()) / 255.0
@@ -306,10 +312,7 @@ class FlowTracker:
             return FlowPair(np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32), cut=True, size=size)
         backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
         cut = starts_new_shot(change, unreliable, self.options)
-        reliable = (~unreliable).astype(np.float32)
-        # soften the mask edges so that blended regions do not show seams
-        reliable = cv2.GaussianBlur(cv2.erode(reliable, np.ones((3, 3), np.uint8)), (5, 5), 0)
-        return FlowPair(backward, reliable, cut, size=size, gray=gray)
+        return FlowPair(backward, soft_reliability(unreliable), cut, size=size, gray=gray)
 
 
 def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
