@@ -34,7 +34,8 @@ from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, s
 class KeyframeCarry:
     """Chains the flow from each frame back to the last painted keyframe and
     lays the painting, sampled along it, over the stabilised frame with
-    ``weight`` times how reliable the chain is there."""
+    ``weight`` where the chain holds, the inputs still match and the
+    painting beats the network (the module's docstring)."""
 
     SOFTEN = 5  # px of the flow-size maps: the carried region's edge fades over this
     ERROR_SIGMA = 2.0  # px of the flow-size maps: the neighbourhood an error is measured over
@@ -82,12 +83,13 @@ class KeyframeCarry:
         else:  # back to the previous frame, then along the previous frame's chain
             self._chain = cv2.add(flow, warp(self._chain, flow))
             self._reliable = np.minimum(warp(self._reliable, flow), reliable)
-        difference = cv2.absdiff(warp(self._input_gray, self._chain), pair.gray).astype(np.float32)
-        weight = self._reliable * self._matching(difference) * self._better(difference) * self._inside()
-        weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
-        if float(weight.max()) < 1e-3:  # nothing of the painting is left in view
+        in_view = self._reliable * self._inside()
+        if float(in_view.max()) < 1e-3:  # nothing of the painting is left in view, for good
             self.reset()
             return stabilised
+        difference = cv2.absdiff(warp(self._input_gray, self._chain), pair.gray).astype(np.float32)
+        weight = in_view * self._matching(difference) * self._better(difference)
+        weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
         height, width = stabilised.shape[:2]
         carried = warp(self._painting, FlowEstimator.upscale(self._chain, height, width))
         full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
