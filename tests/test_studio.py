@@ -266,7 +266,7 @@ def test_the_command_a_render_shows_uses_run_s_own_flags():
         style="candy", strength=0.5, preserve_color=True, model="full", batch_size=2, device="cpu", engine="onnxruntime",
         precision="f32", fp16=True, stroke_scale=2.0, max_size=720, threads=1, memory_budget=1.0, codec="ffv1", crf=20,
         preset="fast", pixel_format="yuv444p", audio=False, frames=5, frame_rate="25", hdr="sdr", fields="keep",
-        keyframe=("0=a.png",), keyframe_mask=("0=m.png",), save_look="look", temporal="none", temporal_strength=0.5,
+        keyframe=("0=a.png",), keyframe_mask=("0=m.png",), keyframe_carry=0.5, save_look="look", temporal="none", temporal_strength=0.5,
         flow_preset="fast", quiet=True, overwrite=True,
     )
     given = [arg for arg in changed.arguments() if arg.startswith("--")]
