@@ -355,16 +355,11 @@ class TemporalBlender:
       ``disagreement`` levels: a line that the previous output has here and
       the stylized frame a few pixels away comes from the stylized frame
       alone, once, instead of twice at lower contrast;
-    - the averaged detail is scaled by local gains, from 1 to
-      ``detail_gain``, that give it back the contrast averaging took, each
-      band its own: the finest (the frame minus its Gaussian of FINE_SIGMA)
-      RESTORE of the stylized frame's Laplacian energy there (on gray, over
-      windows of ~6 px), the band between FINE_SIGMA and ``detail_sigma``
-      the stylized frame's own energy there. Misaligned fine texture loses
-      more than coarser strokes, so one gain for both would overshoot the
-      strokes (darker, harder hatching than any single frame). The texture
-      stays the averaged one, steady along the motion, at nearly the
-      contrast of a single frame.
+    - the averaged detail is scaled by a local gain, from 1 to
+      ``detail_gain``, that gives it RESTORE of the Laplacian energy (on
+      gray, over windows of ~6 px) of the stylized frame's detail: the
+      contrast that averaging took. The texture stays the averaged one,
+      steady along the motion, at nearly the contrast of a single frame.
 
     The weights and gains come from gray images and are kept at 1/MAP_SCALE
     of the size; the colour frame goes through the warp, two per-pixel
@@ -375,11 +370,10 @@ class TemporalBlender:
     MAP_SCALE = 4  # agreement and gain maps at 1/4 of the frame size: they are smooth
     SPREAD = 5  # px: a misaligned line counts as disagreement across this width
     ENERGY_SIGMA = 1.5  # px of the small maps (6 px of the frame): the window the detail energy is measured over
-    FINE_SIGMA = 1.0  # px: the Gaussian that splits the detail layer's finest band from the rest
     # Fraction of the stylized frame's detail energy that the gain restores.
     # The amplified detail also carries the flow's misregistration, so the
     # last tenth costs more steadiness (warping error) than it gives sharpness.
-    RESTORE = 0.95
+    RESTORE = 0.9
 
     def __init__(
         self,
@@ -460,35 +454,23 @@ class TemporalBlender:
         reliable_small = _shrink(reliable, scale)
         detail_weight = cv2.multiply(reliable, _grow(agreement_small, height, width), scale=self.strength)
 
-        # gains giving each band of the averaged detail the local energy of the stylized frame's
-        def small_mean(squares: np.ndarray) -> np.ndarray:
-            return cv2.GaussianBlur(_shrink(squares, scale), (0, 0), self.ENERGY_SIGMA)
-
-        def laplacian_energy(image: np.ndarray) -> np.ndarray:
+        # gain giving the averaged detail the local Laplacian energy of the stylized frame's
+        def energy(image: np.ndarray) -> np.ndarray:
             laplacian = cv2.Laplacian(image, cv2.CV_32F)
-            return small_mean(cv2.multiply(laplacian, laplacian))
+            return cv2.GaussianBlur(_shrink(cv2.multiply(laplacian, laplacian), scale), (0, 0), self.ENERGY_SIGMA)
 
         averaged_detail = cv2.add(detail, cv2.multiply(detail_weight, detail_difference))
         floor = level * level  # flat areas (nothing to restore) stay at gain 1
-        stylized_mid, averaged_mid = detail_lowpass(detail, self.FINE_SIGMA), detail_lowpass(averaged_detail, self.FINE_SIGMA)
-        fine_gain = np.sqrt(
-            (self.RESTORE * laplacian_energy(cv2.subtract(detail, stylized_mid)) + floor)
-            / (laplacian_energy(cv2.subtract(averaged_detail, averaged_mid)) + floor)
-        )
-        mid_gain = np.sqrt((small_mean(cv2.multiply(stylized_mid, stylized_mid)) + floor) / (small_mean(cv2.multiply(averaged_mid, averaged_mid)) + floor))
-        fine_amount = _grow((np.clip(fine_gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
-        mid_amount = _grow((np.clip(mid_gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
+        gain = np.sqrt((self.RESTORE * energy(detail) + floor) / (energy(averaged_detail) + floor))
+        amount = _grow((np.clip(gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
 
-        # colour: both layers averaged with the detail weight, then each band
-        # of the detail scaled by 1 + its amount
+        # colour: both layers averaged with the detail weight, then the detail
+        # scaled by 1 + amount: blend + amount * (blend - lowpass(blend))
         if stylized.dtype == np.uint8:
             blend = cv2.blendLinear(warped, stylized, detail_weight, cv2.subtract(1.0, detail_weight))
         else:  # uint16, which blendLinear does not take
             blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, cv2.subtract(1.0, detail_weight))
-        fine_low = detail_lowpass(blend, self.FINE_SIGMA)
-        mid = cv2.subtract(fine_low, detail_lowpass(blend, sigma), dtype=cv2.CV_32F)
-        out = cv2.blendLinear(blend, fine_low, cv2.add(fine_amount, 1.0), cv2.multiply(fine_amount, -1.0))
-        out = cv2.add(out, cv2.multiply(mid, cv2.merge([mid_amount] * 3)), dtype=cv2.CV_8U if stylized.dtype == np.uint8 else cv2.CV_32F)
+        out = cv2.blendLinear(blend, detail_lowpass(blend, sigma), cv2.add(amount, 1.0), cv2.multiply(amount, -1.0))
 
         # where the detail weight fell below the colour layer's, the colour
         # layer's missing share of the average: (strength * reliable - detail
