@@ -100,14 +100,21 @@ def test_run_paints_the_clip_and_caches_the_look(cli, clip, tmp_path, quick_trai
     assert not again.learnt  # taken from the cache
 
 
-def test_two_keyframes_hand_over_without_a_jump(cli, clip, tmp_path, quick_training):
+def run_with_keyframes(cli, clip, folder, look, indices) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``vidstyle run`` on ``clip`` with its frames at ``indices`` painted
+    by ``look``: the clip's frames and the output's."""
     frames = frames_of(clip)
-    for index in (0, 11):
-        write_image(painted(frames[index]), tmp_path / f"f{index}.png")
-    out = tmp_path / "out.mkv"
-    args = ["--keyframe", f"0={tmp_path / 'f0.png'}", "--keyframe", f"11={tmp_path / 'f11.png'}"]
+    args = []
+    for index in indices:
+        write_image(look(frames[index]), folder / f"f{index}.png")
+        args += ["--keyframe", f"{index}={folder / f'f{index}.png'}"]
+    out = folder / "out.mkv"
     assert cli("run", clip, *args, "-o", out, "--codec", "ffv1", "-q").code == 0
-    output = frames_of(out)
+    return frames, frames_of(out)
+
+
+def test_two_keyframes_hand_over_without_a_jump(cli, clip, tmp_path, quick_training):
+    frames, output = run_with_keyframes(cli, clip, tmp_path, painted, (0, 11))
     assert mean_difference(output[11], painted(frames[11])) <= 8
     steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
     assert max(steps) <= 2 * np.median(steps) + 2  # no step stands out where the keyframes meet
@@ -254,13 +261,7 @@ def test_the_painting_itself_is_carried_along_the_camera_move(cli, make_clip, tm
 
 def test_the_frames_before_a_later_keyframe_fade_into_its_painting(cli, make_clip, tmp_path, quick_training):
     clip = make_clip("move.mkv", frames=16, width=160, height=96, codec="ffv1", photo=str(FLOWER))
-    frames = frames_of(clip)
-    for index in (0, 15):
-        write_image(posterised(frames[index]), tmp_path / f"f{index}.png")
-    out = tmp_path / "out.mkv"
-    args = ["--keyframe", f"0={tmp_path / 'f0.png'}", "--keyframe", f"15={tmp_path / 'f15.png'}"]
-    assert cli("run", clip, *args, "-o", out, "--codec", "ffv1", "-q").code == 0
-    output = frames_of(out)
+    frames, output = run_with_keyframes(cli, clip, tmp_path, posterised, (0, 15))
     assert mean_difference(output[15], posterised(frames[15])) <= 1  # the painting itself
     steps = [mean_difference(a, b) for a, b in zip(output, output[1:])]
     # no jump into it: the frames before already lean on it (without the

@@ -101,13 +101,13 @@ class KeyframeCarry:
     def _start(self, height: int, width: int) -> None:
         """What the carry compares against, at the flow's size."""
         self._input_gray = to_gray(self._input, (width, height))
-        painting_gray = to_gray(self._painting, (width, height))
         if self._network is not None:
             network_error = cv2.absdiff(self._network, self._painting).astype(np.float32).mean(-1)
             network_error = cv2.resize(network_error, (width, height), interpolation=cv2.INTER_AREA)
             self._network_error = cv2.GaussianBlur(network_error, (0, 0), self.ERROR_SIGMA)
             scale = 1.0 if self._painting.dtype == np.uint8 else 255.0 / 65535.0
             self._network_error *= scale
+            painting_gray = to_gray(self._painting, (width, height))
             self._sharpening = max(1.0, _edge_contrast(painting_gray) / max(_edge_contrast(self._input_gray), 1e-3))
         self._input = self._network = None
 
