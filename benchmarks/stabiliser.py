@@ -12,6 +12,9 @@ TemporalOptions' defaults), and prints for each:
   warp   warping error (Lai et al. 2018, on full-resolution flow of the
          inputs, as ``evaluate_video`` measures it) over the per-frame
          output's; lower is steadier
+  band   contrast kept in the 1-2 px band: the median over frames of the
+         deviation of gray G(1 px) - G(2 px) over the per-frame output's;
+         above 1 the stabiliser over-sharpens strokes of that width
   ms     the stabiliser's time per frame on that clip, on this machine
 
 Rows: ``plain average`` (the blend without a detail layer:
@@ -66,6 +69,17 @@ def sharpness_kept(outputs: list[np.ndarray], per_frame: list[np.ndarray]) -> fl
     """Median over frames of the output's Laplacian variance over the
     per-frame output's (the first frame, the same in both, left out)."""
     ratios = [laplacian_variance(o) / max(laplacian_variance(p), 1e-9) for o, p in zip(outputs[1:], per_frame[1:])]
+    return float(np.median(ratios))
+
+
+def band_deviation(rgb: np.ndarray) -> float:
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float((cv2.GaussianBlur(gray, (0, 0), 1.0) - cv2.GaussianBlur(gray, (0, 0), 2.0)).std())
+
+
+def band_kept(outputs: list[np.ndarray], per_frame: list[np.ndarray]) -> float:
+    """Median over frames of the 1-2 px band's deviation over the per-frame output's."""
+    ratios = [band_deviation(o) / max(band_deviation(p), 1e-9) for o, p in zip(outputs[1:], per_frame[1:])]
     return float(np.median(ratios))
 
 
@@ -286,8 +300,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     candidates = {name: CANDIDATES[name] for name in args.only} if args.only else CANDIDATES if args.all else {}
     rows = {"plain average": PlainAverage, "blender": lambda: TemporalBlender.from_options(TemporalOptions()), **candidates}
-    summary: dict[str, list[tuple[float, float]]] = {}
-    print(f"{'clip':>24} {'style':>13} {'stabiliser':>28} {'sharp':>6} {'warp':>6} {'ms':>6}")
+    summary: dict[str, list[tuple[float, float, float]]] = {}
+    print(f"{'clip':>24} {'style':>13} {'stabiliser':>28} {'sharp':>6} {'warp':>6} {'band':>6} {'ms':>6}")
     for clip in clips(args.cache, args.frames):
         inputs = read_frames(clip, args.frames)
         key = f"{clip.stem}_{len(inputs)}_{hashlib.sha1(inputs[len(inputs) // 2].tobytes()).hexdigest()[:8]}"
@@ -298,16 +312,20 @@ def main() -> None:
             stylized = stylized_frames(style, inputs, args.cache, key)
             per_frame = list(stylized)
             reference = metric.error(per_frame)
-            print(f"{clip.stem[:24]:>24} {style[:13]:>13} {'per-frame':>28} {1.0:>6.2f} {1.0:>6.2f}   (warping error {reference:.5f})")
+            print(f"{clip.stem[:24]:>24} {style[:13]:>13} {'per-frame':>28} {1.0:>6.2f} {1.0:>6.2f} {1.0:>6.2f}   (warping error {reference:.5f})")
             for name, factory in rows.items():
                 outputs, seconds = run(factory(), stylized, pairs)
                 sharp, ratio = sharpness_kept(outputs, per_frame), metric.error(outputs) / max(reference, 1e-12)
-                summary.setdefault(name, []).append((sharp, ratio))
-                print(f"{'':>24} {'':>13} {name[:28]:>28} {sharp:>6.2f} {ratio:>6.2f} {seconds * 1000:>6.1f}", flush=True)
-    print("\nover all clips and styles: sharpness kept (least, median), warping error ratio (most, median)")
+                band = band_kept(outputs, per_frame)
+                summary.setdefault(name, []).append((sharp, ratio, band))
+                print(f"{'':>24} {'':>13} {name[:28]:>28} {sharp:>6.2f} {ratio:>6.2f} {band:>6.2f} {seconds * 1000:>6.1f}", flush=True)
+    print("\nover all clips and styles: sharpness kept (least, median), warping error ratio (most, median), 1-2 px band (most, median)")
     for name, values in summary.items():
-        sharp, ratio = np.array(values).T
-        print(f"{name[:28]:>28}  sharp {sharp.min():.3f} {np.median(sharp):.3f}   warp {ratio.max():.2f} {np.median(ratio):.2f}")
+        sharp, ratio, band = np.array(values).T
+        print(
+            f"{name[:28]:>28}  sharp {sharp.min():.3f} {np.median(sharp):.3f}   warp {ratio.max():.2f} {np.median(ratio):.2f}"
+            f"   band {band.max():.2f} {np.median(band):.2f}"
+        )
     if args.timing:
         pan = next(clip for clip in clips(args.cache, args.frames) if clip.stem.startswith("pan_noisy"))
         inputs = read_frames(pan, args.frames)

@@ -147,14 +147,14 @@ class FlowEstimator:
         return backward, occlusion_mask(backward, forward)
 
     @staticmethod
-    def upscale(flow: np.ndarray, height: int, width: int) -> np.ndarray:
+    def upscale(flow: np.ndarray, height: int, width: int, dst: np.ndarray | None = None) -> np.ndarray:
+        """``flow`` at (height, width), in that size's pixels (into ``dst``
+        if given; ``flow`` itself where it is that size already)."""
         h, w = flow.shape[:2]
         if (h, w) == (height, width):
             return flow
-        scaled = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
-        scaled[..., 0] *= width / w
-        scaled[..., 1] *= height / h
-        return scaled
+        scaled = cv2.resize(flow, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
+        return cv2.multiply(scaled, (width / w, height / h, 0.0, 0.0), dst=scaled)
 
 
 @lru_cache(maxsize=8)
@@ -175,11 +175,12 @@ def pixel_coordinates(height: int, width: int) -> np.ndarray:
     return coordinates
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, in_place: bool = False) -> np.ndarray:
     """Backward-warp ``image`` (HxWxC, any dtype) by ``flow`` (HxWx2), bilinear.
     The coordinates go to OpenCV as one two-channel map: one contiguous add
-    instead of two strided ones."""
-    coordinates = cv2.add(pixel_coordinates(*flow.shape[:2]), flow, dtype=cv2.CV_32F)
+    instead of two strided ones (``in_place``: into ``flow`` itself, which
+    saves allocating another map)."""
+    coordinates = cv2.add(pixel_coordinates(*flow.shape[:2]), flow, dst=flow if in_place else None, dtype=cv2.CV_32F)
     return cv2.remap(image, coordinates, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -322,16 +323,16 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _grow(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+def _grow(image: np.ndarray, height: int, width: int, dst: np.ndarray | None = None) -> np.ndarray:
+    return cv2.resize(image, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
-def detail_lowpass(image: np.ndarray, sigma: float) -> np.ndarray:
+def detail_lowpass(image: np.ndarray, sigma: float, dst: np.ndarray | None = None) -> np.ndarray:
     """The Gaussian that splits the colour layer from the detail layer, cut
     at 2 sigma (7x7 at sigma 1.5: OpenCV's own 3-sigma kernel is several
     times slower on 8-bit frames)."""
     size = 2 * round(2 * sigma) + 1
-    return cv2.GaussianBlur(image, (size, size), sigma, borderType=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(image, (size, size), sigma, dst=dst, borderType=cv2.BORDER_REPLICATE)
 
 
 class TemporalBlender:
@@ -355,25 +356,32 @@ class TemporalBlender:
       ``disagreement`` levels: a line that the previous output has here and
       the stylized frame a few pixels away comes from the stylized frame
       alone, once, instead of twice at lower contrast;
-    - the averaged detail is scaled by a local gain, from 1 to
-      ``detail_gain``, that gives it RESTORE of the Laplacian energy (on
-      gray, over windows of ~6 px) of the stylized frame's detail: the
-      contrast that averaging took. The texture stays the averaged one,
-      steady along the motion, at nearly the contrast of a single frame.
+    - each band of the averaged detail gets back the contrast that
+      averaging took, by a local gain from 1 to ``detail_gain``: the finest
+      (the frame less its FINE_SIGMA Gaussian) RESTORE of the stylized
+      frame's Laplacian energy there (gray, over windows of ~6 px), the band
+      between FINE_SIGMA and ``detail_sigma`` its own energy (a single gain
+      set by the Laplacian draws 1-2 px hatching up to 1.4x harder than the
+      network did). The texture stays the averaged one, steady along the
+      motion, at nearly the contrast of a single frame.
 
     The weights and gains come from gray images and are kept at 1/MAP_SCALE
-    of the size; the colour frame goes through the warp, two per-pixel
-    blends, one blur and, where the detail weight fell, a correction of the
-    colour layer computed at 1/MAP_SCALE of the size.
+    of the size; the colour frame goes through the warp, one per-pixel
+    blend, two blurs, the two bands' gains and, where the detail weight
+    fell, a correction of the colour layer computed at 1/MAP_SCALE of the
+    size. The full-size intermediates are kept from frame to frame
+    (``_buffer``).
     """
 
     MAP_SCALE = 4  # agreement and gain maps at 1/4 of the frame size: they are smooth
     SPREAD = 5  # px: a misaligned line counts as disagreement across this width
     ENERGY_SIGMA = 1.5  # px of the small maps (6 px of the frame): the window the detail energy is measured over
-    # Fraction of the stylized frame's detail energy that the gain restores.
-    # The amplified detail also carries the flow's misregistration, so the
-    # last tenth costs more steadiness (warping error) than it gives sharpness.
-    RESTORE = 0.9
+    FINE_SIGMA = 1.0  # px: the Gaussian that splits the detail layer into its fine and mid bands
+    # Fraction of the stylized frame's fine-band energy that its gain
+    # restores. The amplified detail also carries the flow's misregistration,
+    # so the last twentieth costs more steadiness (warping error) than it
+    # gives sharpness.
+    RESTORE = 0.95
 
     def __init__(
         self,
@@ -390,6 +398,7 @@ class TemporalBlender:
         self.disagreement = disagreement
         self.carry = carry
         self._previous: np.ndarray | None = None
+        self._buffers: dict[str, np.ndarray] = {}
         self.resets = 0
 
     @classmethod
@@ -427,11 +436,24 @@ class TemporalBlender:
             self._previous = stylized
             return stylized
         reliable = np.asarray(pair.reliable, np.float32)
-        out = self._blend(stylized, warp(self._previous, pair.backward), reliable)
+        height, width = stylized.shape[:2]
+        backward = pair.flow if pair.flow.shape[:2] == (height, width) else None
+        if backward is None:  # at the frame's size, in a map kept from frame to frame
+            backward = FlowEstimator.upscale(pair.flow, height, width, dst=self._buffer("flow", (height, width, 2)))
+        out = self._blend(stylized, warp(self._previous, backward, in_place=backward is not pair.flow), reliable)
         if self.carry is not None:
             out = self.carry(out, pair)
         self._previous = out
         return out
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+        """A full-size scratch array kept from frame to frame: the blend
+        writes some twenty of them, and fresh ones cost several times the
+        arithmetic at 1080p (allocation, page faults, cold caches)."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(shape, dtype)
+        return buffer
 
     def _blend(self, stylized: np.ndarray, warped: np.ndarray, reliable: np.ndarray) -> np.ndarray:
         height, width = stylized.shape[:2]
@@ -439,51 +461,88 @@ class TemporalBlender:
         scale, sigma = self.MAP_SCALE, self.detail_sigma
         depth = cv2.CV_8U if stylized.dtype == np.uint8 else cv2.CV_16U
 
-        # gray detail (float32) of the stylized frame, and how the warped frame's differs from it
-        gray = cv2.cvtColor(stylized, cv2.COLOR_RGB2GRAY)
-        detail = cv2.subtract(gray, detail_lowpass(gray, sigma), dtype=cv2.CV_32F)
-        difference = cv2.subtract(cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY), gray, dtype=cv2.CV_32F)
-        detail_difference = cv2.subtract(difference, detail_lowpass(difference, sigma))
+        def plane(name: str, dtype=np.float32) -> np.ndarray:
+            return self._buffer(name, (height, width), dtype)
+
+        # the stylized frame's detail (gray) in two bands: fine = gray - G1,
+        # mid = G1 - G1.5 (Gaussians of FINE_SIGMA and ``detail_sigma``)
+        gray = cv2.cvtColor(stylized, cv2.COLOR_RGB2GRAY, dst=plane("gray", stylized.dtype))
+        fine_lowpass = detail_lowpass(gray, self.FINE_SIGMA, dst=plane("fine lowpass", stylized.dtype))
+        lowpass = detail_lowpass(gray, sigma, dst=plane("lowpass", stylized.dtype))
+        fine = cv2.subtract(gray, fine_lowpass, dst=plane("fine"), dtype=cv2.CV_32F)
+        mid = cv2.subtract(fine_lowpass, lowpass, dst=plane("mid"), dtype=cv2.CV_32F)
+        # how the warped frame's gray differs from it, in the same bands
+        difference = cv2.subtract(
+            cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY, dst=plane("warped gray", stylized.dtype)), gray, dst=plane("difference"), dtype=cv2.CV_32F
+        )
+        difference_lowpass = detail_lowpass(difference, self.FINE_SIGMA, dst=plane("difference lowpass"))
+        difference_coarse = detail_lowpass(difference, sigma, dst=plane("scratch"))
+        fine_difference = cv2.subtract(difference, difference_lowpass, dst=difference)
+        mid_difference = cv2.subtract(difference_lowpass, difference_coarse, dst=difference_lowpass)
+        detail_difference = cv2.add(fine_difference, mid_difference, dst=plane("scratch"))
 
         # agreement of the two detail layers (small maps); the dilation
         # makes a thin misaligned line count across its neighbourhood
         low, high = self.disagreement[0] * level, self.disagreement[1] * level
-        mismatch = cv2.dilate(cv2.absdiff(detail_difference, 0.0), np.ones((self.SPREAD, self.SPREAD), np.uint8))
+        mismatch = cv2.absdiff(detail_difference, 0.0, dst=detail_difference)
+        mismatch = cv2.dilate(mismatch, np.ones((self.SPREAD, self.SPREAD), np.uint8), dst=plane("grown"))
         mismatch = cv2.GaussianBlur(_shrink(mismatch, scale), (0, 0), 0.5)
         agreement_small = np.clip((high - mismatch) * (1.0 / (high - low)), 0.0, 1.0)
         reliable_small = _shrink(reliable, scale)
-        detail_weight = cv2.multiply(reliable, _grow(agreement_small, height, width), scale=self.strength)
+        grown = _grow(agreement_small, height, width, dst=plane("grown"))
+        detail_weight = cv2.multiply(reliable, grown, scale=self.strength, dst=plane("detail weight"))
 
-        # gain giving the averaged detail the local Laplacian energy of the stylized frame's
-        def energy(image: np.ndarray) -> np.ndarray:
-            laplacian = cv2.Laplacian(image, cv2.CV_32F)
-            return cv2.GaussianBlur(_shrink(cv2.multiply(laplacian, laplacian), scale), (0, 0), self.ENERGY_SIGMA)
-
-        averaged_detail = cv2.add(detail, cv2.multiply(detail_weight, detail_difference))
+        # each band of the averaged detail (stylized + weight * difference)
+        # and the gain that gives it back its contrast (see the docstring)
+        averaged_fine = cv2.add(fine, cv2.multiply(detail_weight, fine_difference, dst=fine_difference), dst=fine_difference)
+        averaged_mid = cv2.add(mid, cv2.multiply(detail_weight, mid_difference, dst=mid_difference), dst=mid_difference)
         floor = level * level  # flat areas (nothing to restore) stay at gain 1
-        gain = np.sqrt((self.RESTORE * energy(detail) + floor) / (energy(averaged_detail) + floor))
-        amount = _grow((np.clip(gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width)
 
-        # colour: both layers averaged with the detail weight, then the detail
-        # scaled by 1 + amount: blend + amount * (blend - lowpass(blend))
+        def energy(image: np.ndarray, laplacian: bool) -> np.ndarray:
+            if laplacian:
+                image = cv2.Laplacian(image, cv2.CV_32F, dst=plane("scratch"))
+            squared = cv2.multiply(image, image, dst=plane("scratch"))
+            return cv2.GaussianBlur(_shrink(squared, scale), (0, 0), self.ENERGY_SIGMA)
+
+        def amount(target: np.ndarray, current: np.ndarray, dst: np.ndarray = grown) -> np.ndarray:
+            gain = np.sqrt((target + floor) / (current + floor))
+            return _grow((np.clip(gain, 1.0, self.detail_gain) - 1.0) * reliable_small, height, width, dst=dst)
+
+        fine_gain = amount(self.RESTORE * energy(fine, True), energy(averaged_fine, True))
+        mid_gain = amount(energy(mid, False), energy(averaged_mid, False), dst=averaged_mid)
+
+        # colour: both layers averaged with the detail weight, then each band
+        # of the detail scaled by 1 + its gain (a: fine, b: mid):
+        #   blend + a (blend - G1) + b (G1 - G1.5) = (1 + a) blend + (b - a) G1 - b G1.5,
+        # as two linear blends (blendLinear divides by the sum of the
+        # weights: 1 + b, then 1)
+        remaining = cv2.subtract(1.0, detail_weight, dst=plane("scratch"))
+        colour = self._buffer("blend", stylized.shape, np.uint8 if stylized.dtype == np.uint8 else np.float32)
         if stylized.dtype == np.uint8:
-            blend = cv2.blendLinear(warped, stylized, detail_weight, cv2.subtract(1.0, detail_weight))
+            blend = cv2.blendLinear(warped, stylized, detail_weight, remaining, dst=colour)
         else:  # uint16, which blendLinear does not take
-            blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, cv2.subtract(1.0, detail_weight))
-        out = cv2.blendLinear(blend, detail_lowpass(blend, sigma), cv2.add(amount, 1.0), cv2.multiply(amount, -1.0))
+            blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, remaining, dst=colour)
+        fine_lowpass = detail_lowpass(blend, self.FINE_SIGMA, dst=self._buffer("colour fine lowpass", blend.shape, blend.dtype))
+        lowpass = detail_lowpass(blend, sigma, dst=self._buffer("colour lowpass", blend.shape, blend.dtype))
+        one_plus_fine = cv2.add(fine_gain, 1.0, dst=detail_weight)
+        partial = cv2.blendLinear(
+            blend, fine_lowpass, one_plus_fine, cv2.subtract(mid_gain, fine_gain, dst=fine_gain), dst=self._buffer("partial", blend.shape, blend.dtype)
+        )
+        out = cv2.blendLinear(partial, lowpass, cv2.add(mid_gain, 1.0, dst=plane("scratch")), cv2.multiply(mid_gain, -1.0, dst=mid_gain), dst=blend)
 
         # where the detail weight fell below the colour layer's, the colour
         # layer's missing share of the average: (strength * reliable - detail
         # weight) * lowpass(warped - stylized), smooth, so from small maps
         missing_small = reliable_small * (self.strength * (1.0 - agreement_small))
         if float(missing_small.max()) < 1e-3:  # the detail agreed everywhere
-            return out if depth == cv2.CV_8U else cv2.add(out, 0.0, dtype=depth)  # rounds and saturates
+            return cv2.add(out, 0.0, dtype=depth)  # a new array (it is kept as the previous output); rounds and saturates
         small = missing_small.shape[::-1]
         colour_difference = cv2.subtract(
             cv2.resize(warped, small, interpolation=cv2.INTER_AREA), cv2.resize(stylized, small, interpolation=cv2.INTER_AREA), dtype=cv2.CV_32F
         )
         colour_difference = cv2.GaussianBlur(colour_difference, (0, 0), max(0.1, sigma / scale))
-        return cv2.add(out, _grow(colour_difference * missing_small[..., None], height, width), dtype=depth)
+        missing = _grow(colour_difference * missing_small[..., None], height, width, dst=self._buffer("missing", stylized.shape))
+        return cv2.add(out, missing, dtype=depth)
 
 
 class WarpingPairs:
