@@ -31,7 +31,15 @@ with a hand-made edit (a warm grade and a painted sun). Clips: the bundled
 landscape.mp4 (480x270) and the held-out camera moves of footage.py at
 640x360 (left out with a note where their photos are not installed).
 
+With ``--carry-cost`` it prints instead the carry's own time per frame
+(KeyframeCarry over the stabiliser alone, the two called in turn on the same
+frames of a held-out camera move, a blur standing in for the network) at
+640x360 and 1920x1080: for a painting unlike the network's painting over the
+whole frame, and over a quarter of it (the carry's full-size work covers
+only the box where it lays the painting).
+
     python benchmarks/keyframes.py [--looks stylization inked] [--clips landscape] [--two] [--frames 60]
+    python benchmarks/keyframes.py --carry-cost
 """
 
 from __future__ import annotations
@@ -54,7 +62,8 @@ from vidstyle.apps.keyframes import keyframe_look  # noqa: E402
 from vidstyle.apps.run_options import RunOptions  # noqa: E402
 from vidstyle.media.images import write_image  # noqa: E402
 from vidstyle.stylize.options import StylizerOptions  # noqa: E402
-from vidstyle.temporal.consistency import WarpingPairs  # noqa: E402
+from vidstyle.temporal.carry import KeyframeCarry  # noqa: E402
+from vidstyle.temporal.consistency import FlowTracker, TemporalBlender, TemporalOptions, WarpingPairs  # noqa: E402
 from vidstyle.temporal.metrics import METRIC_FLOW, read_frames  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +163,37 @@ def measure(clip: Path, look, two: bool, folder: Path, frames: int) -> dict[str,
     }
 
 
+def carry_cost(folder: Path, frames: int = 30) -> None:
+    """Median ms per frame that KeyframeCarry adds to the stabiliser."""
+    clip = held_out_clips(folder, 640, 360, frames)[0]
+    inputs = read_frames(clip, frames)
+    options = TemporalOptions()
+    print(f"carry cost on {clip.stem}, ms per frame (median; the stabiliser alone beside it):")
+    for painted in ("whole frame", "a quarter"):
+        for width, height in ((640, 360), (1920, 1080)):
+            scaled = [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in inputs]
+            network = [cv2.GaussianBlur(f, (0, 0), 2.0) for f in scaled]
+            painting = cv2.bitwise_not(network[0])
+            if painted == "a quarter":
+                painting = network[0].copy()
+                quarter = (slice(height // 4, height // 2), slice(width // 4, width // 2))
+                painting[quarter] = 255 - painting[quarter]
+            tracker = FlowTracker(options)
+            pairs = [tracker(f) for f in scaled]
+            times: dict[str, list[float]] = {"alone": [], "carry": []}
+            for _ in range(3):
+                blenders = {"alone": TemporalBlender.from_options(options), "carry": TemporalBlender.from_options(options, KeyframeCarry.from_options(options))}
+                for blender in blenders.values():
+                    blender.hold(painting, scaled[0], network[0])
+                for frame, pair in zip(network[1:], pairs[1:]):
+                    for name, blender in blenders.items():
+                        started = time.perf_counter()
+                        blender(frame, pair)
+                        times[name].append(time.perf_counter() - started)
+            added = np.median(np.array(times["carry"]) - np.array(times["alone"])) * 1000
+            print(f"  {painted:12} {width}x{height}: {added:5.1f} ms (stabiliser {np.median(times['alone']) * 1000:5.1f} ms)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--looks", nargs="+", default=list(LOOKS), choices=list(LOOKS))
@@ -161,8 +201,12 @@ def main() -> None:
     parser.add_argument("--two", action="store_true", help="paint the first and the last frame")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "vidstyle-keyframes")
+    parser.add_argument("--carry-cost", action="store_true", help="time the carry alone (see above)")
     args = parser.parse_args()
     args.folder.mkdir(parents=True, exist_ok=True)
+    if args.carry_cost:
+        carry_cost(args.folder)
+        return
     found = clips(args.folder, args.frames)
     chosen = {name: path for name, path in found.items() if not args.clips or name in args.clips}
     print(f"{'clip':18} {'look':14} {'key':>6} {'net':>6} {'carry':>6} {'flick':>6} {'jump':>6} {'carry0':>6} {'flick0':>6} {'jump0':>6} {'setup':>7} {'fps':>6} {'MiB':>6}", flush=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, soft_reliability, to_gray, warp
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_coordinates, pixel_grid, soft_reliability, to_gray, warp
 
 
 class KeyframeCarry:
@@ -68,9 +68,11 @@ class KeyframeCarry:
             self._painting, self._input, self._network = painting, frame_input, network_output
 
     def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray:
-        """``stabilised`` (the stabiliser's output for this frame) with the
-        painting laid over it where it is carried; ``pair``: this frame's
-        flow back to the previous one."""
+        """``stabilised`` (the stabiliser's output for this frame, which it
+        may change in place) with the painting laid over it where it is carried; ``pair``:
+        this frame's flow back to the previous one. The full-size work
+        (sampling the painting, blending) covers only the box around where
+        the painting is laid: at 1920x1080 it is most of the carry's time."""
         if self._painting is None:
             return stabilised
         if pair is None or pair.cut or pair.gray is None or self._painting.shape != stabilised.shape:
@@ -90,13 +92,22 @@ class KeyframeCarry:
         difference = cv2.absdiff(warp(self._input_gray, self._chain), pair.gray).astype(np.float32)
         weight = in_view * self._matching(difference) * self._better(difference)
         weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
+        region = _painted_region(weight, *stabilised.shape[:2])
+        if region is None:  # the painting beats the network nowhere in this frame
+            return stabilised
         height, width = stabilised.shape[:2]
-        carried = warp(self._painting, FlowEstimator.upscale(self._chain, height, width))
-        full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+        coordinates = cv2.add(pixel_coordinates(height, width)[region], FlowEstimator.upscale(self._chain, height, width)[region])
+        carried = cv2.remap(self._painting, coordinates, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)[region]
+        under = stabilised[region]
         if stabilised.dtype == np.uint8:
-            return cv2.blendLinear(carried, stabilised, full, cv2.subtract(1.0, full))
-        blended = cv2.blendLinear(np.float32(carried), np.float32(stabilised), full, cv2.subtract(1.0, full))
-        return cv2.add(blended, 0.0, dtype=cv2.CV_16U)
+            blended = cv2.blendLinear(carried, under, full, cv2.subtract(1.0, full))
+        else:
+            blended = cv2.add(cv2.blendLinear(np.float32(carried), np.float32(under), full, cv2.subtract(1.0, full)), 0.0, dtype=cv2.CV_16U)
+        if blended.shape == stabilised.shape:  # the whole frame
+            return blended
+        stabilised[region] = blended
+        return stabilised
 
     def _start(self, height: int, width: int) -> None:
         """What the carry compares against, at the flow's size."""
@@ -119,18 +130,40 @@ class KeyframeCarry:
 
     def _better(self, difference: np.ndarray) -> np.ndarray:
         """1 where the carried painting's estimated error is at most half the
-        network's there, falling to 0 where they are equal."""
+        network's there, falling to 0 where they are equal; and 0 where the
+        network painted the keyframe within a level of the painting (from 2
+        levels on, 1): there the carry would change nothing worth its
+        full-size work."""
         if self._network_error is None:
             return np.float32(1.0)
         carried_error = cv2.GaussianBlur(difference, (0, 0), self.ERROR_SIGMA) * self._sharpening
-        network_error = np.maximum(warp(self._network_error, self._chain), 1.0)
-        return np.clip(2.0 - 2.0 * carried_error / network_error, 0.0, 1.0)
+        network_error = warp(self._network_error, self._chain)
+        better = np.clip(2.0 - 2.0 * carried_error / np.maximum(network_error, 1.0), 0.0, 1.0)
+        return better * np.clip(network_error - 1.0, 0.0, 1.0)
 
     def _inside(self) -> np.ndarray:
         height, width = self._chain.shape[:2]
         grid_x, grid_y = pixel_grid(height, width)
         x, y = grid_x + self._chain[..., 0], grid_y + self._chain[..., 1]
         return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
+
+
+def _painted_region(weight: np.ndarray, height: int, width: int) -> tuple[slice, slice] | None:
+    """The box, at the frame's size (height, width), around the pixels where
+    ``weight`` (the flow's size) lays any of the painting, with one pixel of
+    the flow's size around it for the enlargement's interpolation; None
+    where it lays none."""
+    painted = weight > 1e-3
+    rows = np.flatnonzero(painted.any(axis=1))
+    if rows.size == 0:
+        return None
+    columns = np.flatnonzero(painted.any(axis=0))
+    h, w = weight.shape
+
+    def span(first: int, last: int, small: int, full: int) -> slice:
+        return slice(max(0, (first - 1) * full // small), min(full, -(-(last + 2) * full // small)))
+
+    return span(rows[0], rows[-1], h, height), span(columns[0], columns[-1], w, width)
 
 
 def _edge_contrast(gray: np.ndarray) -> float:
