@@ -18,6 +18,7 @@ import torch
 
 from vidstyle import Stylizer
 from vidstyle.apps.keyframes import keyframe_look
+from vidstyle.apps.pipeline import HANDOVER_FRAMES, handover_frames
 from vidstyle.media.images import write_image
 from vidstyle.media.reader import VideoReader
 from vidstyle.models import TransformerConfig
@@ -267,3 +268,13 @@ def test_the_frames_before_a_later_keyframe_fade_into_its_painting(cli, make_cli
     # no jump into it: the frames before already lean on it (without the
     # fade, the last step is 1.3x the median, which is the camera's motion)
     assert steps[-1] <= 1.15 * np.median(steps)
+
+
+def test_the_frames_held_for_a_hand_over_stay_within_the_memory_budget():
+    """The frames held back before a later keyframe (outputs and inputs)
+    take at most a quarter of --memory-budget, and at least one is held."""
+    uhd, uhd8k = 2 * 3840 * 2160 * 3, 2 * 7680 * 4320 * 3  # bytes of an 8-bit output and its input
+    assert handover_frames(2 * 640 * 360 * 3, None) == HANDOVER_FRAMES
+    assert handover_frames(uhd, None) == HANDOVER_FRAMES  # 600 MB of the default 2.5 GiB
+    assert handover_frames(uhd8k, None) * uhd8k <= 2.5 * 2**30 / 4 < (handover_frames(uhd8k, None) + 1) * uhd8k
+    assert handover_frames(uhd8k * 2, 0.25) == 1  # 16-bit 8K under the smallest budget

@@ -30,6 +30,7 @@ from ..media.colour import SDR_BT709
 from ..media.reader import DecodedFrame, VideoReader
 from ..media.sequences import is_image_sequence, printf_pattern, sequence_stem
 from ..media.writer import EXTENSION_FORMATS, VideoWriter, container_format
+from ..stylize.options import DEFAULT_MEMORY_GIB
 from ..stylize.style_mix import style_label
 from ..stylize.stylizer import Stylizer
 from ..temporal.carry import KeyframeCarry, fade_into
@@ -42,6 +43,15 @@ log = logging.getLogger(__name__)
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
 FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
 HANDOVER_FRAMES = 12  # frames before a painted keyframe faded into its painting (half a second at 24 fps)
+
+
+def handover_frames(frame_bytes: int, memory_budget_gib: float | None) -> int:
+    """How many frames before a painted keyframe are held back and faded
+    into it: HANDOVER_FRAMES, or fewer where their outputs and inputs
+    (``frame_bytes`` a frame) would take more than a quarter of the memory
+    budget (12 frames at 3840x2160 take 600 MB; at 7680x4320, 2.4 GB)."""
+    budget = (memory_budget_gib if memory_budget_gib is not None else DEFAULT_MEMORY_GIB) * 2**30
+    return max(1, min(HANDOVER_FRAMES, int(budget / 4 // max(frame_bytes, 1))))
 
 
 @dataclass
@@ -439,7 +449,8 @@ def _run(
                     elif blender is not None:
                         image = blender(image, flow)
                     held_back.append((frame, image, keep))
-                    kept += write_held_back(HANDOVER_FRAMES if last_painting is not None and key is not None and key < last_painting else 0)
+                    ahead = last_painting is not None and key is not None and key < last_painting
+                    kept += write_held_back(handover_frames(image.nbytes + frame.rgb.nbytes, options.memory_budget) if ahead else 0)
             written += kept
             if bar is not None:
                 bar.update(kept)
