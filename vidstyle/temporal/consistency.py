@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 from functools import lru_cache
 
 import cv2
@@ -335,6 +335,18 @@ def detail_lowpass(image: np.ndarray, sigma: float, dst: np.ndarray | None = Non
     return cv2.GaussianBlur(image, (size, size), sigma, dst=dst, borderType=cv2.BORDER_REPLICATE)
 
 
+class PaintingCarry(Protocol):
+    """What carries a painted keyframe along the motion, over the
+    stabiliser's output (temporal.carry.KeyframeCarry, which builds on this
+    module)."""
+
+    def hold(self, painting: np.ndarray, frame_input: np.ndarray, network_output: np.ndarray | None = None) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray: ...
+
+
 class TemporalBlender:
     """Blends each stylized frame with the previous output warped along the
     input's flow where the flow is reliable; the plain stylized frame passes
@@ -390,7 +402,7 @@ class TemporalBlender:
         detail_sigma: float = TemporalOptions.detail_sigma,
         detail_gain: float = TemporalOptions.detail_gain,
         disagreement: tuple[float, float] = TemporalOptions.disagreement,
-        carry=None,  # a temporal.carry.KeyframeCarry, where painted keyframes are carried
+        carry: PaintingCarry | None = None,
     ):
         self.strength = strength
         self.detail_sigma = detail_sigma
@@ -402,7 +414,7 @@ class TemporalBlender:
         self.resets = 0
 
     @classmethod
-    def from_options(cls, options: TemporalOptions, carry=None) -> "TemporalBlender":
+    def from_options(cls, options: TemporalOptions, carry: PaintingCarry | None = None) -> "TemporalBlender":
         return cls(
             options.strength,
             detail_sigma=options.detail_sigma,
