@@ -69,10 +69,11 @@ class KeyframeCarry:
 
     def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray:
         """``stabilised`` (the stabiliser's output for this frame, which it
-        may change in place) with the painting laid over it where it is carried; ``pair``:
-        this frame's flow back to the previous one. The full-size work
-        (sampling the painting, blending) covers only the box around where
-        the painting is laid: at 1920x1080 it is most of the carry's time."""
+        may change in place) with the painting laid over it where it is
+        carried; ``pair``: this frame's flow back to the previous one. The
+        full-size work (sampling the painting, blending) covers only the box
+        around where the painting is laid: at 1920x1080 it is most of the
+        carry's time."""
         if self._painting is None:
             return stabilised
         if pair is None or pair.cut or pair.gray is None or self._painting.shape != stabilised.shape:
