@@ -490,17 +490,18 @@ def test_the_carry_stops_where_the_input_changed_and_at_a_cut():
 
 def test_the_carry_leaves_alone_what_the_network_painted_as_the_painting():
     """Where the network painted the keyframe as the painting, carrying it
-    would change nothing worth the full-size work: the frame there is the
-    stabiliser's alone, byte for byte; where it did not (a box the artist
-    painted over), the painting is carried."""
+    would change nothing worth the full-size work: the frame away from the
+    rest is the stabiliser's alone, byte for byte; where it did not (a box
+    the artist painted over), the painting is carried."""
     photo = cv2.cvtColor(cv2.imread(str(FLOWER)), cv2.COLOR_BGR2RGB)
     frames = panning(photo, 9, 3)
     painting = 255 - frames[0]
     network = painting.copy()
     network[30:90, 100:140] = frames[0][30:90, 100:140]  # the box: the network missed the look there
     carried, alone = carried_run(frames, painting, 1.0, network), carried_run(frames, painting, 0.0, network)
-    last, moved = carried[-1], 8 * 3  # the box is now 24 px to the left
-    assert np.array_equal(last[:, :50], alone[-1][:, :50])
+    last, moved = carried[-1], 8 * 3  # the box is now 24 px to the left, at x = 76-116
+    # away from the box (beyond the ~30 px the stabiliser's smooth gain maps reach)
+    assert np.array_equal(last[:, :40], alone[-1][:, :40])
     box = (slice(40, 80), slice(100 - moved + 5, 140 - moved - 5))
     assert mean_difference(last[box], 255 - frames[-1][box]) < 12
     assert mean_difference(alone[-1][box], 255 - frames[-1][box]) > 40
