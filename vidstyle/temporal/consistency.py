@@ -537,8 +537,11 @@ class TemporalBlender:
         colour = self._buffer("blend", stylized.shape, np.uint8 if stylized.dtype == np.uint8 else np.float32)
         if stylized.dtype == np.uint8:
             blend = cv2.blendLinear(warped, stylized, detail_weight, remaining, dst=colour)
-        else:  # uint16, which blendLinear does not take
-            blend = cv2.blendLinear(np.float32(warped), np.float32(stylized), detail_weight, remaining, dst=colour)
+        else:  # uint16, which blendLinear does not take: as float32, in kept arrays
+            warped_float, stylized_float = (self._buffer(name, stylized.shape) for name in ("warped float", "stylized float"))
+            np.copyto(warped_float, warped)
+            np.copyto(stylized_float, stylized)
+            blend = cv2.blendLinear(warped_float, stylized_float, detail_weight, remaining, dst=colour)
         fine_lowpass = detail_lowpass(blend, self.FINE_SIGMA, dst=self._buffer("colour fine lowpass", blend.shape, blend.dtype))
         lowpass = detail_lowpass(blend, sigma, dst=self._buffer("colour lowpass", blend.shape, blend.dtype))
         one_plus_fine = cv2.add(fine_gain, 1.0, dst=detail_weight)
