@@ -490,9 +490,9 @@ def test_the_carry_stops_where_the_input_changed_and_at_a_cut():
 
 def test_the_carry_leaves_alone_what_the_network_painted_as_the_painting():
     """Where the network painted the keyframe as the painting, carrying it
-    would change nothing worth the full-size work: the frame away from the
-    rest is the stabiliser's alone, byte for byte; where it did not (a box
-    the artist painted over), the painting is carried."""
+    would change nothing worth the full-size work: the frame is the
+    stabiliser's alone there, byte for byte; where it did not (a box the
+    artist painted over), the painting is carried."""
     photo = cv2.cvtColor(cv2.imread(str(FLOWER)), cv2.COLOR_BGR2RGB)
     frames = panning(photo, 9, 3)
     painting = 255 - frames[0]
