@@ -49,7 +49,7 @@ import numpy as np
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.synthetic import ClipSpec, write_clip
 from vidstyle.temporal.consistency import FlowPair, FlowTracker, TemporalBlender, TemporalOptions, WarpingPairs, pixel_grid
-from vidstyle.temporal.metrics import METRIC_FLOW, read_frames
+from vidstyle.temporal.metrics import METRIC_FLOW, read_frames, stroke_contrast
 
 from footage import held_out_clips
 
@@ -72,14 +72,9 @@ def sharpness_kept(outputs: list[np.ndarray], per_frame: list[np.ndarray]) -> fl
     return float(np.median(ratios))
 
 
-def band_deviation(rgb: np.ndarray) -> float:
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return float((cv2.GaussianBlur(gray, (0, 0), 1.0) - cv2.GaussianBlur(gray, (0, 0), 2.0)).std())
-
-
 def band_kept(outputs: list[np.ndarray], per_frame: list[np.ndarray]) -> float:
     """Median over frames of the 1-2 px band's deviation over the per-frame output's."""
-    ratios = [band_deviation(o) / max(band_deviation(p), 1e-9) for o, p in zip(outputs[1:], per_frame[1:])]
+    ratios = [stroke_contrast(o) / max(stroke_contrast(p), 1e-9) for o, p in zip(outputs[1:], per_frame[1:])]
     return float(np.median(ratios))
 
 

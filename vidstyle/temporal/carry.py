@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_coordinates, pixel_grid, soft_reliability, to_gray, warp
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, soft_reliability, to_gray, warp
 
 
 class KeyframeCarry:
@@ -97,8 +97,7 @@ class KeyframeCarry:
         if region is None:  # the painting beats the network nowhere in this frame
             return stabilised
         height, width = stabilised.shape[:2]
-        coordinates = cv2.add(pixel_coordinates(height, width)[region], FlowEstimator.upscale(self._chain, height, width)[region])
-        carried = cv2.remap(self._painting, coordinates, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        carried = warp(self._painting, FlowEstimator.upscale(self._chain, height, width), region=region)
         full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)[region]
         under = stabilised[region]
         if stabilised.dtype == np.uint8:

@@ -175,12 +175,16 @@ def pixel_coordinates(height: int, width: int) -> np.ndarray:
     return coordinates
 
 
-def warp(image: np.ndarray, flow: np.ndarray, in_place: bool = False) -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, in_place: bool = False, region: tuple[slice, slice] | None = None) -> np.ndarray:
     """Backward-warp ``image`` (HxWxC, any dtype) by ``flow`` (HxWx2), bilinear.
     The coordinates go to OpenCV as one two-channel map: one contiguous add
     instead of two strided ones (``in_place``: into ``flow`` itself, which
-    saves allocating another map)."""
-    coordinates = cv2.add(pixel_coordinates(*flow.shape[:2]), flow, dst=flow if in_place else None, dtype=cv2.CV_32F)
+    saves allocating another map). ``region`` (rows, columns): only that box
+    of the result, still sampling the whole of ``image``."""
+    coordinates = pixel_coordinates(*flow.shape[:2])
+    if region is not None:
+        coordinates, flow = coordinates[region], flow[region]
+    coordinates = cv2.add(coordinates, flow, dst=flow if in_place else None, dtype=cv2.CV_32F)
     return cv2.remap(image, coordinates, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -448,10 +452,8 @@ class TemporalBlender:
             self._previous = stylized
             return stylized
         reliable = np.asarray(pair.reliable, np.float32)
-        height, width = stylized.shape[:2]
-        backward = pair.flow if pair.flow.shape[:2] == (height, width) else None
-        if backward is None:  # at the frame's size, in a map kept from frame to frame
-            backward = FlowEstimator.upscale(pair.flow, height, width, dst=self._buffer("flow", (height, width, 2)))
+        height, width = stylized.shape[:2]  # the flow at this size, in a map kept from frame to frame
+        backward = FlowEstimator.upscale(pair.flow, height, width, dst=self._buffer("flow", (height, width, 2)))
         out = self._blend(stylized, warp(self._previous, backward, in_place=backward is not pair.flow), reliable)
         if self.carry is not None:
             out = self.carry(out, pair)
