@@ -143,6 +143,47 @@ def test_salient_content_weighs_a_small_object_above_a_flat_sky():
         LossConfig(content_salience=1.5)
 
 
+def test_the_object_term_scores_the_pasted_objects_alone():
+    network = load_loss_network()
+    sky = np.zeros((96, 128, 3), np.uint8)
+    sky[...] = (40, 80, 200)
+    kite = sky.copy()
+    kite[40:56, 60:76] = (250, 200, 20)
+    photo, lost = to_tensor(kite)[None], to_tensor(sky)[None]
+    repainted = photo.clone()
+    repainted[..., 66:90, 12:44] = 255  # the sky painted, away from the object
+    objects = torch.zeros(1, 1, 96, 128)
+    objects[..., 40:56, 60:76] = 1
+    loss = PerceptualLoss(network, to_tensor(stripes())[None], LossConfig(object_weight=3.0))
+    kite_lost, sky_painted = loss(lost, photo, objects=objects), loss(repainted, photo, objects=objects)
+    assert kite_lost["objects"] > 0.3 and sky_painted["objects"] < 0.1 * kite_lost["objects"]
+    plain = {k: v for k, v in kite_lost.items() if k != "objects"}
+    assert kite_lost["total"] == pytest.approx(float(plain["style"] * 2 + plain["content"] + 0.001 * plain["tv"] + 3 * kite_lost["objects"]), rel=1e-4)
+    # no objects, no term
+    assert "objects" not in loss(lost, photo)
+    with pytest.raises(OptionError, match="object-weight"):
+        LossConfig(object_weight=-1)
+
+
+def test_small_objects_are_pasted_as_soft_ellipses_from_other_images(content_dir):
+    from vidstyle.training.data import ContentCrops
+
+    plain = ContentCrops([content_dir], 96, seed=5).crop()
+    pasted = ContentCrops([content_dir], 96, seed=5, small_objects=1.0, object_sizes=(12, 20)).crop()
+    changed = (pasted - plain).abs().amax(dim=0) > 1
+    # the same crop, with one to three objects at most 20 x 30 px on it
+    assert 0 < int(changed.sum()) <= 3 * 20 * 30
+    rows, cols = changed.any(dim=1).nonzero(), changed.any(dim=0).nonzero()
+    assert int(rows.max() - rows.min()) < 96 and int(cols.max() - cols.min()) < 96
+    # an ellipse, not its box: the box's corners keep the crop
+    y, x = int(rows.min()), int(cols.min())
+    assert not changed[y, x] or not changed[y + 1, x + 1]
+    # off by default, and a probability
+    assert torch.equal(ContentCrops([content_dir], 96, seed=5).crop(), plain)
+    with pytest.raises(VidstyleError, match="small-objects"):
+        ContentCrops([content_dir], 96, small_objects=2.0)
+
+
 def test_loss_without_a_generator_ignores_the_views(style_image):
     network = load_loss_network()
     style = to_tensor(read_image(style_image))[None]
@@ -228,13 +269,15 @@ def test_training_lowers_the_loss_and_writes_a_runnable_checkpoint(tmp_path, con
 
 
 def test_resume_is_exact(tmp_path, content_dir, style_image):
-    # random views on, so that their generator must be restored too
-    loss = LossConfig(centered_gram=False, style_weight=5.0, view_shift=2.0, view_scale=0.1)
-    straight = Trainer(tiny_config(tmp_path / "a", content_dir, style_image, steps=6, output=str(tmp_path / "a.pth"), loss=loss))
+    # random views and pasted objects on, so that their generators must be restored too
+    loss = LossConfig(centered_gram=False, style_weight=5.0, view_shift=2.0, view_scale=0.1, object_weight=1.0)
+    config = lambda **kw: tiny_config(tmp_path, content_dir, style_image, loss=loss, small_objects=0.5, **kw)  # noqa: E731
+    straight = Trainer(config(steps=6, output=str(tmp_path / "a.pth")))
     straight.run(progress=False)
-    first = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=3, output=str(tmp_path / "b.pth"), loss=loss))
+    assert straight.smoothed["objects"] > 0  # the objects' own content term is trained
+    first = Trainer(config(steps=3, output=str(tmp_path / "b.pth")))
     first.run(progress=False)
-    resumed = Trainer(tiny_config(tmp_path, content_dir, style_image, steps=6, output=str(tmp_path / "b.pth"), loss=loss), resume=tmp_path / "b.pth")
+    resumed = Trainer(config(steps=6, output=str(tmp_path / "b.pth")), resume=tmp_path / "b.pth")
     assert resumed.step == 3
     resumed.run(progress=False)
     for key, value in straight.model.state_dict().items():

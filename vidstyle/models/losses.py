@@ -83,6 +83,11 @@ class LossConfig:
     # neighbourhood, so that edges and small objects must survive while flat
     # areas (a plain sky) are left free to be painted
     content_salience: float = 0.0
+    # Weight of the content kept on the small objects pasted into training
+    # crops (the trainer's small_objects), measured on the objects alone: a
+    # subject a few strokes wide must survive however little of the crop it
+    # covers
+    object_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.style_metric not in ("gram", "sliced"):
@@ -93,6 +98,8 @@ class LossConfig:
             raise OptionError(f"content-salience must be between 0 and 1, got {self.content_salience}")
         if self.border_pad < 0:
             raise OptionError(f"border-pad must not be negative, got {self.border_pad}")
+        if self.object_weight < 0:
+            raise OptionError(f"object-weight must not be negative, got {self.object_weight}")
 
     @property
     def random_views(self) -> bool:
@@ -358,21 +365,39 @@ class PerceptualLoss(nn.Module):
             total = total + weight * relative_mse(features[tap].float(), target, weights)
         return total / sum(self.config.content_taps.values())
 
+    def object_loss(
+        self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], objects: torch.Tensor
+    ) -> torch.Tensor:
+        """The content error on the pasted objects alone: each tap's squared
+        error under the objects' coverage (``objects``, (N, 1, H, W) in [0, 1],
+        area-resized to the tap), over the target's square there."""
+        total = 0.0
+        for tap, weight in self.config.content_taps.items():
+            target = targets[tap].float()
+            cover = F.adaptive_avg_pool2d(objects, target.shape[-2:])
+            error = ((features[tap].float() - target).pow(2) * cover).sum(dim=(1, 2, 3))
+            total = total + weight * error / ((target.pow(2) * cover).sum(dim=(1, 2, 3)) + EPS)
+        return total / sum(self.config.content_taps.values())
+
     def forward(
         self,
         output: torch.Tensor,
         content: torch.Tensor,
         content_targets: dict[str, torch.Tensor] | None = None,
         views: torch.Generator | None = None,
+        objects: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """With ``views`` (a generator) and random views in the config, the
-        loss network sees the same random view of ``output`` and ``content``
-        (the content targets are then taken from that view); the total
-        variation is always that of ``output`` itself."""
+        loss network sees the same random view of ``output``, ``content`` and
+        the pasted ``objects``' coverage (the content targets are then taken
+        from that view); the total variation is always that of ``output``
+        itself."""
         seen = output
         if views is not None and self.config.random_views:
-            both = random_view(torch.cat([output, content], dim=1), self.config, views)
-            seen, content = both[:, :3], both[:, 3:]
+            layers = [output, content] + ([objects] if objects is not None else [])
+            both = random_view(torch.cat(layers, dim=1), self.config, views)
+            seen, content = both[:, :3], both[:, 3:6]
+            objects = both[:, 6:] if objects is not None else None
             content_targets = None
         if content_targets is None:
             content_targets = self.content_features(content)
@@ -385,7 +410,11 @@ class PerceptualLoss(nn.Module):
             + self.config.content_weight * content_term
             + self.config.tv_weight * tv
         )
-        return {"total": total, "style": style, "content": content_term, "tv": tv}
+        losses = {"total": total, "style": style, "content": content_term, "tv": tv}
+        if objects is not None and self.config.object_weight:
+            losses["objects"] = self.object_loss(features, content_targets, objects).mean()
+            losses["total"] = total + self.config.object_weight * losses["objects"]
+        return losses
 
 
 def load_style_image_tensor(image: torch.Tensor, size: int | None) -> torch.Tensor:

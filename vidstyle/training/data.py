@@ -53,6 +53,13 @@ class ContentCrops:
     [min_scale, 1]) of the short side, so large photos give many distinct
     views at several scales. Cropping uses its own generator, so training
     resumes exactly.
+
+    With ``small_objects`` (a probability), a crop gets one to three small
+    objects pasted on it: soft-edged ellipses cut from other content
+    images, ``object_sizes`` pixels across. Photos rarely hold a small
+    subject on a plain background (a kite in the sky, a bird over water);
+    with these a network learns to keep such subjects instead of painting
+    over them.
     """
 
     def __init__(
@@ -64,7 +71,11 @@ class ContentCrops:
         min_scale: float = 0.4,
         frames_per_video: int = 24,
         seed: int = 0,
+        small_objects: float = 0.0,
+        object_sizes: tuple[int, int] = (12, 48),
     ):
+        if not 0 <= small_objects <= 1:
+            raise VidstyleError(f"small-objects must be a probability between 0 and 1, got {small_objects}")
         image_files, video_files = find_content_files(sources)
         arrays = [read_image(p) for p in image_files]
         for video in video_files:
@@ -77,6 +88,8 @@ class ContentCrops:
         ]
         self.size = size
         self.min_scale = min_scale
+        self.small_objects = small_objects
+        self.object_sizes = object_sizes
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -87,6 +100,10 @@ class ContentCrops:
         return float(torch.rand((), generator=self.generator))
 
     def crop(self) -> torch.Tensor:
+        return self._crop_with_objects()[0]
+
+    def _crop_with_objects(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A crop (3, S, S) and the pasted objects' coverage (1, S, S)."""
         image = self.images[int(torch.randint(len(self.images), (), generator=self.generator))]
         h, w = image.shape[-2:]
         side = max(8, round(min(h, w) * (self.min_scale + (1 - self.min_scale) * self._uniform())))
@@ -96,10 +113,46 @@ class ContentCrops:
         patch = F.interpolate(patch, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
         if self._uniform() < 0.5:
             patch = patch.flip(-1)
-        return patch[0]
+        coverage = torch.zeros_like(patch[0, :1])
+        if self.small_objects and self._uniform() < self.small_objects:
+            for _ in range(1 + int(self._uniform() * 3)):
+                self._paste_object(patch, coverage)
+        return patch[0], coverage
+
+    def _paste_object(self, patch: torch.Tensor, coverage: torch.Tensor) -> None:
+        """Blend a soft ellipse cut from a random image into ``patch`` (1, 3,
+        S, S) and mark it in ``coverage`` (1, S, S), in place."""
+        low, high = self.object_sizes
+        width = round(low + (high - low) * self._uniform())
+        height = max(4, round(width * (0.5 + self._uniform())))
+        width = max(4, min(width, self.size))
+        height = min(height, self.size)
+        source = self.images[int(torch.randint(len(self.images), (), generator=self.generator))]
+        h, w = source.shape[-2:]
+        # the object is cut at 2-6x its pasted size: a whole thing, shrunk
+        cut = max(8, min(h, w, round(max(width, height) * (2 + 4 * self._uniform()))))
+        top, left = int(self._uniform() * (h - cut + 1)), int(self._uniform() * (w - cut + 1))
+        piece = source[:, top : top + cut, left : left + cut][None].float()
+        piece = F.interpolate(piece, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+        ys = (torch.arange(height, device=piece.device) + 0.5) / height * 2 - 1
+        xs = (torch.arange(width, device=piece.device) + 0.5) / width * 2 - 1
+        radius = (ys[:, None] ** 2 + xs[None, :] ** 2).sqrt()
+        edge = 2.0 / min(width, height)  # about one pixel of soft edge on either side
+        alpha = ((1 - radius) / edge + 0.5).clamp(0, 1)
+        y = int(self._uniform() * (self.size - height + 1))
+        x = int(self._uniform() * (self.size - width + 1))
+        region = patch[0, :, y : y + height, x : x + width]
+        region.mul_(1 - alpha).add_(piece[0] * alpha)
+        covered = coverage[:, y : y + height, x : x + width]
+        torch.maximum(covered, alpha[None], out=covered)
 
     def batch(self, batch_size: int) -> torch.Tensor:
         return torch.stack([self.crop() for _ in range(batch_size)]).clamp_(0, 255)
+
+    def batch_with_objects(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Crops (N, 3, S, S) and their pasted objects' coverage (N, 1, S, S)."""
+        crops, coverage = zip(*(self._crop_with_objects() for _ in range(batch_size)))
+        return torch.stack(crops).clamp_(0, 255), torch.stack(coverage)
 
 
 class FramePairs:

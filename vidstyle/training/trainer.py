@@ -45,6 +45,8 @@ class TrainConfig:
     # long side of the style image when its statistics are taken; None keeps its size
     style_size: int | None = 384
     min_crop_scale: float = 0.4
+    # probability that a crop gets small objects pasted on it (see ContentCrops)
+    small_objects: float = 0.0
     architecture: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(base_channels=16, residual_blocks=5, output="residual")
     )
@@ -134,7 +136,12 @@ class Trainer:
             network = load_loss_network(self.device)
             self.loss = PerceptualLoss(network, load_style_image_tensor(style, config.style_size), config.loss)
         self.crops = ContentCrops(
-            config.content, config.image_size, self.device, min_scale=config.min_crop_scale, seed=config.seed
+            config.content,
+            config.image_size,
+            self.device,
+            min_scale=config.min_crop_scale,
+            seed=config.seed,
+            small_objects=config.small_objects,
         )
         self.pairs: FramePairs | None = None
         if config.temporal_weight:
@@ -239,7 +246,11 @@ class Trainer:
 
     # -- work ---------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        content = self.crops.batch(self.config.batch_size)
+        objects = None
+        if self.config.small_objects:
+            content, objects = self.crops.batch_with_objects(self.config.batch_size)
+        else:
+            content = self.crops.batch(self.config.batch_size)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
             output = self.model(content)
@@ -249,7 +260,7 @@ class Trainer:
                 distill = (output.float() - target).abs().mean() / 255.0
                 losses = {"total": distill, "distill": distill}
             else:
-                losses = self.loss(output.float(), content, views=self.views)
+                losses = self.loss(output.float(), content, views=self.views, objects=objects)
             if self.config.temporal_weight:
                 flow = random_smooth_flow(
                     content.shape[0], *content.shape[-2:], self.config.temporal_max_shift, self.crops.generator
