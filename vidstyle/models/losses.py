@@ -155,24 +155,34 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return (dx + dy) / 255.0
 
 
-def relative_mse(value: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def relative_mse(
+    value: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None, where: torch.Tensor | None = None
+) -> torch.Tensor:
     """Squared error divided by the target's mean square, per sample;
-    ``weights`` (broadcast against the error, mean 1) weigh positions."""
+    ``weights`` (broadcast against the error, mean 1) weigh positions, and
+    ``where`` (broadcast, 0-1) limits both means to part of the image."""
     dims = tuple(range(1, value.dim()))
     error = (value - target).pow(2)
     if weights is not None:
         error = error * weights
-    return error.mean(dim=dims) / (target.pow(2).mean(dim=dims) + EPS)
+    energy = target.pow(2)
+    if where is not None:
+        return (error * where).sum(dim=dims) / ((energy * where).sum(dim=dims) + EPS)
+    return error.mean(dim=dims) / (energy.mean(dim=dims) + EPS)
 
 
-def salience(features: torch.Tensor, amount: float) -> torch.Tensor:
+def salience(features: torch.Tensor, amount: float, where: torch.Tensor | None = None) -> torch.Tensor:
     """Per-position weights (N, 1, H, W) with mean 1: ``1 - amount`` plus
     ``amount`` times the local contrast of ``features`` (their distance from
-    a 5x5 neighbourhood mean), normalised per sample."""
+    a 5x5 neighbourhood mean), normalised per sample (over ``where`` alone,
+    (N, 1, H, W) in 0-1, if given)."""
     local = F.avg_pool2d(features, 5, stride=1, padding=2, count_include_pad=False)
     contrast = (features - local).pow(2).sum(dim=1, keepdim=True).sqrt()
-    contrast = contrast / (contrast.mean(dim=(2, 3), keepdim=True) + EPS)
-    return (1 - amount) + amount * contrast
+    if where is None:
+        mean = contrast.mean(dim=(2, 3), keepdim=True)
+    else:
+        mean = (contrast * where).sum(dim=(2, 3), keepdim=True) / (where.sum(dim=(2, 3), keepdim=True) + EPS)
+    return (1 - amount) + amount * contrast / (mean + EPS)
 
 
 def random_view(images: torch.Tensor, config: LossConfig, generator: torch.Generator) -> torch.Tensor:
@@ -357,26 +367,31 @@ class PerceptualLoss(nn.Module):
             total = total + weight * term
         return total / sum(self.config.style_taps.values())
 
-    def content_loss(self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    def content_loss(
+        self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], objects: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The content error, by salience if the config says so. Pasted
+        ``objects`` (their coverage, (N, 1, H, W) in 0-1) are left out, so
+        that the rest of the crop weighs what it would weigh without them:
+        they have a term of their own (``object_loss``)."""
         total = 0.0
         for tap, weight in self.config.content_taps.items():
             target = targets[tap].float()
-            weights = salience(target, self.config.content_salience) if self.config.content_salience else None
-            total = total + weight * relative_mse(features[tap].float(), target, weights)
+            background = None if objects is None else 1 - F.adaptive_avg_pool2d(objects, target.shape[-2:])
+            weights = salience(target, self.config.content_salience, background) if self.config.content_salience else None
+            total = total + weight * relative_mse(features[tap].float(), target, weights, background)
         return total / sum(self.config.content_taps.values())
 
     def object_loss(
         self, features: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], objects: torch.Tensor
     ) -> torch.Tensor:
-        """The content error on the pasted objects alone: each tap's squared
-        error under the objects' coverage (``objects``, (N, 1, H, W) in [0, 1],
-        area-resized to the tap), over the target's square there."""
+        """The content error on the pasted objects alone (their coverage
+        ``objects``, area-resized to each tap)."""
         total = 0.0
         for tap, weight in self.config.content_taps.items():
             target = targets[tap].float()
             cover = F.adaptive_avg_pool2d(objects, target.shape[-2:])
-            error = ((features[tap].float() - target).pow(2) * cover).sum(dim=(1, 2, 3))
-            total = total + weight * error / ((target.pow(2) * cover).sum(dim=(1, 2, 3)) + EPS)
+            total = total + weight * relative_mse(features[tap].float(), target, where=cover)
         return total / sum(self.config.content_taps.values())
 
     def forward(
@@ -403,7 +418,8 @@ class PerceptualLoss(nn.Module):
             content_targets = self.content_features(content)
         features = self.features(seen)
         style = self.style_loss(features).mean()
-        content_term = self.content_loss(features, content_targets).mean()
+        with_objects = objects is not None and self.config.object_weight > 0
+        content_term = self.content_loss(features, content_targets, objects if with_objects else None).mean()
         tv = total_variation(output)
         total = (
             self.config.style_weight * style
@@ -411,7 +427,7 @@ class PerceptualLoss(nn.Module):
             + self.config.tv_weight * tv
         )
         losses = {"total": total, "style": style, "content": content_term, "tv": tv}
-        if objects is not None and self.config.object_weight:
+        if with_objects:
             losses["objects"] = self.object_loss(features, content_targets, objects).mean()
             losses["total"] = total + self.config.object_weight * losses["objects"]
         return losses
