@@ -19,6 +19,7 @@ from vidstyle.temporal.consistency import (
     FlowTracker,
     TemporalBlender,
     TemporalOptions,
+    enlarge,
     input_change,
     starts_new_shot,
     warp,
@@ -523,3 +524,18 @@ def test_the_stabiliser_keeps_starry_nights_strokes_as_painted():
     outputs = [blender(frame, tracker(source)) for frame, source in zip(stylized, inputs)]
     assert np.median([stroke_contrast(o) / stroke_contrast(s) for o, s in zip(outputs[1:], stylized[1:])]) <= 1.25
     assert sharpness_kept(outputs, stylized) >= 0.85
+
+
+def test_enlarging_a_box_gives_that_box_of_the_whole_enlargement():
+    """The keyframe carry enlarges its flow and weight only where it lays the
+    painting: the box must be the whole resize's box, for one channel and a flow's two."""
+    rng = np.random.default_rng(3)
+    small = cv2.GaussianBlur(rng.normal(0, 1, (45, 80)).astype(np.float32), (0, 0), 2)
+    flow = np.dstack([small * 3, small[::-1] * 2])
+    box = (slice(37, 410), slice(100, 611))
+    assert np.abs(enlarge(small, 480, 853, box) - cv2.resize(small, (853, 480))[box]).max() < 1e-4
+    whole = FlowEstimator.upscale(flow, 480, 853)
+    assert np.abs(FlowEstimator.upscale(flow, 480, 853, region=box) - whole[box]).max() < 1e-3
+    # the painting sampled along the box's flow is the box of the painting sampled along the whole flow
+    painting = rng.integers(0, 256, (480, 853, 3), dtype=np.uint8)
+    assert np.array_equal(warp(painting, whole[box].copy(), origin=(37, 100)), warp(painting, whole)[box])

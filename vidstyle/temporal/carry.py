@@ -28,7 +28,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import FlowEstimator, FlowPair, TemporalOptions, pixel_grid, soft_reliability, to_gray, warp
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, enlarge, pixel_grid, soft_reliability, to_gray, warp
 
 
 class KeyframeCarry:
@@ -97,8 +97,9 @@ class KeyframeCarry:
         if region is None:  # the painting beats the network nowhere in this frame
             return stabilised
         height, width = stabilised.shape[:2]
-        carried = warp(self._painting, FlowEstimator.upscale(self._chain, height, width), region=region)
-        full = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)[region]
+        chain = FlowEstimator.upscale(self._chain, height, width, region=region)
+        carried = warp(self._painting, chain, origin=(region[0].start, region[1].start))
+        full = enlarge(weight, height, width, region)
         under = stabilised[region]
         if stabilised.dtype == np.uint8:
             blended = cv2.blendLinear(carried, under, full, cv2.subtract(1.0, full))
