@@ -51,7 +51,7 @@ SUBJECTS = {
     WALLPAPERS / "Patak/contents/images/5120x2880.png": (0.42, 0.38, 0.90, 0.68),
 }
 WIDTHS = (256, 320, 480)
-SHEET_TILE = 320  # px wide, each render in the sheet
+SHEET_TILE = 240  # px wide, each 320 px render in the sheet
 
 
 def resize_width(image: np.ndarray, width: int) -> np.ndarray:

@@ -70,7 +70,9 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         + (f"; random views before the loss network (shift up to {loss['view_shift']:g} px, rescale 1 +- {loss.get('view_scale', 0):g})"
            if loss.get("view_shift") else "")
         + (f"; the image reflected by {loss['border_pad']} px around it before the loss network" if loss.get("border_pad") else "")
-        + (f"; content weighed by salience {loss['content_salience']:g}" if loss.get("content_salience") else ""),
+        + (f"; content weighed by salience {loss['content_salience']:g}" if loss.get("content_salience") else "")
+        + (f"; small objects pasted into {config['small_objects']:g} of the crops, their content weighted {loss.get('object_weight', 0):g}"
+           if config.get("small_objects") else ""),
         *(
             [f"- **Temporal loss**: weight {config['temporal_weight']} (moved crops, and DIS flow between "
              "consecutive frames of the content videos), added for the last steps by "

@@ -67,6 +67,52 @@ def test_small_frames_keep_their_subject_in_every_style(side):
         assert kept >= 0.3, (entry.name, kept)
 
 
+def kite_in_a_sky(width: int = 320, height: int = 200) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """A four-coloured kite, 1/16 of the frame wide (30 px at the
+    working size), in a blue sky with soft clouds; and the box around it."""
+    y = np.linspace(0, 1, height)[:, None, None]
+    sky = np.array([40, 90, 190]) * (1 - y) + np.array([120, 170, 230]) * y
+    clouds = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 1, (height, width)).astype(np.float32), (0, 0), 12)
+    image = np.clip(sky + 300 * clouds[..., None], 0, 255).astype(np.uint8)
+    x, y, half = int(width * 0.65), int(height * 0.35), width // 32
+    corners = [(x - half, y), (x, y - half), (x + half, y), (x, y + 3 * half // 2)]
+    for i, colour in enumerate([(230, 40, 40), (250, 210, 30), (40, 160, 60), (150, 50, 180)]):
+        triangle = np.array([corners[i], corners[(i + 1) % 4], (x, y)])
+        cv2.fillConvexPoly(image, triangle, colour, lineType=cv2.LINE_AA)
+    return image, (slice(y - 2 * half, y + 2 * half), slice(x - 2 * half, x + 2 * half))
+
+
+# mosaic draws its lead lines across the kite; retrained with small objects,
+# it kept the kite but lost content on the flower photo (docs/frame-sizes.md)
+KITE_PAINTED_OVER = {"mosaic"}
+# the kite's box's edge correlation, mean over three frame sizes: candy
+# before its small-object training 0.59, after 0.84; mosaic 0.44
+KITE_KEPT = 0.7
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        pytest.param(e.name, marks=pytest.mark.xfail(strict=True, reason="lead lines over a small subject"))
+        if e.name in KITE_PAINTED_OVER
+        else e.name
+        for e in available_styles()
+        if e.origin == "bundled"
+    ],
+)
+def test_a_small_subject_in_a_plain_sky_is_kept(style):
+    """candy, udnie and wave were trained with small objects pasted into
+    their crops (configs/train/: small_objects); scream and starry-night keep
+    small subjects without: a kite a few strokes wide keeps its edges
+    instead of being painted over like the sky."""
+    stylizer = Stylizer.from_style(style)
+    kept = []
+    for width, height in ((256, 160), (320, 200), (480, 300)):
+        sky, box = kite_in_a_sky(width, height)
+        kept.append(content_kept(stylizer(sky)[box], sky[box], blur=1.0))
+    assert np.mean(kept) >= KITE_KEPT, kept
+
+
 def test_enlarging_keeps_strokes_crisp_without_halos(photo):
     painted = Stylizer.from_style("mosaic", StylizerOptions(native_size=True))(photo).astype(np.float32)
     height, width = 4 * photo.shape[0], 4 * photo.shape[1]
