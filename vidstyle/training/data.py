@@ -147,7 +147,7 @@ class ContentCrops:
         torch.maximum(covered, alpha[None], out=covered)
 
     def batch(self, batch_size: int) -> torch.Tensor:
-        return torch.stack([self.crop() for _ in range(batch_size)]).clamp_(0, 255)
+        return self.batch_with_objects(batch_size)[0]
 
     def batch_with_objects(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Crops (N, 3, S, S) and their pasted objects' coverage (N, 1, S, S)."""

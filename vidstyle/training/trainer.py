@@ -246,11 +246,8 @@ class Trainer:
 
     # -- work ---------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        objects = None
-        if self.config.small_objects:
-            content, objects = self.crops.batch_with_objects(self.config.batch_size)
-        else:
-            content = self.crops.batch(self.config.batch_size)
+        content, objects = self.crops.batch_with_objects(self.config.batch_size)
+        objects = objects if self.config.small_objects else None
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
             output = self.model(content)
