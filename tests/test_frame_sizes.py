@@ -101,9 +101,9 @@ KITE_KEPT = 0.7
     ],
 )
 def test_a_small_subject_in_a_plain_sky_is_kept(style):
-    """candy, udnie and wave were trained with small objects pasted into
-    their crops (configs/train/: small_objects); scream and starry-night keep
-    small subjects without: a kite a few strokes wide keeps its edges
+    """candy and udnie were trained with small objects pasted into their
+    crops (configs/train/: small_objects); wave, scream and starry-night
+    keep small subjects without: a kite a few strokes wide keeps its edges
     instead of being painted over like the sky."""
     stylizer = Stylizer.from_style(style)
     kept = []
