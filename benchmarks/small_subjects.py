@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from frame_sizes import painting_of, peer_render  # noqa: E402
 
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
-from vidstyle.apps.sheet import label  # noqa: E402
+from vidstyle.apps.sheet import fit, label  # noqa: E402
 from vidstyle.media.images import read_image  # noqa: E402
 from vidstyle.temporal.metrics import content_kept, style_loss_of_frames  # noqa: E402
 
@@ -66,9 +66,7 @@ def box_of(image: np.ndarray, fractions: tuple[float, float, float, float]) -> t
 
 
 def sheet_tile(image: np.ndarray, text: str) -> np.ndarray:
-    """``image`` SHEET_TILE px wide on a 16:10 tile, labelled."""
-    small = resize_width(image, SHEET_TILE)[: SHEET_TILE * 10 // 16]
-    return label(np.pad(small, ((0, SHEET_TILE * 10 // 16 - small.shape[0]), (0, 0), (0, 0))), text)
+    return label(fit(image, SHEET_TILE, SHEET_TILE * 10 // 16), text)
 
 
 def candidates_of(style: str, against: list[str]) -> dict[str, Path]:

