@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from peer import painting_of, peer_render
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.images import read_image, scale_long_side
-from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.stylize.styles import available_styles
 from vidstyle.temporal.metrics import content_kept
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,21 +48,6 @@ HELD_OUT = [
 ]
 SIZES = (480, 960, 1920)
 SMALL = (256, 320, 480)
-
-
-def painting_of(name: str) -> Path:
-    path = Path(load_style(name).metadata.get("train_config", {}).get("style_image", ""))
-    return path if path.is_absolute() else ROOT / path
-
-
-def peer_render(peer: str, photo: np.ndarray, painting: Path) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as folder:
-        source, out = Path(folder) / "in.png", Path(folder) / "out.png"
-        cv2.imwrite(str(source), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
-        size = str(max(photo.shape[:2]))
-        subprocess.run([peer, "stylize", str(source), "--style-image", str(painting), "--max-size", size, "-o", str(out)], check=True, capture_output=True)
-        result = read_image(out)
-    return cv2.resize(result, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
 
 
 def across_sizes(stylizer: Stylizer, photo: np.ndarray) -> list[float]:

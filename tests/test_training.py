@@ -166,7 +166,7 @@ def test_the_object_term_scores_the_pasted_objects_alone():
         LossConfig(object_weight=-1)
 
 
-def test_small_objects_are_pasted_as_soft_ellipses_from_other_images(content_dir):
+def test_small_objects_are_pasted_as_soft_ellipses_from_other_images(tmp_path, content_dir, style_image):
     from vidstyle.training.data import ContentCrops
 
     plain = ContentCrops([content_dir], 96, seed=5).crop()
@@ -181,8 +181,8 @@ def test_small_objects_are_pasted_as_soft_ellipses_from_other_images(content_dir
     assert not changed[y, x] or not changed[y + 1, x + 1]
     # off by default, and a probability
     assert torch.equal(ContentCrops([content_dir], 96, seed=5).crop(), plain)
-    with pytest.raises(VidstyleError, match="small-objects"):
-        ContentCrops([content_dir], 96, small_objects=2.0)
+    with pytest.raises(OptionError, match="small-objects"):
+        tiny_config(tmp_path, content_dir, style_image, small_objects=2.0).validate()
 
 
 def test_loss_without_a_generator_ignores_the_views(style_image):

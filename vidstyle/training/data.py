@@ -74,8 +74,8 @@ class ContentCrops:
         small_objects: float = 0.0,
         object_sizes: tuple[int, int] = (12, 48),
     ):
-        if not 0 <= small_objects <= 1:
-            raise VidstyleError(f"small-objects must be a probability between 0 and 1, got {small_objects}")
+        if not 0 <= small_objects <= 1:  # TrainConfig.validate says so first, as an option error
+            raise ValueError(f"small_objects must be a probability, got {small_objects}")
         image_files, video_files = find_content_files(sources)
         arrays = [read_image(p) for p in image_files]
         for video in video_files:

@@ -88,6 +88,8 @@ class TrainConfig:
                 raise OptionError(f"{name.replace('_', '-')} must not be negative")
         if self.temporal_weight < 0:
             raise OptionError("temporal-weight must not be negative")
+        if not 0 <= self.small_objects <= 1:
+            raise OptionError(f"small-objects must be a probability between 0 and 1, got {self.small_objects}")
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides) -> "TrainConfig":

