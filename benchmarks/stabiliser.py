@@ -248,7 +248,7 @@ def stylized_frames(style: str, inputs: list[np.ndarray], cache: Path, key: str,
     stylizer = Stylizer.from_style(style, StylizerOptions())
     sources = [f.source for f in stylizer.checkpoints if f.source is not None]
     network = "".join(file_digest(p) for p in sources)[:12] if sources else "unknown"
-    path = cache / f"{key}_{style}_{network}.npy"
+    path = cache / f"{key}_{Path(style).stem}_{network}.npy"  # a style may be a checkpoint's path
     if path.exists():
         return np.load(path)
     frames = np.concatenate([stylizer(np.stack(inputs[i : i + batch])) for i in range(0, len(inputs), batch)])
@@ -289,7 +289,7 @@ def timing(stylized: np.ndarray, inputs: list[np.ndarray], frames: int = 10) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--style", action="append", help="a bundled style (repeatable); default mosaic and starry-night")
+    parser.add_argument("--style", action="append", help="a bundled style or a checkpoint (repeatable); default mosaic and starry-night")
     parser.add_argument("--frames", type=int, default=48, help="frames of each clip")
     parser.add_argument("--all", action="store_true", help="every candidate too")
     parser.add_argument("--only", action="append", help="these candidates (by name) too")

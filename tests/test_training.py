@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -62,6 +63,22 @@ def test_loss_network_classifies_a_known_photo():
     with torch.no_grad():
         top5 = network(photo).topk(5).indices[0].tolist()
     assert 985 in top5  # ImageNet "daisy"
+
+
+def test_loss_network_embedding_tells_a_blurred_copy_from_another_picture():
+    """The pooled features benchmarks/small_subjects.py compares: the same
+    flower blurred stays closer to the flower than a rendered street does."""
+    network = load_loss_network()
+    flower = resize_long_side(read_image(FLOWER), 224)
+    blurred = cv2.GaussianBlur(flower, (0, 0), 2)
+    street = render_scene(0, flower.shape[1], flower.shape[0])
+    with torch.no_grad():
+        features = network.embedding(torch.stack([to_tensor(x) for x in (flower, blurred, street)]))
+        logits = network(to_tensor(flower)[None])
+    assert torch.allclose(network._fc(features[:1]), logits, atol=1e-3)  # what the classes are read from
+    similar = torch.nn.functional.cosine_similarity(features[0], features[1], dim=0)
+    other = torch.nn.functional.cosine_similarity(features[0], features[2], dim=0)
+    assert similar > 0.8 and other < similar - 0.2, (float(similar), float(other))
 
 
 def test_style_losses_prefer_the_style(style_image):

@@ -125,9 +125,13 @@ class EfficientNetLite0(nn.Module):
                 out[f"block{i}"] = expanded
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled head features the classes are read from (N x 1280):
+        what the network makes of the whole image."""
         y = F.relu6(self._bn0(self._conv_stem(self.normalize(x))))
         for block in self._blocks:
             y, _ = block(y)
-        y = F.relu6(self._bn1(self._conv_head(y)))
-        return self._fc(y.mean(dim=(2, 3)))
+        return F.relu6(self._bn1(self._conv_head(y))).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self.embedding(x))
