@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidstyle import Stylizer
+from vidstyle import Stylizer, StylizerOptions
 from vidstyle.apps.sheet import label
 from vidstyle.media.images import read_image, resize_long_side, to_tensor, write_image
 from vidstyle.stylize.controls import apply_controls, blend_styles
@@ -70,7 +70,9 @@ def main() -> None:
     args = parser.parse_args()
     photo = resize_long_side(read_image(args.photo), args.width)
     first, second = (load_style(name) for name in args.styles)
-    full = Stylizer(first)(photo)
+    # the full networks at the photo's own size, as the rows that run them directly
+    options = StylizerOptions(model="full", native_size=True)
+    full = Stylizer.from_style(args.styles[0], options)(photo)
 
     strengths = [0.25, 0.5, 0.75, 1.0]
     rows = {
@@ -83,7 +85,7 @@ def main() -> None:
     write_image(np.vstack(grid), ROOT / "docs" / "strength.jpg")
 
     weights = [0.75, 0.5, 0.25]
-    other = Stylizer(second)(photo)
+    other = Stylizer.from_style(args.styles[1], options)(photo)
     x = to_tensor(photo)[None]
     styled = [to_tensor(full)[None], to_tensor(other)[None]]
 
