@@ -12,6 +12,7 @@ while a bundled graph and its checkpoint disagree.
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from vidstyle.models.feature_transforms import PIXEL_LEVEL
@@ -50,4 +51,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()  # --help
     main()
