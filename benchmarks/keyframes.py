@@ -28,8 +28,9 @@ frame too), runs ``stylize_video`` with ``keyframe=...`` and prints:
 Looks: OpenCV's watercolour-like ``stylization``, its colour
 ``pencilSketch``, a posterised and inked look, and the bundled mosaic style
 with a hand-made edit (a warm grade and a painted sun); with ``--looks``,
-two G'MIC filters as well (``gmic-cartoon``, ``gmic-pencil``; Debian's
-gmic), looks no setting was chosen on. Clips: the bundled
+three G'MIC filters as well (``gmic-cartoon``, ``gmic-pencil``, and
+``gmic-oil``: a Kuwahara filter with the colours made 1.7 times as
+saturated; Debian's gmic), looks no setting was chosen on. Clips: the bundled
 landscape.mp4 (480x270) and the held-out camera moves of footage.py at
 640x360 (left out with a note where their photos are not installed).
 
@@ -124,6 +125,7 @@ LOOKS = {
     # looks no setting was chosen on (added after the defaults were fixed)
     "gmic-cartoon": lambda: gmic("cartoon 3,200,20,0.25,1.5,8"),
     "gmic-pencil": lambda: gmic("pencilbw 0.3,60"),
+    "gmic-oil": lambda: gmic("kuwahara 5 rgb2hsv s c mul[1] 1.7 a c hsv2rgb cut 0,255"),
 }
 DEFAULT_LOOKS = ["stylization", "pencil", "inked", "mosaic-edited"]
 

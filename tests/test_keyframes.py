@@ -6,6 +6,7 @@ network is trained for fewer steps than the default, which is enough at
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 
@@ -79,6 +80,35 @@ def test_the_network_learns_the_look_and_carries_it(clip, tmp_path):
     assert mean_difference(paint(frames[0]), painted(frames[0])) <= 0.4 * mean_difference(frames[0], painted(frames[0]))
     far = frames[11]  # ...and on a frame it never saw
     assert mean_difference(paint(far), painted(far)) <= 0.5 * mean_difference(far, painted(far))
+
+
+def test_a_slower_machine_learns_fewer_steps_within_the_time_budget(clip, monkeypatch):
+    """A clock that gains one second a step: 100 s of budget hold 100 of the
+    500 steps, and the learning-rate schedule of 100 steps runs to its end
+    (OneCycleLR refuses a step past its count)."""
+    now = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    calls = []
+
+    def progress(step, steps, loss):
+        calls.append((step, steps))
+        now[0] += 1.0
+
+    frame = frames_of(clip)[0]
+    settings = dataclasses.replace(QUICK, steps=500, seconds=100.0)
+    checkpoint = training.learn_look([training.Keyframe(0, frame, painted(frame))], settings=settings, progress=progress)
+    steps = calls[-1][0]
+    assert 95 <= steps <= 101 and calls[-1] == (steps, steps) and checkpoint.training["steps"] == steps
+    assert [total for _, total in calls[:9]] == [500] * 9  # the full count until the first estimate
+    network = checkpoint.build_model().eval()
+    with torch.no_grad():
+        out = network(torch.from_numpy(frame).permute(2, 0, 1)[None].float())[0].permute(1, 2, 0).clamp(0, 255).numpy()
+    assert mean_difference(out, painted(frame)) < 0.5 * mean_difference(frame, painted(frame))
+    # a fast machine is not held to the budget: all the steps
+    now[0], calls[:] = 0.0, []
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0] / 10)
+    training.learn_look([training.Keyframe(0, frame, painted(frame))], settings=dataclasses.replace(settings, steps=120), progress=progress)
+    assert calls[-1] == (120, 120)
 
 
 def test_run_paints_the_clip_and_caches_the_look(cli, clip, tmp_path, quick_training):

@@ -259,4 +259,10 @@ def _learn(keyframes, settings, name: str, quiet: bool):
 
     described = f"learning the look of {len(keyframes)} keyframe{'s' * (len(keyframes) > 1)}"
     with tqdm(total=settings.steps, desc=described, unit="step", disable=quiet, dynamic_ncols=True) as bar:
-        return learn_look(keyframes, name, settings, progress=lambda step, loss: bar.update(1))
+
+        def progress(step: int, steps: int, loss: float) -> None:
+            if steps != bar.total:  # fewer steps fit in the time budget
+                bar.total = steps
+            bar.update(step - bar.n)
+
+        return learn_look(keyframes, name, settings, progress=progress)
