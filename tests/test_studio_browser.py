@@ -94,8 +94,9 @@ def test_open_a_clip_and_see_it_in_every_style(page, clips):
 
 
 def test_sliders_change_the_frame(page):
-    """How fast is benchmarks/studio_latency.py's to measure (against the
-    issue's 0.5 s): a timed test fails on a busy machine, not on a slow page."""
+    """Each control changes the view. How fast is benchmarks/studio_latency.py's
+    to measure, against the issue's 0.5 s: timed here, a busy or slower
+    machine failed the test while the page itself was unchanged."""
     split(page, 0)
     full = view_picture(page)
     view_seconds(page, "#strength", 0.4)
