@@ -290,7 +290,7 @@ def test_the_painting_itself_is_carried_along_the_camera_move(cli, make_clip, tm
     assert np.mean(far["1"]) <= 0.25 * np.mean([mean_difference(f, posterised(f)) for f in frames[6:]])
 
 
-def test_the_frames_before_a_later_keyframe_fade_into_its_painting(cli, make_clip, tmp_path, quick_training):
+def test_the_frames_before_a_later_keyframe_lead_into_its_painting(cli, make_clip, tmp_path, quick_training):
     clip = make_clip("move.mkv", frames=16, width=160, height=96, codec="ffv1", photo=str(FLOWER))
     frames, output = run_with_keyframes(cli, clip, tmp_path, posterised, (0, 15))
     assert mean_difference(output[15], posterised(frames[15])) <= 1  # the painting itself
@@ -300,11 +300,27 @@ def test_the_frames_before_a_later_keyframe_fade_into_its_painting(cli, make_cli
     assert steps[-1] <= 1.15 * np.median(steps)
 
 
+def test_the_painting_is_carried_back_to_the_frames_before_its_keyframe(cli, make_clip, tmp_path, quick_training):
+    """A keyframe late in a camera move: 10-20 frames before it, further
+    back than the last few frames a plain fade would reach, its painting is
+    carried there along the chained flow."""
+    clip = make_clip("move.mkv", frames=32, width=160, height=96, codec="ffv1", photo=str(FLOWER))
+    frames = frames_of(clip)
+    write_image(posterised(frames[30]), tmp_path / "f30.png")
+    near = {}
+    for carry in ("0", "1"):
+        out = tmp_path / f"carry{carry}.mkv"
+        assert cli("run", clip, "--keyframe", f"30={tmp_path / 'f30.png'}", "--keyframe-carry", carry, "-o", out, "--codec", "ffv1", "-q").code == 0
+        near[carry] = [mean_difference(o, posterised(f)) for o, f in zip(frames_of(out)[10:21], frames[10:21])]
+    assert np.mean(near["1"]) <= 0.6 * np.mean(near["0"]), (np.mean(near["1"]), np.mean(near["0"]))
+
+
 def test_the_frames_held_for_a_hand_over_stay_within_the_memory_budget():
     """The frames held back before a later keyframe (outputs and inputs)
     take at most a quarter of --memory-budget, and at least one is held."""
     uhd, uhd8k = 2 * 3840 * 2160 * 3, 2 * 7680 * 4320 * 3  # bytes of an 8-bit output and its input
     assert handover_frames(2 * 640 * 360 * 3, None) == HANDOVER_FRAMES
-    assert handover_frames(uhd, None) == HANDOVER_FRAMES  # 600 MB of the default 2.5 GiB
+    assert handover_frames(2 * 1920 * 1080 * 3, None) == HANDOVER_FRAMES  # 600 MB of the default 2.5 GiB
+    assert handover_frames(uhd, None) == 13
     assert handover_frames(uhd8k, None) * uhd8k <= 2.5 * 2**30 / 4 < (handover_frames(uhd8k, None) + 1) * uhd8k
     assert handover_frames(uhd8k * 2, 0.25) == 1  # 16-bit 8K under the smallest budget

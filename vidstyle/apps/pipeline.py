@@ -33,7 +33,7 @@ from ..media.writer import EXTENSION_FORMATS, VideoWriter, container_format
 from ..stylize.options import DEFAULT_MEMORY_GIB
 from ..stylize.style_mix import style_label
 from ..stylize.stylizer import Stylizer
-from ..temporal.carry import KeyframeCarry, fade_into
+from ..temporal.carry import KeyframeCarry, carry_back
 from ..temporal.consistency import FlowTracker, TemporalBlender
 from .keyframes import keyframe_look
 from .run_options import RunOptions
@@ -42,14 +42,15 @@ log = logging.getLogger(__name__)
 
 QUEUE_DEPTH = 3  # batches in flight on each side of the network
 FLOW_THREADS = 2  # the flow of a batch's frames side by side (bikes.mp4: 43 to 38 ms a frame)
-HANDOVER_FRAMES = 12  # frames before a painted keyframe faded into its painting (half a second at 24 fps)
+HANDOVER_FRAMES = 48  # frames before a painted keyframe its painting is carried back to (two seconds at 24 fps)
 
 
 def handover_frames(frame_bytes: int, memory_budget_gib: float | None) -> int:
-    """How many frames before a painted keyframe are held back and faded
-    into it: HANDOVER_FRAMES, or fewer where their outputs and inputs
-    (``frame_bytes`` a frame) would take more than a quarter of the memory
-    budget (12 frames at 3840x2160 take 600 MB; at 7680x4320, 2.4 GB)."""
+    """How many frames before a painted keyframe are held back for its
+    painting to be carried back to them: HANDOVER_FRAMES, or fewer where
+    their outputs and inputs (``frame_bytes`` a frame) would take more than
+    a quarter of the memory budget (48 frames at 1920x1080 take 600 MB; at
+    3840x2160 the default budget holds 12)."""
     budget = (memory_budget_gib if memory_budget_gib is not None else DEFAULT_MEMORY_GIB) * 2**30
     return max(1, min(HANDOVER_FRAMES, int(budget / 4 // max(frame_bytes, 1))))
 
@@ -413,23 +414,26 @@ def _run(
             if flow_pool is not None:
                 flow_pool.shutdown(wait=False, cancel_futures=True)
 
-    # Outputs wait here while a painted keyframe is ahead, so that the
-    # frames just before it can be faded into its painting (fade_into).
+    # Outputs wait here while a painted keyframe is ahead, so that its
+    # painting can be carried back to the frames before it (carry_back).
     last_painting = max(paintings) if paintings and blender is not None else None
     held_back: deque = deque()  # (frame, output, keep), oldest first
+    painted_held = 0  # how many of them, oldest first, a painting must not be carried back over (a keyframe and before)
 
     def write_held_back(leave: int) -> int:
         """Write all but the ``leave`` newest held-back frames; the count written."""
+        nonlocal painted_held
         count = 0
         while len(held_back) > leave:
             frame, image, keep = held_back.popleft()
+            painted_held = max(0, painted_held - 1)
             if keep:
                 write(image, frame.pts, frame.time_base, frame.alpha)
                 count += 1
         return count
 
     def encode() -> None:
-        nonlocal written, held_back
+        nonlocal written, held_back, painted_held
         while True:
             item = stylized.get()
             kept = 0
@@ -442,9 +446,14 @@ def _run(
                     painting = paintings.get(key)
                     if painting is not None:
                         painting = _as_frame(painting, image)
-                        if held_back:
-                            faded = fade_into(painting, frame.rgb, [(f.rgb, out) for f, out, _ in held_back], tracker.estimator)
-                            held_back = deque((f, out, k) for (f, _, k), out in zip(held_back, faded))
+                        if len(held_back) > painted_held:
+                            after = list(held_back)[painted_held:]
+                            carried = carry_back(
+                                painting, frame.rgb, image, [(f.rgb, out) for f, out, _ in after], tracker.estimator,
+                                temporal.keyframe_carry, temporal.photometric_threshold,
+                            )
+                            held_back = deque(list(held_back)[:painted_held] + [(f, out, k) for (f, _, k), out in zip(after, carried)])
+                        painted_held = len(held_back) + 1  # this keyframe, appended below
                         image = hold(painting, frame.rgb, image)
                     elif blender is not None:
                         image = blender(image, flow)

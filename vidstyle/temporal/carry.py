@@ -1,4 +1,5 @@
-"""A painted keyframe carried along the motion to the frames after it.
+"""A painted keyframe carried along the motion to the frames after it,
+and back to the frames before it (``carry_back``).
 
 The stabiliser alone carries a painted keyframe only a few frames: each
 frame keeps ``strength`` of the one before, so after 15 frames at 0.7 less
@@ -28,7 +29,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import FlowEstimator, FlowPair, TemporalOptions, enlarge, pixel_grid, soft_reliability, to_gray, warp
+from .consistency import (
+    FlowEstimator,
+    FlowPair,
+    TemporalOptions,
+    enlarge,
+    input_change,
+    pixel_grid,
+    soft_reliability,
+    starts_new_shot,
+    to_gray,
+    warp,
+)
 
 
 class KeyframeCarry:
@@ -173,29 +185,42 @@ def _edge_contrast(gray: np.ndarray) -> float:
     return float(cv2.magnitude(gx, gy).mean())
 
 
-def fade_into(
+# frames at the far end of a carry back that take the painting in gradually
+FADE_IN = 12
+
+
+def carry_back(
     painting: np.ndarray,
     painting_input: np.ndarray,
+    network_output: np.ndarray | None,
     before: list[tuple[np.ndarray, np.ndarray]],
     estimator: FlowEstimator,
+    weight: float,
+    mismatch_levels: float,
 ) -> list[np.ndarray]:
-    """The outputs of the frames just before a painted keyframe, faded into
-    its painting so that the clip does not jump where it is written:
-    ``before`` holds (input, output) of those frames, oldest first; each
-    gets the painting warped along the flow from its input to the
-    keyframe's, where that flow is reliable, with a weight rising linearly
-    towards the keyframe (1/(n+1) for the oldest of n, n/(n+1) for the
-    last)."""
-    height, width = painting.shape[:2]
-    target = estimator.gray(painting_input)
-    faded = []
-    for position, (frame_input, output) in enumerate(before, start=1):
-        flow, unreliable = estimator.flow_with_occlusions(estimator.gray(frame_input), target)
-        weight = cv2.resize(soft_reliability(unreliable), (width, height), interpolation=cv2.INTER_LINEAR) * (position / (len(before) + 1))
-        carried = warp(painting, FlowEstimator.upscale(flow, height, width))
-        if output.dtype == np.uint8:
-            faded.append(cv2.blendLinear(carried, output, weight, cv2.subtract(1.0, weight)))
-        else:
-            blended = cv2.blendLinear(np.float32(carried), np.float32(output), weight, cv2.subtract(1.0, weight))
-            faded.append(cv2.add(blended, 0.0, dtype=cv2.CV_16U))
-    return faded
+    """The outputs of the frames before a painted keyframe with its painting
+    carried back to them, so that the clip leads into it instead of jumping
+    where it is written: the frames taken newest first, KeyframeCarry
+    chains the flow from each to the one after it, back to the keyframe,
+    with all its checks (the chain reliable, the inputs matching, the
+    painting likely to beat the network). ``before`` holds (input, output)
+    of those frames, oldest first, in one clip; a shot cut among them ends
+    the carry there. The oldest FADE_IN frames take it in gradually, so that
+    nothing jumps where it starts either."""
+    carry = KeyframeCarry(weight, mismatch_levels)
+    carry.hold(painting, painting_input, network_output)
+    later = estimator.gray(painting_input)
+    outputs = [output for _, output in before]
+    for position in range(len(before) - 1, -1, -1):
+        frame_input, output = before[position]
+        gray = estimator.gray(frame_input)
+        if gray.shape != later.shape or starts_new_shot(input_change(gray, later), None, estimator.options):
+            break
+        flow, unreliable = estimator.flow_with_occlusions(gray, later)
+        if starts_new_shot(0.0, unreliable, estimator.options):
+            break
+        carry.weight = weight * min(1.0, (position + 1) / (FADE_IN + 1))
+        pair = FlowPair(flow, soft_reliability(unreliable), cut=False, size=output.shape[:2], gray=gray)
+        outputs[position] = carry(output.copy(), pair)
+        later = gray
+    return outputs
