@@ -276,18 +276,28 @@ def posterised(rgb: np.ndarray) -> np.ndarray:
     return ((rgb.astype(np.uint16) * 3 // 256) * 120 + 10).astype(np.uint8)
 
 
+def posterised_with_and_without_carry(cli, clip, folder, keyframe: int, measured: slice) -> dict[str, float]:
+    """``clip`` run with its frame ``keyframe`` posterised, with
+    ``--keyframe-carry`` 0 and 1: each output's mean difference to the
+    posterised frames over ``measured``, by carry, and under "input" the
+    input's own."""
+    frames = frames_of(clip)
+    write_image(posterised(frames[keyframe]), folder / "painted.png")
+    far = {"input": float(np.mean([mean_difference(f, posterised(f)) for f in frames[measured]]))}
+    for carry in ("0", "1"):
+        out = folder / f"carry{carry}.mkv"
+        spec = f"{keyframe}={folder / 'painted.png'}"
+        assert cli("run", clip, "--keyframe", spec, "--keyframe-carry", carry, "-o", out, "--codec", "ffv1", "-q").code == 0
+        far[carry] = float(np.mean([mean_difference(o, posterised(f)) for o, f in zip(frames_of(out)[measured], frames[measured])]))
+    return far
+
+
 def test_the_painting_itself_is_carried_along_the_camera_move(cli, make_clip, tmp_path, quick_training):
     clip = make_clip("move.mkv", frames=12, width=160, height=96, codec="ffv1", photo=str(FLOWER))
-    frames = frames_of(clip)
-    write_image(posterised(frames[0]), tmp_path / "f0.png")
-    far = {}
-    for carry in ("0", "1"):
-        out = tmp_path / f"carry{carry}.mkv"
-        assert cli("run", clip, "--keyframe", f"0={tmp_path / 'f0.png'}", "--keyframe-carry", carry, "-o", out, "--codec", "ffv1", "-q").code == 0
-        far[carry] = [mean_difference(o, posterised(f)) for o, f in zip(frames_of(out)[6:], frames[6:])]
+    far = posterised_with_and_without_carry(cli, clip, tmp_path, 0, slice(6, None))
     # the learnt network alone gets part of the way; the painting carried along the motion most of it
-    assert np.mean(far["1"]) <= 0.6 * np.mean(far["0"])
-    assert np.mean(far["1"]) <= 0.25 * np.mean([mean_difference(f, posterised(f)) for f in frames[6:]])
+    assert far["1"] <= 0.6 * far["0"]
+    assert far["1"] <= 0.25 * far["input"]
 
 
 def test_the_frames_before_a_later_keyframe_lead_into_its_painting(cli, make_clip, tmp_path, quick_training):
@@ -303,16 +313,10 @@ def test_the_frames_before_a_later_keyframe_lead_into_its_painting(cli, make_cli
 def test_the_painting_is_carried_back_to_the_frames_before_its_keyframe(cli, make_clip, tmp_path, quick_training):
     """A keyframe late in a camera move: 10-20 frames before it, further
     back than the last few frames a plain fade would reach, its painting is
-    carried there along the chained flow."""
+    carried there along the chained flow (0.51 of the error without)."""
     clip = make_clip("move.mkv", frames=32, width=160, height=96, codec="ffv1", photo=str(FLOWER))
-    frames = frames_of(clip)
-    write_image(posterised(frames[30]), tmp_path / "f30.png")
-    near = {}
-    for carry in ("0", "1"):
-        out = tmp_path / f"carry{carry}.mkv"
-        assert cli("run", clip, "--keyframe", f"30={tmp_path / 'f30.png'}", "--keyframe-carry", carry, "-o", out, "--codec", "ffv1", "-q").code == 0
-        near[carry] = [mean_difference(o, posterised(f)) for o, f in zip(frames_of(out)[10:21], frames[10:21])]
-    assert np.mean(near["1"]) <= 0.6 * np.mean(near["0"]), (np.mean(near["1"]), np.mean(near["0"]))
+    near = posterised_with_and_without_carry(cli, clip, tmp_path, 30, slice(10, 21))
+    assert near["1"] <= 0.6 * near["0"], near
 
 
 def test_the_frames_held_for_a_hand_over_stay_within_the_memory_budget():
