@@ -433,7 +433,7 @@ def _run(
         return count
 
     def encode() -> None:
-        nonlocal written, held_back, painted_held
+        nonlocal written, painted_held
         while True:
             item = stylized.get()
             kept = 0
@@ -452,7 +452,8 @@ def _run(
                                 painting, frame.rgb, image, [(f.rgb, out) for f, out, _ in after], tracker.estimator,
                                 temporal.keyframe_carry, temporal.photometric_threshold,
                             )
-                            held_back = deque(list(held_back)[:painted_held] + [(f, out, k) for (f, _, k), out in zip(after, carried)])
+                            for index, ((f, _, k), out) in enumerate(zip(after, carried), start=painted_held):
+                                held_back[index] = (f, out, k)
                         painted_held = len(held_back) + 1  # this keyframe, appended below
                         image = hold(painting, frame.rgb, image)
                     elif blender is not None:
