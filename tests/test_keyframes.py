@@ -18,7 +18,7 @@ from helpers import FLOWER, one_line_error
 import torch
 
 from vidstyle import Stylizer
-from vidstyle.apps.keyframes import keyframe_look
+from vidstyle.apps.keyframes import ShotsWithoutKeyframe, keyframe_look
 from vidstyle.apps.pipeline import HANDOVER_FRAMES, handover_frames
 from vidstyle.media.images import write_image
 from vidstyle.media.reader import VideoReader
@@ -317,6 +317,28 @@ def test_the_painting_is_carried_back_to_the_frames_before_its_keyframe(cli, mak
     clip = make_clip("move.mkv", frames=32, width=160, height=96, codec="ffv1", photo=str(FLOWER))
     near = posterised_with_and_without_carry(cli, clip, tmp_path, 30, slice(10, 21))
     assert near["1"] <= 0.6 * near["0"], near
+
+
+def test_a_shot_without_a_keyframe_is_named(cli, make_clip, tmp_path, quick_training):
+    """The look carries within a shot; after a cut the network paints
+    alone, so the run names the shot that needs a painting of its own."""
+    clip = make_clip("cut.mkv", frames=30, width=96, height=64, codec="ffv1", cut_at=16)
+    write_image(painted(frames_of(clip)[0]), tmp_path / "f0.png")
+    out = tmp_path / "out.mkv"
+    result = cli("run", clip, "--keyframe", f"0={tmp_path / 'f0.png'}", "-o", out, "--codec", "ffv1", "--json", "-q")
+    assert result.code == 0, result.err
+    warnings = [w for w in json.loads(result.out)["warnings"] if "keyframe" in w]
+    assert warnings == ["1 of 2 shots have no painted keyframe (frames 16-29): the learnt look guesses there; "
+                        "paint a frame of each, e.g. --keyframe 16=FILE"]
+
+
+def test_shots_with_a_keyframe_or_too_brief_to_paint_are_not_named():
+    shots = ShotsWithoutKeyframe({0, 40})
+    for index in range(100):  # shots 0-29, 30-34 (a flash), 35-59, 60-99
+        shots.see(index, index in (30, 35, 60))
+    assert shots.unpainted() == [(60, 99)]
+    shots.keyframes.add(75)
+    assert shots.warning() is None
 
 
 def test_the_frames_held_for_a_hand_over_stay_within_the_memory_budget():

@@ -266,3 +266,43 @@ def _learn(keyframes, settings, name: str, quiet: bool):
             bar.update(step - bar.n)
 
         return learn_look(keyframes, name, settings, progress=progress)
+
+
+class ShotsWithoutKeyframe:
+    """The shots of a keyframe run (as the stabiliser cuts them) that hold
+    no painted keyframe. The look carries within a shot, so in these the
+    learnt network paints alone, guessing for content the keyframes never
+    showed; the run names them so that the user can paint one frame each."""
+
+    SHOWN = 4  # shots named in the warning; the rest are counted
+    SHORTEST = 12  # frames: a briefer "shot" (a flash, a glitch) is not worth a painting
+
+    def __init__(self, keyframes: set[int]):
+        self.keyframes = keyframes
+        self.shots: list[list[int]] = []  # [first frame, last frame]
+
+    def see(self, index: int, new_shot: bool) -> None:
+        """Frame ``index`` was painted; ``new_shot``: it begins a shot."""
+        if new_shot or not self.shots:
+            self.shots.append([index, index])
+        else:
+            self.shots[-1][1] = index
+
+    def unpainted(self) -> list[tuple[int, int]]:
+        return [
+            (first, last) for first, last in self.shots
+            if last - first + 1 >= self.SHORTEST and not any(first <= k <= last for k in self.keyframes)
+        ]
+
+    def warning(self) -> str | None:
+        missing = self.unpainted()
+        if not missing:
+            return None
+        ranges = ", ".join(f"{first}-{last}" for first, last in missing[: self.SHOWN])
+        if len(missing) > self.SHOWN:
+            ranges += f" and {len(missing) - self.SHOWN} more"
+        first = missing[0][0]
+        return (
+            f"{len(missing)} of {len(self.shots)} shots have no painted keyframe (frames {ranges}): the learnt look "
+            f"guesses there; paint a frame of each, e.g. --keyframe {first}=FILE"
+        )

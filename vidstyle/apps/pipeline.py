@@ -35,7 +35,7 @@ from ..stylize.style_mix import style_label
 from ..stylize.stylizer import Stylizer
 from ..temporal.carry import KeyframeCarry, carry_back
 from ..temporal.consistency import FlowTracker, TemporalBlender
-from .keyframes import keyframe_look
+from .keyframes import ShotsWithoutKeyframe, keyframe_look
 from .run_options import RunOptions
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ def stylize_video(
         batch_size = options.batch_size or stylizer.default_batch_size()
         atomic = atomic_sequence_output if is_image_sequence(output_path) else atomic_output
         with atomic(output_path) as temporary:
-            frames, seconds, writer = _run(
+            frames, seconds, writer, shot_notes = _run(
                 reader, stylizer, temporary, options, batch_size, progress, segment, timings, paintings
             )
     finally:
@@ -309,7 +309,7 @@ def stylize_video(
         options=asdict(options),
         pixel_format=writer.stream.pix_fmt,
         alpha=writer.keeps_alpha,
-        warnings=[w for w in [options.stylizer().cap_warning()] if w] + notes + _media_notes(reader, writer),
+        warnings=[w for w in [options.stylizer().cap_warning()] if w] + notes + shot_notes + _media_notes(reader, writer),
     )
 
 
@@ -365,12 +365,16 @@ def _run(
     segment: Segment | None = None,
     timings: StageTimes | None = None,
     paintings: dict[int, np.ndarray] | None = None,
-) -> tuple[int, float, VideoWriter]:
+) -> tuple[int, float, VideoWriter, list[str]]:
     """Decode, stylize and encode on three threads. ``paintings`` (the
     painted keyframes at the frame's size, by frame index, or for a segment
     by timestamp) come back as painted, and the stabiliser carries them into
-    the frames after them."""
+    the frames after them. Also returns what the run found worth a warning
+    (shots with no painted keyframe)."""
     info = reader.info
+    temporal = options.temporal_options()
+    stabilise = temporal.mode == "flow" and stylizer.changes_input
+    shots = ShotsWithoutKeyframe(set(paintings)) if paintings and stabilise and segment is None else None
     # Painted frames come back as painted in a full-strength render.
     exact = stylizer.options.strength == 1 and not stylizer.options.preserve_color
     paintings = (paintings or {}) if exact else {}
@@ -392,8 +396,6 @@ def _run(
     stylized: queue.Queue = queue.Queue(QUEUE_DEPTH)
     stop = threading.Event()
     written = 0
-    temporal = options.temporal_options()
-    stabilise = temporal.mode == "flow" and stylizer.changes_input
     tracker = FlowTracker(temporal) if stabilise else None
     flow_pool = ThreadPoolExecutor(FLOW_THREADS, "vidstyle-flow") if tracker else None
     carry = KeyframeCarry.from_options(temporal) if paintings else None
@@ -442,6 +444,8 @@ def _run(
             else:
                 frames, images = item
                 for (frame, flow, keep), image in zip(frames, images):
+                    if shots is not None:
+                        shots.see(frame.index, flow is None or flow.cut)
                     key = painting_key(frame)
                     painting = paintings.get(key)
                     if painting is not None:
@@ -538,7 +542,7 @@ def _run(
     if timings is not None:
         timings.wall += seconds
         timings.frames += written
-    return written, seconds, writer
+    return written, seconds, writer, [w for w in [shots.warning() if shots else None] if w]
 
 
 def _as_frame(painting: np.ndarray, like: np.ndarray) -> np.ndarray:
