@@ -20,7 +20,7 @@ import torch
 from vidstyle import Stylizer
 from vidstyle.apps.keyframes import ShotsWithoutKeyframe, keyframe_look
 from vidstyle.apps.pipeline import HANDOVER_FRAMES, handover_frames
-from vidstyle.media.images import write_image
+from vidstyle.media.images import read_image, write_image
 from vidstyle.media.reader import VideoReader
 from vidstyle.models import TransformerConfig
 from vidstyle.stylize.checkpoints import load_checkpoint
@@ -232,6 +232,23 @@ def test_bad_keyframes_are_one_line_errors(cli, clip, tmp_path, monkeypatch, spe
     error = one_line_error(cli("run", clip, "--keyframe", spec, "-o", tmp_path / "out.mp4", "-q"))
     assert message in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f0.png", "notes.txt", "tall.png"]
+
+
+def test_image_takes_the_frame_to_paint_from_the_clip(cli, clip, tmp_path):
+    """``image CLIP --frame N`` gives frame N as ``run`` numbers it: with
+    --strength 0 the frame itself, to paint; with a style, a still to paint
+    over."""
+    frames = frames_of(clip)
+    assert cli("image", clip, "--frame", "5", "--strength", "0", "-o", tmp_path / "f5.png", "-q").code == 0
+    assert np.array_equal(read_image(tmp_path / "f5.png"), frames[5])
+    assert cli("image", clip, "--frame", "11", "--style", "mosaic", "-o", tmp_path / "f11.png", "-q").code == 0
+    assert mean_difference(read_image(tmp_path / "f11.png"), frames[11]) > 10
+    assert "frame 12 is past the end of clip.mkv (12 frames, 0 to 11)" in one_line_error(
+        cli("image", clip, "--frame", "12", "-o", tmp_path / "f12.png", "-q")
+    )
+    assert "--frame counts from 0, got -1" in one_line_error(cli("image", clip, "--frame", "-1", "-o", tmp_path / "f.png", "-q"))
+    assert "(for a frame of a video, give --frame N)" in one_line_error(cli("image", clip, "-o", tmp_path / "f.png", "-q"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f11.png", "f5.png"]
 
 
 def test_a_keyframe_carry_without_keyframes_or_out_of_range_is_refused(cli, clip, tmp_path):

@@ -287,8 +287,12 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
 
 @app.command(cls=_Command, short_help="Stylize one still image.")
 def image(
-    input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize, or a video with --frame."),
     output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
+    frame: Optional[int] = typer.Option(
+        None, "--frame", metavar="N",
+        help="With a video as INPUT: its frame N, counting from 0 as run --keyframe does (with --strength 0, untouched, to paint).",
+    ),
     style: Optional[str] = _flag("style", " The fast method only."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP + " Required by the optimize method."),
     method: str = typer.Option("fast", "--method", help="fast: the style network (or the style image's feature transform); optimize: Gatys et al. optimisation."),
@@ -312,7 +316,8 @@ def image(
 
     from .config import merge
     from .media.atomic import check_overwrite
-    from .media.images import read_image, scale_long_side, write_image
+    from .media.images import IMAGE_EXTENSIONS, read_image, scale_long_side, write_image
+    from .media.reader import read_frames
     from .stylize.options import StylizerOptions
 
     _check_json_output(as_json, output)
@@ -328,7 +333,17 @@ def image(
     strength, preserve_color, stroke_scale, device = look.strength, look.preserve_color, look.stroke_scale, look.device
     if size is not None and not 16 <= size <= 16384:
         _fail(f"--size must be between 16 and 16384, got {size}")
-    content = read_image(input)
+    if frame is not None and frame < 0:
+        _fail(f"--frame counts from 0, got {frame}")
+    if frame is not None:
+        content = read_frames(input, {frame})[frame].rgb
+    elif input.suffix.lower() in IMAGE_EXTENSIONS:
+        content = read_image(input)
+    else:
+        try:
+            content = read_image(input)
+        except VidstyleError as error:
+            raise VidstyleError(f"{error} (for a frame of a video, give --frame N)") from None
     if size is not None:
         content = scale_long_side(content, size)
     started = time.perf_counter()
@@ -376,6 +391,7 @@ def image(
             "device": device_used,
             "engine": engine_used,
             "style": style_name,
+            "frame": frame,
             "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size, "stroke_scale": stroke_scale},
         })
     elif not quiet:

@@ -26,7 +26,7 @@ import cv2
 from ..config import vidstyle_home
 from ..errors import OptionError
 from ..media.images import read_image
-from ..media.reader import VideoReader
+from ..media.reader import FramePastEnd, read_frames
 from ..stylize.frames import working_size
 from ..stylize.styles import user_style_dir
 from ..stylize.torch_support import require_torch
@@ -128,21 +128,11 @@ def _fit(painted: np.ndarray, mask: np.ndarray | None, height: int, width: int, 
 def _clip_frames(input_path: Path, indices: set[int], frame_rate) -> tuple[dict[int, np.ndarray], dict[int, int | None]]:
     """The clip's frames at ``indices``, decoded as the run decodes them,
     and their timestamps (a segment of the clip knows its frames by those)."""
-    found: dict[int, np.ndarray] = {}
-    times: dict[int, int | None] = {}
-    last = max(indices)
-    with VideoReader(input_path, frame_rate=frame_rate) as reader:
-        count = 0
-        for frame in reader:
-            count += 1
-            if frame.index in indices:
-                found[frame.index], times[frame.index] = frame.rgb, frame.pts
-            if frame.index == last:
-                break
-    missing = sorted(indices - set(found))
-    if missing:
-        raise OptionError(f"--keyframe {missing[0]}: the clip has only {count} frames (0 to {count - 1})")
-    return found, times
+    try:
+        frames = read_frames(input_path, indices, frame_rate)
+    except FramePastEnd as error:
+        raise OptionError(f"--keyframe {error.index}: the clip has only {error.count} frames (0 to {error.count - 1})") from None
+    return {i: f.rgb for i, f in frames.items()}, {i: f.pts for i, f in frames.items()}
 
 
 def _cache_key(frames: dict[int, np.ndarray], files: list[dict[int, Path]], side: int, settings) -> str:

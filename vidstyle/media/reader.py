@@ -408,6 +408,35 @@ def probe(path: str | Path, frame_rate: float | str | Fraction = DEFAULT_SEQUENC
         return reader.info
 
 
+def read_frames(
+    path: str | Path, indices: set[int], frame_rate: float | str | Fraction = DEFAULT_SEQUENCE_RATE
+) -> dict[int, DecodedFrame]:
+    """The frames at ``indices`` (counting from 0), decoded in order as a
+    run decodes them, so that frame N here is frame N of the run; decoding
+    stops at the last one asked for. A missing one is a one-line error."""
+    found: dict[int, DecodedFrame] = {}
+    last, count = max(indices), 0
+    with VideoReader(path, frame_rate=frame_rate) as reader:
+        for frame in reader:
+            count += 1
+            if frame.index in indices:
+                found[frame.index] = frame
+            if frame.index == last:
+                break
+    missing = sorted(indices - set(found))
+    if missing:
+        raise FramePastEnd(missing[0], count, Path(path).name)
+    return found
+
+
+class FramePastEnd(VideoError):
+    """A frame asked for by its number that the clip does not have."""
+
+    def __init__(self, index: int, count: int, name: str):
+        super().__init__(f"frame {index} is past the end of {name} ({count} frames, 0 to {count - 1})")
+        self.index, self.count = index, count
+
+
 class FrameSeeker:
     """Any frame of a file by its number, for scrubbing. The presentation
     times of all frames, and which are keyframes, come from the packets,
