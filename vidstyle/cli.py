@@ -337,12 +337,12 @@ def image(
         _fail(f"--frame counts from 0, got {frame}")
     if frame is not None:
         content = read_frames(input, {frame})[frame].rgb
-    elif input.suffix.lower() in IMAGE_EXTENSIONS:
-        content = read_image(input)
     else:
         try:
             content = read_image(input)
         except VidstyleError as error:
+            if input.suffix.lower() in IMAGE_EXTENSIONS:
+                raise
             raise VidstyleError(f"{error} (for a frame of a video, give --frame N)") from None
     if size is not None:
         content = scale_long_side(content, size)
