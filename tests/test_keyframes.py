@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -247,7 +248,7 @@ def test_image_takes_the_frame_to_paint_from_the_clip(cli, clip, tmp_path):
         cli("image", clip, "--frame", "12", "-o", tmp_path / "f12.png", "-q")
     )
     assert "--frame counts from 0, got -1" in one_line_error(cli("image", clip, "--frame", "-1", "-o", tmp_path / "f.png", "-q"))
-    assert "(for a frame of a video, give --frame N)" in one_line_error(cli("image", clip, "-o", tmp_path / "f.png", "-q"))
+    assert "(for a frame of a video, give --frame N or --shots)" in one_line_error(cli("image", clip, "-o", tmp_path / "f.png", "-q"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "f11.png", "f5.png"]
 
 
@@ -346,13 +347,38 @@ def test_a_shot_without_a_keyframe_is_named(cli, make_clip, tmp_path, quick_trai
     assert result.code == 0, result.err
     warnings = [w for w in json.loads(result.out)["warnings"] if "keyframe" in w]
     assert warnings == ["1 of 2 shots have no painted keyframe (frames 16-29): the learnt look guesses there; "
-                        "paint a frame of each, e.g. --keyframe 16=FILE"]
+                        "paint a frame of each, e.g. --keyframe 16=FILE (vidstyle image CLIP --shots writes each "
+                        "shot's first frame)"]
+
+
+def test_image_writes_the_first_frame_of_each_shot_to_paint(cli, make_clip, tmp_path):
+    """``image CLIP --shots``: the frames to paint, one per shot, cut where
+    a run cuts (the frame numbers those of --keyframe); short or single
+    shots, and the bad uses, below."""
+    clip = make_clip("cut.mkv", frames=30, width=96, height=64, codec="ffv1", cut_at=16)
+    frames = frames_of(clip)
+    result = cli("image", clip, "--shots", "--strength", "0", "-o", tmp_path / "shots" / "f%04d.png", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["shots"] == [[0, 15], [16, 29]]
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == ["f0000.png", "f0016.png"]
+    for index in (0, 16):
+        assert np.array_equal(read_image(tmp_path / "shots" / f"f{index:04d}.png"), frames[index])
+    short = make_clip("short.mkv", frames=8, width=96, height=64, codec="ffv1")  # under 12 frames: still one shot
+    assert cli("image", short, "--shots", "-o", tmp_path / "short" / "s%04d.png", "-q").code == 0
+    assert [p.name for p in (tmp_path / "short").iterdir()] == ["s0000.png"]
+    for args, message in [
+        (["--shots", "-o", tmp_path / "one.png"], "--shots writes a picture per shot: give -o a pattern"),
+        (["-o", tmp_path / "f%04d.png"], "is a pattern of frames: give one file, or --shots"),
+        (["--shots", "--frame", "3", "-o", tmp_path / "f%04d.png"], "--shots and --frame both choose the frames"),
+    ]:
+        assert message in one_line_error(cli("image", clip, *args, "-q"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv", "short", "short.mkv", "shots"]
 
 
 def test_shots_with_a_keyframe_or_too_brief_to_paint_are_not_named():
     shots = ShotsWithoutKeyframe({0, 40})
     for index in range(100):  # shots 0-29, 30-34 (a flash), 35-59, 60-99
-        shots.see(index, index in (30, 35, 60))
+        shots.see(index, None if index == 0 else SimpleNamespace(cut=index in (30, 35, 60)))
     assert shots.unpainted() == [(60, 99)]
     shots.keyframes.add(75)
     assert shots.warning() is None

@@ -287,11 +287,15 @@ def styles(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
 
 @app.command(cls=_Command, short_help="Stylize one still image.")
 def image(
-    input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize, or a video with --frame."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...)."),
+    input: Path = typer.Argument(..., metavar="INPUT", help="Image to stylize, or a video with --frame or --shots."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output image (.png, .jpg...); with --shots a pattern such as shots/f%04d.png."),
     frame: Optional[int] = typer.Option(
         None, "--frame", metavar="N",
         help="With a video as INPUT: its frame N, counting from 0 as run --keyframe does (with --strength 0, untouched, to paint).",
+    ),
+    shots: bool = typer.Option(
+        False, "--shots",
+        help="With a video as INPUT: the first frame of each shot, numbered by frame in the -o pattern: the frames to paint for run --keyframe.",
     ),
     style: Optional[str] = _flag("style", " The fast method only."),
     style_image: Optional[str] = typer.Option(None, "--style-image", help=STYLE_IMAGE_HELP + " Required by the optimize method."),
@@ -315,12 +319,20 @@ def image(
     import numpy as np
 
     from .config import merge
-    from .media.atomic import check_overwrite
+    from .media.atomic import atomic_sequence_output, check_overwrite
     from .media.images import IMAGE_EXTENSIONS, read_image, scale_long_side, write_image
     from .media.reader import read_frames
+    from .media.sequences import is_image_sequence, printf_pattern
     from .stylize.options import StylizerOptions
 
     _check_json_output(as_json, output)
+    if shots and frame is not None:
+        _fail("--shots and --frame both choose the frames: give one")
+    if shots != is_image_sequence(output):
+        _fail(
+            f"--shots writes a picture per shot: give -o a pattern such as shots/f%04d.png, got {output}" if shots
+            else f"{output} is a pattern of frames: give one file, or --shots"
+        )
     check_overwrite(output, bool(overwrite))
     if method not in ("fast", "optimize"):
         _fail(f"unknown method {method!r}: use fast or optimize")
@@ -335,24 +347,12 @@ def image(
         _fail(f"--size must be between 16 and 16384, got {size}")
     if frame is not None and frame < 0:
         _fail(f"--frame counts from 0, got {frame}")
-    if frame is not None:
-        content = read_frames(input, {frame})[frame].rgb
-    else:
-        try:
-            content = read_image(input)
-        except VidstyleError as error:
-            if input.suffix.lower() in IMAGE_EXTENSIONS:
-                raise
-            raise VidstyleError(f"{error} (for a frame of a video, give --frame N)") from None
-    if size is not None:
-        content = scale_long_side(content, size)
-    started = time.perf_counter()
     if method == "fast":
         from .stylize.style_mix import with_style_image
         from .stylize.stylizer import Stylizer
 
         stylizer = Stylizer.from_style(with_style_image(style, style_image) or "mosaic", look)
-        result = stylizer(content)
+        paint = stylizer
         style_name, device_used, engine_used = stylizer.name, stylizer.device, stylizer.engine.label()
     else:
         if style_image is None:
@@ -374,26 +374,59 @@ def image(
         config = merge(OptimizeConfig(size=round(OptimizeConfig.size / stroke_scale), device=device), steps=steps)
         if style_weight is not None:
             config = config.with_style_weight(style_weight)
-        painted = optimize_image(content, read_image(style_image), config, progress=not (quiet or as_json))
-        painted = to_pixels(to_frame_size(painted.astype(np.float32), *content.shape[:2]), np.uint8)
-        result = apply_controls(content, painted, strength, preserve_color)
+        painting = read_image(style_image)
+
+        def paint(content: np.ndarray) -> np.ndarray:
+            painted = optimize_image(content, painting, config, progress=not (quiet or as_json))
+            painted = to_pixels(to_frame_size(painted.astype(np.float32), *content.shape[:2]), np.uint8)
+            return apply_controls(content, painted, strength, preserve_color)
+
         style_name, device_used, engine_used = str(style_image), str(resolve_device(device)), "torch"
-    write_image(result, output)
+
+    def sized(content: np.ndarray) -> np.ndarray:
+        return scale_long_side(content, size) if size is not None else content
+
+    started = time.perf_counter()
+    found: list[list[int]] = []
+    if shots:
+        from .apps.keyframes import shot_openings
+
+        with atomic_sequence_output(output) as temporary:
+            for first, last, picture in shot_openings(input, quiet=bool(quiet or as_json)):
+                result = paint(sized(picture))
+                write_image(result, printf_pattern(temporary) % first)
+                found.append([first, last])
+    else:
+        if frame is not None:
+            content = read_frames(input, {frame})[frame].rgb
+        else:
+            try:
+                content = read_image(input)
+            except VidstyleError as error:
+                if input.suffix.lower() in IMAGE_EXTENSIONS:
+                    raise
+                raise VidstyleError(f"{error} (for a frame of a video, give --frame N or --shots)") from None
+        result = paint(sized(content))
+        write_image(result, output)
     seconds = time.perf_counter() - started
+    frames = len(found) if shots else 1
     if as_json:
         _print_json({
             "input": str(input),
             "output": str(output),
             "size": {"width": result.shape[1], "height": result.shape[0]},
-            "frames": 1,
-            "fps": round(1.0 / max(seconds, 1e-9), 3),
+            "frames": frames,
+            "fps": round(frames / max(seconds, 1e-9), 3),
             "seconds": round(seconds, 3),
             "device": device_used,
             "engine": engine_used,
             "style": style_name,
             "frame": frame,
+            **({"shots": found} if shots else {}),
             "options": {"method": method, "strength": strength, "preserve_color": preserve_color, "size": size, "stroke_scale": stroke_scale},
         })
+    elif shots and not quiet:
+        typer.echo(f"wrote {len(found)} shot(s) to {output}, frames {', '.join(str(first) for first, _ in found)}", err=True)
     elif not quiet:
         typer.echo(f"wrote {output}", err=True)
 

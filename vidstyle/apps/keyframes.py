@@ -17,19 +17,22 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 import cv2
+from tqdm import tqdm
 
 from ..config import vidstyle_home
 from ..errors import OptionError
 from ..media.images import read_image
-from ..media.reader import FramePastEnd, read_frames
+from ..media.reader import FramePastEnd, VideoReader, read_frames
+from ..media.sequences import DEFAULT_SEQUENCE_RATE
 from ..stylize.frames import working_size
 from ..stylize.styles import user_style_dir
 from ..stylize.torch_support import require_torch
+from ..temporal.consistency import SHORTEST_SHOT, FlowPair, FlowTracker, begins_shot
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +246,6 @@ def keyframe_look(
 
 
 def _learn(keyframes, settings, name: str, quiet: bool):
-    from tqdm import tqdm
-
     from ..training.keyframes import learn_look
 
     described = f"learning the look of {len(keyframes)} keyframe{'s' * (len(keyframes) > 1)}"
@@ -258,6 +259,32 @@ def _learn(keyframes, settings, name: str, quiet: bool):
         return learn_look(keyframes, name, settings, progress=progress)
 
 
+def shot_openings(
+    path: Path, frame_rate=DEFAULT_SEQUENCE_RATE, quiet: bool = False
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The clip's shots as a run cuts them (the stabiliser's cuts), each
+    as (first frame, last frame, the first frame's picture), in order;
+    those under ``SHORTEST_SHOT`` frames are left out, unless no shot is
+    longer (then the clip is one shot). The frames to paint: a keyframe
+    early in each shot carries through it."""
+    tracker = FlowTracker()
+    openings: list[tuple[int, np.ndarray]] = []  # the clip's first frame, and the current shot's
+    last, found = -1, 0
+    with VideoReader(path, frame_rate=frame_rate) as reader:
+        frames = tqdm(reader, total=reader.estimated_frames(), unit="frame", desc=f"{path.name} [shots]", disable=quiet)
+        for frame in frames:
+            if begins_shot(tracker(frame.rgb)) or not openings:
+                if openings and last - openings[-1][0] + 1 >= SHORTEST_SHOT:
+                    found += 1
+                    yield openings[-1][0], last, openings[-1][1]
+                openings = openings[:1] + [(frame.index, frame.rgb)]
+            last = frame.index
+    if openings and last - openings[-1][0] + 1 >= SHORTEST_SHOT:
+        yield openings[-1][0], last, openings[-1][1]
+    elif openings and not found:
+        yield openings[0][0], last, openings[0][1]
+
+
 class ShotsWithoutKeyframe:
     """The shots of a keyframe run (as the stabiliser cuts them) that hold
     no painted keyframe. The look carries within a shot, so in these the
@@ -265,15 +292,14 @@ class ShotsWithoutKeyframe:
     showed; the run names them so that the user can paint one frame each."""
 
     SHOWN = 4  # shots named in the warning; the rest are counted
-    SHORTEST = 12  # frames: a briefer "shot" (a flash, a glitch) is not worth a painting
 
     def __init__(self, keyframes: set[int]):
         self.keyframes = keyframes
         self.shots: list[list[int]] = []  # [first frame, last frame]
 
-    def see(self, index: int, new_shot: bool) -> None:
-        """Frame ``index`` was painted; ``new_shot``: it begins a shot."""
-        if new_shot or not self.shots:
+    def see(self, index: int, pair: FlowPair | None) -> None:
+        """Frame ``index`` was painted; ``pair``: its flow back (``begins_shot``)."""
+        if begins_shot(pair) or not self.shots:
             self.shots.append([index, index])
         else:
             self.shots[-1][1] = index
@@ -281,7 +307,7 @@ class ShotsWithoutKeyframe:
     def unpainted(self) -> list[tuple[int, int]]:
         return [
             (first, last) for first, last in self.shots
-            if last - first + 1 >= self.SHORTEST and not any(first <= k <= last for k in self.keyframes)
+            if last - first + 1 >= SHORTEST_SHOT and not any(first <= k <= last for k in self.keyframes)
         ]
 
     def warning(self) -> str | None:
@@ -294,5 +320,6 @@ class ShotsWithoutKeyframe:
         first = missing[0][0]
         return (
             f"{len(missing)} of {len(self.shots)} shots have no painted keyframe (frames {ranges}): the learnt look "
-            f"guesses there; paint a frame of each, e.g. --keyframe {first}=FILE"
+            f"guesses there; paint a frame of each, e.g. --keyframe {first}=FILE (vidstyle image CLIP --shots "
+            "writes each shot's first frame)"
         )

@@ -445,7 +445,7 @@ def _run(
                 frames, images = item
                 for (frame, flow, keep), image in zip(frames, images):
                     if shots is not None:
-                        shots.see(frame.index, flow is None or flow.cut)
+                        shots.see(frame.index, flow)
                     key = painting_key(frame)
                     painting = paintings.get(key)
                     if painting is not None:

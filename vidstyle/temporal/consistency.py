@@ -345,6 +345,16 @@ class FlowTracker:
         return FlowPair(backward, soft_reliability(unreliable), cut, size=size, gray=gray)
 
 
+# A briefer "shot" (a flash, a glitch) is not worth a painted keyframe.
+SHORTEST_SHOT = 12  # frames
+
+
+def begins_shot(pair: FlowPair | None) -> bool:
+    """Whether the frame with this flow pair (``FlowTracker``'s) begins a
+    shot: the first frame, one after a cut, or one the flow cannot follow."""
+    return pair is None or pair.cut
+
+
 def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     """``image`` scaled down by ``factor`` (area average), at least 1x1."""
     height, width = image.shape[:2]
