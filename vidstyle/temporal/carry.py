@@ -29,18 +29,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .consistency import (
-    FlowEstimator,
-    FlowPair,
-    TemporalOptions,
-    enlarge,
-    input_change,
-    pixel_grid,
-    soft_reliability,
-    starts_new_shot,
-    to_gray,
-    warp,
-)
+from .consistency import FlowEstimator, FlowPair, TemporalOptions, enlarge, flow_pair, pixel_grid, to_gray, warp
 
 
 class KeyframeCarry:
@@ -79,10 +68,11 @@ class KeyframeCarry:
         if self.weight > 0:
             self._painting, self._input, self._network = painting, frame_input, network_output
 
-    def __call__(self, stabilised: np.ndarray, pair: FlowPair | None) -> np.ndarray:
+    def __call__(self, stabilised: np.ndarray, pair: FlowPair | None, share: float = 1.0) -> np.ndarray:
         """``stabilised`` (the stabiliser's output for this frame, which it
         may change in place) with the painting laid over it where it is
-        carried; ``pair``: this frame's flow back to the previous one. The
+        carried, at ``share`` of ``weight``; ``pair``: this frame's flow back
+        to the previous one. The
         full-size work (sampling the painting, blending) covers only the box
         around where the painting is laid: at 1920x1080 it is most of the
         carry's time."""
@@ -104,7 +94,7 @@ class KeyframeCarry:
             return stabilised
         difference = cv2.absdiff(warp(self._input_gray, self._chain), pair.gray).astype(np.float32)
         weight = in_view * self._matching(difference) * self._better(difference)
-        weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * self.weight
+        weight = cv2.blur(weight, (self.SOFTEN, self.SOFTEN)) * (self.weight * share)
         region = _painted_region(weight, *stabilised.shape[:2])
         if region is None:  # the painting beats the network nowhere in this frame
             return stabilised
@@ -214,13 +204,11 @@ def carry_back(
     for position in range(len(before) - 1, -1, -1):
         frame_input, output = before[position]
         gray = estimator.gray(frame_input)
-        if gray.shape != later.shape or starts_new_shot(input_change(gray, later), None, estimator.options):
+        if gray.shape != later.shape:
             break
-        flow, unreliable = estimator.flow_with_occlusions(gray, later)
-        if starts_new_shot(0.0, unreliable, estimator.options):
+        pair = flow_pair(estimator, output.shape[:2], gray, later)
+        if pair.cut:
             break
-        carry.weight = weight * min(1.0, (position + 1) / (FADE_IN + 1))
-        pair = FlowPair(flow, soft_reliability(unreliable), cut=False, size=output.shape[:2], gray=gray)
-        outputs[position] = carry(output.copy(), pair)
+        outputs[position] = carry(output.copy(), pair, share=min(1.0, (position + 1) / (FADE_IN + 1)))
         later = gray
     return outputs

@@ -334,15 +334,18 @@ class FlowTracker:
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return lambda: None
-        return lambda: self._pair(rgb.shape[:2], gray, previous)
+        return lambda: flow_pair(self.estimator, rgb.shape[:2], gray, previous)
 
-    def _pair(self, size: tuple[int, int], gray: np.ndarray, previous: np.ndarray) -> FlowPair:
-        change = input_change(gray, previous)
-        if starts_new_shot(change, None, self.options):  # skip the flow: it cannot follow a cut
-            return FlowPair(np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32), cut=True, size=size)
-        backward, unreliable = self.estimator.flow_with_occlusions(gray, previous)
-        cut = starts_new_shot(change, unreliable, self.options)
-        return FlowPair(backward, soft_reliability(unreliable), cut, size=size, gray=gray)
+
+def flow_pair(estimator: FlowEstimator, size: tuple[int, int], gray: np.ndarray, previous: np.ndarray) -> FlowPair:
+    """The flow from a frame (``gray``, as ``estimator.gray`` gives it; the
+    frame ``size``) back to ``previous``, or a cut between them."""
+    change = input_change(gray, previous)
+    if starts_new_shot(change, None, estimator.options):  # skip the flow: it cannot follow a cut
+        return FlowPair(np.zeros((1, 1, 2), np.float32), np.zeros((1, 1), np.float32), cut=True, size=size)
+    backward, unreliable = estimator.flow_with_occlusions(gray, previous)
+    cut = starts_new_shot(change, unreliable, estimator.options)
+    return FlowPair(backward, soft_reliability(unreliable), cut, size=size, gray=gray)
 
 
 # A briefer "shot" (a flash, a glitch) is not worth a painted keyframe.
