@@ -347,6 +347,7 @@ def image(
         _fail(f"--size must be between 16 and 16384, got {size}")
     if frame is not None and frame < 0:
         _fail(f"--frame counts from 0, got {frame}")
+    started = time.perf_counter()  # the network's loading counts, as a user waits for it
     if method == "fast":
         from .stylize.style_mix import with_style_image
         from .stylize.stylizer import Stylizer
@@ -386,7 +387,6 @@ def image(
     def sized(content: np.ndarray) -> np.ndarray:
         return scale_long_side(content, size) if size is not None else content
 
-    started = time.perf_counter()
     found: list[list[int]] = []
     if shots:
         from .apps.keyframes import shot_openings
