@@ -25,9 +25,6 @@ class TransformerConfig:
     # channels after the last upsampling, at full resolution, where a CPU
     # spends most of a frame's time (None: base_channels)
     decoder_channels: int | None = None
-    # share of each instance norm's statistics taken from the neighbourhood
-    # instead of the whole frame (0: Johnson's, the frame's alone)
-    local_norm: float = 0.0
 
     @property
     def full_resolution_channels(self) -> int:
@@ -54,8 +51,6 @@ class TransformerConfig:
             raise ValueError(f"architecture output must be {' or '.join(OUTPUTS)}, got {known['output']!r}")
         if "separable" in known and not isinstance(known["separable"], bool):
             raise ValueError(f"architecture separable must be true or false, got {known['separable']!r}")
-        if "local_norm" in known and (type(known["local_norm"]) not in (int, float) or not 0 <= known["local_norm"] <= 1):
-            raise ValueError(f"architecture local_norm must be a share from 0 to 1, got {known['local_norm']!r}")
         if "edge_kernel" in known and known["edge_kernel"] % 2 == 0:
             raise ValueError(f"architecture edge_kernel must be odd, got {known['edge_kernel']}")
         return cls(**known)

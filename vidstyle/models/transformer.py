@@ -5,11 +5,6 @@ revisions (Ulyanov et al.), and nearest upsampling followed by a convolution in
 the decoder instead of transposed convolutions, which avoids checkerboard
 artifacts. Layer names follow pytorch/examples' fast_neural_style so that its
 published checkpoints load unchanged.
-
-Instance norm may mix the whole frame's statistics with its neighbourhood's
-(``TransformerConfig.local_norm``): with the frame's alone, one channel's
-tone is set against everything in the frame, so a dark subject in a bright
-frame is pushed darker still, where painted on its own it keeps its tone.
 """
 
 from __future__ import annotations
@@ -19,100 +14,6 @@ from torch import nn
 import torch.nn.functional as F
 
 from .architecture import TransformerConfig
-
-
-# The neighbourhood of the local statistics: cells of LOCAL_CELL frame pixels,
-# weighed by a Gaussian of LOCAL_SIGMA cells (48 px: a tenth of the 480 px
-# working size's long side). Both are in pixels of the network's input, so
-# the neighbourhood is the same part of a frame at any size the network runs.
-LOCAL_CELL = 8
-LOCAL_SIGMA = 6
-
-
-class LocalInstanceNorm(nn.InstanceNorm2d):
-    """Affine instance norm whose mean and variance are ``local_share`` the
-    neighbourhood's and the rest the whole frame's; ``stride`` is the layer's
-    step in frame pixels (1, 2 or 4). Its parameters are those of
-    ``nn.InstanceNorm2d``, so a network's weights load with either.
-
-    The statistics are gathered per cell, mixed into a scale and an offset
-    per cell, and those are brought to every pixel bilinearly: two maps to
-    upsample, where per-pixel statistics would need a dozen passes over
-    the activation."""
-
-    def __init__(self, channels: int, local_share: float = 0.0, stride: int = 1):
-        super().__init__(channels, affine=True)
-        self.local_share = local_share
-        self.cell = LOCAL_CELL // stride
-
-    def extra_repr(self) -> str:  # part of the exported graph's cache key
-        return f"{super().extra_repr()}, local_share={self.local_share}, cell={self.cell}, sigma={LOCAL_SIGMA}"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.local_share:
-            return super().forward(x)
-        var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False, keepdim=True)
-        affine = cell_affine(self, mean, var, smooth_cells(cell_moments(x, mean, self.cell)))
-        rows, columns = x.shape[-2], x.shape[-1]
-        per_pixel = spread_cells(affine, bilinear_weights(affine.shape[-2], self.cell, 0, rows), bilinear_weights(affine.shape[-1], self.cell, 0, columns))
-        scale, offset = per_pixel.to(x.dtype).chunk(2, dim=1)
-        return x * scale + offset
-
-
-def cell_moments(x: torch.Tensor, centre: torch.Tensor, cell: int) -> torch.Tensor:
-    """Each whole cell's mean of ``x - centre`` and of its square (N, 2C,
-    cells down, cells across); the last rows and columns short of a cell
-    are left out (a pooling that keeps part-cells is several times slower
-    on the CPU engines). Measured from the frame's mean, so that the
-    variance loses nothing to cancellation."""
-    if x.dtype == torch.float16:
-        x, centre = x.float(), centre.float()  # squares of activations overflow half precision
-    deviation = x - centre
-    return torch.cat([F.avg_pool2d(deviation, cell), F.avg_pool2d(deviation * deviation, cell)], 1)
-
-
-def smooth_cells(cells: torch.Tensor) -> torch.Tensor:
-    """Cell moments averaged over the neighbourhood: a Gaussian of
-    LOCAL_SIGMA cells, renormalised where it reaches past the frame's
-    edges. Two small matrix products, one per axis."""
-    return gaussian_weights(cells.shape[-2], cells).T @ cells @ gaussian_weights(cells.shape[-1], cells)
-
-
-def gaussian_weights(size, like: torch.Tensor) -> torch.Tensor:
-    """(size, size): column j weighs every cell for cell j, summing to 1."""
-    index = torch.arange(size, dtype=torch.float32, device=like.device)
-    distance = (index[:, None] - index[None, :]) / LOCAL_SIGMA
-    weights = torch.exp(-0.5 * distance * distance)
-    return (weights / weights.sum(0, keepdim=True)).to(like.dtype)  # columns sum to 1: cells @ weights averages along rows
-
-
-def cell_affine(norm: LocalInstanceNorm, mean: torch.Tensor, var: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
-    """Per cell, the norm's scale then offset (N, 2C, ...) over the mixed
-    statistics: the frame's ``mean`` and ``var`` and the neighbourhood's
-    moments about that mean."""
-    shift, square = moments.chunk(2, dim=1)
-    local_var = (square - shift * shift).clamp(min=0)
-    share = norm.local_share
-    scale = torch.rsqrt((1 - share) * var.to(moments) + share * local_var + norm.eps) * norm.weight.to(moments).view(1, -1, 1, 1)
-    offset = norm.bias.to(moments).view(1, -1, 1, 1) - (mean.to(moments) + share * shift) * scale
-    return torch.cat([scale, offset], 1)
-
-
-def bilinear_weights(cells, cell: int, first, count) -> torch.Tensor:
-    """(count, cells): pixels ``first`` to ``first + count`` of one axis
-    as bilinear weights of the cells along it (cell j centred on pixel
-    ``(j + 0.5) * cell - 0.5``; past the outer centres, the outer cell's
-    value), as a matrix, so that a band of rows can be resampled alone."""
-    position = (torch.arange(count, dtype=torch.float32) + first + 0.5) / cell - 0.5
-    centres = torch.arange(cells, dtype=torch.float32)
-    position = torch.minimum(position.clamp(min=0), centres[-1:])
-    return (1 - (centres[None, :] - position[:, None]).abs()).relu()
-
-
-def spread_cells(cells: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-    """Cell values at pixels: ``rows`` (pixels down x cells down) and
-    ``columns`` (pixels across x cells across) from :func:`bilinear_weights`."""
-    return rows.to(cells) @ cells @ columns.to(cells).T
 
 
 class ConvLayer(nn.Module):
@@ -173,13 +74,13 @@ class TransformerNet(nn.Module):
     def __init__(self, config: TransformerConfig = TransformerConfig()):
         super().__init__()
         self.config = config
-        c, share = config.base_channels, config.local_norm
+        c = config.base_channels
         self.conv1 = ConvLayer(3, c, config.edge_kernel)
         self.in1 = nn.InstanceNorm2d(c, affine=True)
         self.conv2 = ConvLayer(c, 2 * c, 3, stride=2)
-        self.in2 = LocalInstanceNorm(2 * c, share, stride=2)
+        self.in2 = nn.InstanceNorm2d(2 * c, affine=True)
         self.conv3 = ConvLayer(2 * c, 4 * c, 3, stride=2)
-        self.in3 = LocalInstanceNorm(4 * c, share, stride=4)
+        self.in3 = nn.InstanceNorm2d(4 * c, affine=True)
         for i in range(config.residual_blocks):
             self.add_module(f"res{i + 1}", ResidualBlock(4 * c, config.separable))
         self.deconv1 = UpsampleConvLayer(4 * c, 2 * c, 3, upsample=2)

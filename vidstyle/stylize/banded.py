@@ -33,17 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import OptionError
 from ..models import TransformerNet
-from ..models.transformer import (
-    ConvLayer,
-    LocalInstanceNorm,
-    SeparableConvLayer,
-    UpsampleConvLayer,
-    bilinear_weights,
-    cell_affine,
-    cell_moments,
-    smooth_cells,
-    spread_cells,
-)
+from ..models.transformer import ConvLayer, SeparableConvLayer, UpsampleConvLayer
 
 Sink = Callable[[int, int, torch.Tensor], None]
 
@@ -237,8 +227,6 @@ def _normalise(y: torch.Tensor, moments: _Moments, norm: nn.InstanceNorm2d, band
         mean, var = norm.running_mean.double(), norm.running_var.double()
     else:
         mean, var = moments.mean_var()
-    if isinstance(norm, LocalInstanceNorm) and norm.local_share:
-        return _normalise_locally(y, mean, var, norm, band_rows, relu)
     scale = torch.rsqrt(var + norm.eps)
     if norm.weight is not None:
         scale = scale * norm.weight.double()
@@ -251,31 +239,6 @@ def _normalise(y: torch.Tensor, moments: _Moments, norm: nn.InstanceNorm2d, band
     for start in range(0, y.shape[2], step):
         band = y[:, :, start : start + step]
         band.mul_(scale).add_(shift)
-        if relu:
-            band.relu_()
-    return y
-
-
-def _normalise_locally(y: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, norm: LocalInstanceNorm, band_rows: int, relu: bool):
-    """``norm(y)`` in place where its statistics mix in the neighbourhood's:
-    the cells' moments are gathered band by band (bands start on cell
-    boundaries, so they are the whole frame's cells), turned into a scale
-    and an offset per cell over the whole frame, and each band's rows take
-    theirs from the cells, as the whole-frame resampling would."""
-    cell, height, width = norm.cell, y.shape[2], y.shape[3]
-    step = -(-max(1, band_rows) // cell) * cell
-    work = torch.float32 if y.dtype == torch.float16 else y.dtype
-    mean, var = mean.to(work).view(1, -1, 1, 1), var.to(work).view(1, -1, 1, 1)
-    whole = height - height % cell  # the rows of whole cells
-    moments = torch.cat([cell_moments(y[:, :, start : min(start + step, whole)], mean, cell) for start in range(0, whole, step)], 2)
-    affine = cell_affine(norm, mean, var, smooth_cells(moments))
-    columns = bilinear_weights(affine.shape[-1], cell, 0, width)
-    for start in range(0, height, step):
-        stop = min(start + step, height)
-        rows = bilinear_weights(affine.shape[-2], cell, start, stop - start)
-        scale, offset = spread_cells(affine, rows, columns).to(y.dtype).chunk(2, dim=1)
-        band = y[:, :, start:stop]
-        band.mul_(scale).add_(offset)
         if relu:
             band.relu_()
     return y
