@@ -41,8 +41,8 @@ def content_description(config: dict) -> str:
         if path.suffix.lower() in VIDEO_SUFFIXES:
             parts.append(f"frames of a clip, {path.name}")
         else:
-            parts.append("the photos listed in configs/train/content.txt, prepared by scripts/prepare_content.py")
-    return " and ".join(dict.fromkeys(parts))
+            parts.append("the photos listed in configs/train/content.txt as scripts/prepare_content.py prepares them")
+    return ", and ".join(dict.fromkeys(parts))
 
 
 def model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
@@ -108,6 +108,8 @@ def distilled_model_card(name: str, metadata: dict, size: int, max_difference: f
         f"- **Architecture**: {json.dumps(metadata.get('architecture', {}))}",
         f"- **Steps**: {metadata.get('steps')} at batch {config.get('batch_size')}, crops of {config.get('image_size')} px; "
         "loss: mean absolute difference from the full network's output"
+        + (f", plus {config['teacher_colour_weight']:g} x the gap in colour mean and spread (models/losses.py: colour_spread_gap)"
+           if config.get("teacher_colour_weight") else "")
         + (f"; started from the weights of `{init}` (transplanted where the shapes differ: training/transplant.py)" if init else ""),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),

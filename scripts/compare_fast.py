@@ -4,6 +4,12 @@ of `--model balanced` (the default) and `--model fast` is visible:
 docs/fast-vs-full.jpg.
 
     python scripts/compare_fast.py [--photo ../shared/content/golden_gate.jpg] [--width 360]
+
+--before DIR adds, after the balanced and the fast network, the one in
+DIR/balanced/NAME.pth and DIR/fast/NAME.pth (an earlier release's students),
+so that a refit is seen beside what it replaces: docs/distilled-colour.jpg is
+--before with the students of commit 6c8a4c9 (before the colour term) on
+/usr/share/wallpapers/Autumn/contents/images/2560x1440.jpg at --width 400.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photo", type=Path, default=ROOT.parent / "shared" / "content" / "golden_gate.jpg")
     parser.add_argument("--width", type=int, default=360)
+    parser.add_argument("--before", type=Path, help="a folder with balanced/NAME.pth and fast/NAME.pth to show beside the shipped ones")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "fast-vs-full.jpg")
     args = parser.parse_args()
     photo = resize_long_side(read_image(args.photo), args.width)
@@ -36,10 +43,16 @@ def main() -> None:
     for name in names:
         tiles = [label(photo, "input")]
         models = ["full"] + (["balanced"] if name in balanced else []) + ["fast"]
-        outputs = {model: Stylizer.from_style(name, StylizerOptions(model=model))(photo) for model in models}
-        for model, stylized in outputs.items():
-            tiles.append(label(stylized, f"--style {name} --model {model}"))
-        gaps = [f"{m} {np.abs(outputs[m].astype(int) - outputs['full']).mean() / 255:.3f}" for m in models[1:]]
+        outputs, titles = {}, {}
+        for model in models:
+            outputs[model] = Stylizer.from_style(name, StylizerOptions(model=model))(photo)
+            titles[model] = f"--style {name} --model {model}"
+            if args.before and model != "full":
+                outputs[f"{model} before"] = Stylizer.from_style(str(args.before / model / f"{name}.pth"), StylizerOptions(model="full"))(photo)
+                titles[f"{model} before"] = f"{name} {model}, before"
+        for key, stylized in outputs.items():
+            tiles.append(label(stylized, titles[key]))
+        gaps = [f"{key} {np.abs(outputs[key].astype(int) - outputs['full']).mean() / 255:.3f}" for key in outputs if key != "full"]
         print(f"{name}: mean absolute difference from the full network (0-1): {', '.join(gaps)}")
         if "balanced" not in outputs:  # keep the columns in place: a blank where a style has none
             tiles.insert(2, np.zeros_like(tiles[0]))

@@ -19,6 +19,7 @@ from vidstyle.errors import OptionError, VidstyleError
 from vidstyle.models.losses import (
     LossConfig,
     PerceptualLoss,
+    colour_spread_gap,
     extract,
     gram_matrix,
     load_loss_network,
@@ -473,6 +474,49 @@ def test_distillation_learns_the_teacher_and_serves_as_fast_model(tmp_path, cont
     for source, fast in zip(read_frames(clip, None), outputs["fast"]):
         assert np.abs(fast.astype(int) - student(source)).mean() < 2.5  # it ran the student
     assert "full+fast" in cli("styles").out
+
+
+def test_the_colour_gap_sees_a_paler_copy_and_its_gradient_restores_colour():
+    photo = to_tensor(render_scene(4, 64, 48))[None]
+    grey = photo.mean(dim=1, keepdim=True)
+    paler = grey + 0.6 * (photo - grey)  # the same picture at 60% of its chroma
+    assert colour_spread_gap(photo, photo).item() == 0.0
+    assert colour_spread_gap(paler, photo).item() > 0.01
+    student = paler.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([student], lr=0.5)  # half a level per step
+    for _ in range(40):
+        optimiser.zero_grad()
+        colour_spread_gap(student, photo).backward()
+        optimiser.step()
+    assert colour_spread_gap(student, photo) < 0.3 * colour_spread_gap(paler, photo)
+
+
+def test_a_distilled_student_with_the_colour_term_is_as_colourful_as_its_teacher(tmp_path, content_dir, tiny_style):
+    """The same student, steps and data, with and without the colour term:
+    with it, its colours spread as its teacher's do."""
+    frames = torch.cat([to_tensor(render_scene(i, 64, 48))[None] for i in (3, 7, 11)])
+
+    def gap_after_training(weight: float) -> float:
+        config = tiny_config(
+            tmp_path, content_dir, "", teacher=str(tiny_style), name="student", steps=60, learning_rate=1e-2,
+            teacher_colour_weight=weight, output=str(tmp_path / f"student-{weight}.pth"),
+            architecture=TransformerConfig(base_channels=4, residual_blocks=1, output="image", edge_kernel=3),
+        )
+        trainer = Trainer(config)
+        trainer.run(progress=False)
+        with torch.no_grad():
+            return colour_spread_gap(trainer.model(frames), trainer.teacher(frames).clamp(0, 255)).item()
+
+    assert gap_after_training(4.0) < 0.7 * gap_after_training(0.0)
+
+
+def test_a_config_is_checked_like_a_checkpoint(tmp_path, content_dir, tiny_style):
+    with pytest.raises(OptionError, match="output must be image or residual"):
+        tiny_config(tmp_path, content_dir, tiny_style, architecture=TransformerConfig(output="imag")).validate()
+    with pytest.raises(OptionError, match="teacher-colour-weight applies to distillation"):
+        tiny_config(tmp_path, content_dir, tiny_style, teacher_colour_weight=1.0).validate()
+    with pytest.raises(OptionError, match="teacher-colour-weight must not be negative"):
+        tiny_config(tmp_path, content_dir, "", teacher=str(tiny_style), teacher_colour_weight=-1.0).validate()
 
 
 def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir, monkeypatch):

@@ -148,6 +148,22 @@ def moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(dim=2), flat.std(dim=2)
 
 
+def colour_spread_gap(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """How far ``output``'s colours are from ``target``'s in mean and spread,
+    image by image: the per-image mean and deviation of two opponent
+    channels (red-green and yellow-blue, as in Hasler and Suesstrunk's
+    colourfulness) and of luma, mean absolute difference, on the 0-1 scale.
+    A pixel-wise loss alone lets a student that cannot place every colour
+    of its teacher settle on the median, a paler picture."""
+
+    def opponent(images: torch.Tensor) -> torch.Tensor:
+        r, g, b = (images / 255.0).unbind(1)
+        return torch.stack([r - g, 0.5 * (r + g) - b, 0.299 * r + 0.587 * g + 0.114 * b], 1).flatten(2)
+
+    ours, theirs = opponent(output), opponent(target)
+    return (ours.std(2) - theirs.std(2)).abs().mean() + (ours.mean(2) - theirs.mean(2)).abs().mean()
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbours, for images in [0, 255]."""
     dx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()

@@ -51,6 +51,15 @@ def colour_histogram(rgb: np.ndarray, bins: int = 8) -> np.ndarray:
     return counts / counts.sum()
 
 
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness (2003): the spread and mean of
+    the red-green and yellow-blue opponent channels, 0-255 scale; about 33
+    for Udnie, 92 for Candy."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    red_green, yellow_blue = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(red_green.std(), yellow_blue.std()) + 0.3 * np.hypot(red_green.mean(), yellow_blue.mean()))
+
+
 def palette_distance(image: np.ndarray, painting: np.ndarray, bins: int = 8) -> float:
     """Total-variation distance between the colour histograms, 0 (the same
     colours in the same proportions) to 1 (no colour in common)."""

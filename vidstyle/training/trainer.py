@@ -17,7 +17,7 @@ from ..config import build, merge, read_toml
 from ..errors import OptionError, StyleError, VidstyleError
 from ..media.images import read_image, resize_long_side, to_array, to_tensor, write_image
 from ..models import TransformerConfig, TransformerNet
-from ..models.losses import LossConfig, PerceptualLoss, load_loss_network, load_style_image_tensor
+from ..models.losses import LossConfig, PerceptualLoss, colour_spread_gap, load_loss_network, load_style_image_tensor
 from ..stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from ..stylize.devices import resolve_device
 from ..stylize.styles import load_style, user_style_dir
@@ -66,6 +66,9 @@ class TrainConfig:
     # checkpoint) instead of learning from a style image. Much cheaper per step
     # (no loss network), which is how the small real-time networks are made.
     teacher: str = ""
+    # weight of the colour term when distilling (0: off): the student's
+    # per-image colour mean and spread against the teacher's (colour_spread_gap)
+    teacher_colour_weight: float = 0.0
     # Start from this network's weights (a style name, or a checkpoint; its
     # architecture must match) with a fresh optimiser, instead of at random:
     # a refit after a recipe change costs far fewer steps than a new network.
@@ -88,6 +91,14 @@ class TrainConfig:
                 raise OptionError(f"{name.replace('_', '-')} must not be negative")
         if self.temporal_weight < 0:
             raise OptionError("temporal-weight must not be negative")
+        if self.teacher_colour_weight < 0:
+            raise OptionError("teacher-colour-weight must not be negative")
+        if self.teacher_colour_weight and not self.teacher:
+            raise OptionError("teacher-colour-weight applies to distillation: give a teacher network too")
+        try:  # the same checks as a checkpoint's: a config's output = "imag" must not train something else
+            TransformerConfig.from_dict(self.architecture.to_dict())
+        except ValueError as exc:
+            raise OptionError(str(exc)) from None
         if not 0 <= self.small_objects <= 1:
             raise OptionError(f"small-objects must be a probability between 0 and 1, got {self.small_objects}")
 
@@ -258,6 +269,9 @@ class Trainer:
                     target = self.teacher(content).float().clamp(0, 255)
                 distill = (output.float() - target).abs().mean() / 255.0
                 losses = {"total": distill, "distill": distill}
+                if self.config.teacher_colour_weight:
+                    losses["colour"] = colour_spread_gap(output.float(), target)
+                    losses["total"] = distill + self.config.teacher_colour_weight * losses["colour"]
             else:
                 losses = self.loss(output.float(), content, views=self.views, objects=objects)
             if self.config.temporal_weight:
