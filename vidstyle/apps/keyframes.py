@@ -268,21 +268,22 @@ def shot_openings(
     longer (then the clip is one shot). The frames to paint: a keyframe
     early in each shot carries through it."""
     tracker = FlowTracker()
-    openings: list[tuple[int, np.ndarray]] = []  # the clip's first frame, and the current shot's
+    clip_opening = shot_opening = None  # (first frame, its picture): the clip's, and the current shot's
     last, found = -1, 0
     with VideoReader(path, frame_rate=frame_rate) as reader:
         frames = tqdm(reader, total=reader.estimated_frames(), unit="frame", desc=f"{path.name} [shots]", disable=quiet)
         for frame in frames:
-            if begins_shot(tracker(frame.rgb)) or not openings:
-                if openings and last - openings[-1][0] + 1 >= SHORTEST_SHOT:
+            if begins_shot(tracker(frame.rgb)) or shot_opening is None:
+                if shot_opening is not None and last - shot_opening[0] + 1 >= SHORTEST_SHOT:
                     found += 1
-                    yield openings[-1][0], last, openings[-1][1]
-                openings = openings[:1] + [(frame.index, frame.rgb)]
+                    yield shot_opening[0], last, shot_opening[1]
+                shot_opening = (frame.index, frame.rgb)
+                clip_opening = clip_opening or shot_opening
             last = frame.index
-    if openings and last - openings[-1][0] + 1 >= SHORTEST_SHOT:
-        yield openings[-1][0], last, openings[-1][1]
-    elif openings and not found:
-        yield openings[0][0], last, openings[0][1]
+    if shot_opening is not None and last - shot_opening[0] + 1 >= SHORTEST_SHOT:
+        yield shot_opening[0], last, shot_opening[1]
+    elif clip_opening is not None and not found:
+        yield clip_opening[0], last, clip_opening[1]
 
 
 class ShotsWithoutKeyframe:
