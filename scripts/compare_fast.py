@@ -10,6 +10,12 @@ DIR/balanced/NAME.pth and DIR/fast/NAME.pth (an earlier release's students),
 so that a refit is seen beside what it replaces: docs/distilled-colour.jpg is
 --before with the students of commit 6c8a4c9 (before the colour term) on
 /usr/share/wallpapers/Autumn/contents/images/2560x1440.jpg at --width 400.
+
+--zoom N shows the middle of each render enlarged N times (nearest
+neighbour), so the crispness of the strokes can be compared:
+docs/distilled-detail.jpg is --before with the students of commit f69f30a
+(before the detail term) on /usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg
+at --width 480 --zoom 2.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=ROOT.parent / "shared" / "content" / "golden_gate.jpg")
     parser.add_argument("--width", type=int, default=360)
     parser.add_argument("--before", type=Path, help="a folder with balanced/NAME.pth and fast/NAME.pth to show beside the shipped ones")
+    parser.add_argument("--zoom", type=int, default=1, help="show the middle of each render enlarged this many times")
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "fast-vs-full.jpg")
     args = parser.parse_args()
     photo = resize_long_side(read_image(args.photo), args.width)
@@ -41,7 +48,7 @@ def main() -> None:
     balanced = {entry.name for entry in available_styles("balanced")}
     rows = []
     for name in names:
-        tiles = [label(photo, "input")]
+        tiles = [label(middle(photo, args.zoom), "input")]
         models = ["full"] + (["balanced"] if name in balanced else []) + ["fast"]
         outputs, titles = {}, {}
         for model in models:
@@ -51,7 +58,7 @@ def main() -> None:
                 outputs[f"{model} before"] = Stylizer.from_style(str(args.before / model / f"{name}.pth"), StylizerOptions(model="full"))(photo)
                 titles[f"{model} before"] = f"{name} {model}, before"
         for key, stylized in outputs.items():
-            tiles.append(label(stylized, titles[key]))
+            tiles.append(label(middle(stylized, args.zoom), titles[key]))
         gaps = [f"{key} {np.abs(outputs[key].astype(int) - outputs['full']).mean() / 255:.3f}" for key in outputs if key != "full"]
         print(f"{name}: mean absolute difference from the full network (0-1): {', '.join(gaps)}")
         if "balanced" not in outputs:  # keep the columns in place: a blank where a style has none
@@ -59,6 +66,13 @@ def main() -> None:
         rows.append(np.hstack(tiles))
     write_image(np.vstack(rows), args.output)
     print(f"wrote {args.output} ({len(names)} styles)")
+
+
+def middle(image: np.ndarray, zoom: int) -> np.ndarray:
+    """The middle 1/zoom of ``image`` enlarged ``zoom`` times, pixels kept square."""
+    height, width = image.shape[:2]
+    top, left = (height - height // zoom) // 2, (width - width // zoom) // 2
+    return image[top:top + height // zoom, left:left + width // zoom].repeat(zoom, 0).repeat(zoom, 1)
 
 
 if __name__ == "__main__":

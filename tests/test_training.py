@@ -20,6 +20,7 @@ from vidstyle.models.losses import (
     LossConfig,
     PerceptualLoss,
     colour_spread_gap,
+    detail_energy_gap,
     extract,
     gram_matrix,
     load_loss_network,
@@ -510,6 +511,44 @@ def test_a_distilled_student_with_the_colour_term_is_as_colourful_as_its_teacher
     assert gap_after_training(4.0) < 0.7 * gap_after_training(0.0)
 
 
+def test_a_distilled_student_with_the_detail_term_is_as_crisp_as_its_teacher(tmp_path, content_dir, tiny_style):
+    """The same student, steps and data, with and without the detail term:
+    with it, its fine detail is as strong as its teacher's."""
+    frames = torch.cat([to_tensor(render_scene(i, 64, 48))[None] for i in (3, 7, 11)])
+
+    def gap_after_training(weight: float) -> float:
+        config = tiny_config(
+            tmp_path, content_dir, "", teacher=str(tiny_style), name="student", steps=60, learning_rate=1e-2,
+            teacher_detail_weight=weight, output=str(tmp_path / f"student-{weight}.pth"),
+            architecture=TransformerConfig(base_channels=4, residual_blocks=1, output="image", edge_kernel=3),
+        )
+        trainer = Trainer(config)
+        trainer.run(progress=False)
+        with torch.no_grad():
+            return detail_energy_gap(trainer.model(frames), trainer.teacher(frames).clamp(0, 255)).item()
+
+    assert gap_after_training(4.0) < 0.7 * gap_after_training(0.0)
+
+
+def test_the_detail_gap_sees_a_blurred_copy_but_not_strokes_moved_a_few_pixels():
+    """A blurred student costs it; the same strokes a few pixels off cost
+    little, where the pixel loss charges the move more than the blur."""
+    strokes = torch.from_numpy(cv2.resize(stripes(96), (96, 96))).permute(2, 0, 1)[None].float()
+    teacher = strokes + torch.from_numpy(np.random.default_rng(0).normal(0, 12, (1, 3, 96, 96))).float()
+    blurred = torch.from_numpy(cv2.GaussianBlur(teacher[0].permute(1, 2, 0).numpy(), (0, 0), 1.5)).permute(2, 0, 1)[None]
+    moved = torch.roll(teacher, shifts=(3, 3), dims=(2, 3))
+    assert detail_energy_gap(teacher, teacher).item() == 0.0
+    assert detail_energy_gap(blurred, teacher).item() > 4 * detail_energy_gap(moved, teacher).item()
+    assert (moved - teacher).abs().mean() > (blurred - teacher).abs().mean()
+    student = blurred.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([student], lr=1.0)
+    for _ in range(40):
+        optimiser.zero_grad()
+        detail_energy_gap(student, teacher).backward()
+        optimiser.step()
+    assert detail_energy_gap(student, teacher) < 0.3 * detail_energy_gap(blurred, teacher)
+
+
 def test_a_config_is_checked_like_a_checkpoint(tmp_path, content_dir, tiny_style):
     with pytest.raises(OptionError, match="output must be image or residual"):
         tiny_config(tmp_path, content_dir, tiny_style, architecture=TransformerConfig(output="imag")).validate()
@@ -517,6 +556,8 @@ def test_a_config_is_checked_like_a_checkpoint(tmp_path, content_dir, tiny_style
         tiny_config(tmp_path, content_dir, tiny_style, teacher_colour_weight=1.0).validate()
     with pytest.raises(OptionError, match="teacher-colour-weight must not be negative"):
         tiny_config(tmp_path, content_dir, "", teacher=str(tiny_style), teacher_colour_weight=-1.0).validate()
+    with pytest.raises(OptionError, match="teacher-detail-weight applies to distillation"):
+        tiny_config(tmp_path, content_dir, tiny_style, teacher_detail_weight=1.0).validate()
 
 
 def test_decoder_training_learns_to_rebuild_photos_and_resumes(tmp_path, content_dir, monkeypatch):

@@ -17,7 +17,7 @@ from ..config import build, merge, read_toml
 from ..errors import OptionError, StyleError, VidstyleError
 from ..media.images import read_image, resize_long_side, to_array, to_tensor, write_image
 from ..models import TransformerConfig, TransformerNet
-from ..models.losses import LossConfig, PerceptualLoss, colour_spread_gap, load_loss_network, load_style_image_tensor
+from ..models.losses import LossConfig, PerceptualLoss, colour_spread_gap, detail_energy_gap, load_loss_network, load_style_image_tensor
 from ..stylize.checkpoints import StyleCheckpoint, load_checkpoint, save_checkpoint
 from ..stylize.devices import resolve_device
 from ..stylize.styles import load_style, user_style_dir
@@ -69,6 +69,10 @@ class TrainConfig:
     # weight of the colour term when distilling (0: off): the student's
     # per-image colour mean and spread against the teacher's (colour_spread_gap)
     teacher_colour_weight: float = 0.0
+    # weight of the detail term when distilling (0: off): the student's
+    # fine-detail strength, patch by patch, against the teacher's
+    # (detail_energy_gap)
+    teacher_detail_weight: float = 0.0
     # Start from this network's weights (a style name, or a checkpoint; its
     # architecture must match) with a fresh optimiser, instead of at random:
     # a refit after a recipe change costs far fewer steps than a new network.
@@ -91,10 +95,11 @@ class TrainConfig:
                 raise OptionError(f"{name.replace('_', '-')} must not be negative")
         if self.temporal_weight < 0:
             raise OptionError("temporal-weight must not be negative")
-        if self.teacher_colour_weight < 0:
-            raise OptionError("teacher-colour-weight must not be negative")
-        if self.teacher_colour_weight and not self.teacher:
-            raise OptionError("teacher-colour-weight applies to distillation: give a teacher network too")
+        for name in ("teacher_colour_weight", "teacher_detail_weight"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name.replace('_', '-')} must not be negative")
+            if getattr(self, name) and not self.teacher:
+                raise OptionError(f"{name.replace('_', '-')} applies to distillation: give a teacher network too")
         try:  # the same checks as a checkpoint's: a config's output = "imag" must not train something else
             TransformerConfig.from_dict(self.architecture.to_dict())
         except ValueError as exc:
@@ -271,7 +276,10 @@ class Trainer:
                 losses = {"total": distill, "distill": distill}
                 if self.config.teacher_colour_weight:
                     losses["colour"] = colour_spread_gap(output.float(), target)
-                    losses["total"] = distill + self.config.teacher_colour_weight * losses["colour"]
+                    losses["total"] = losses["total"] + self.config.teacher_colour_weight * losses["colour"]
+                if self.config.teacher_detail_weight:
+                    losses["detail"] = detail_energy_gap(output.float(), target)
+                    losses["total"] = losses["total"] + self.config.teacher_detail_weight * losses["detail"]
             else:
                 losses = self.loss(output.float(), content, views=self.views, objects=objects)
             if self.config.temporal_weight:
