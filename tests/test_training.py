@@ -492,40 +492,25 @@ def test_the_colour_gap_sees_a_paler_copy_and_its_gradient_restores_colour():
     assert colour_spread_gap(student, photo) < 0.3 * colour_spread_gap(paler, photo)
 
 
-def test_a_distilled_student_with_the_colour_term_is_as_colourful_as_its_teacher(tmp_path, content_dir, tiny_style):
-    """The same student, steps and data, with and without the colour term:
-    with it, its colours spread as its teacher's do."""
+@pytest.mark.parametrize(
+    "weight, gap", [("teacher_colour_weight", colour_spread_gap), ("teacher_detail_weight", detail_energy_gap)], ids=["colour", "detail"]
+)
+def test_a_distilled_student_with_a_teacher_term_comes_closer_to_its_teacher_in_it(tmp_path, content_dir, tiny_style, weight, gap):
+    """The same student, steps and data, with and without the colour or
+    detail term: with it, its colours spread (its fine detail is as
+    strong) as its teacher's."""
     frames = torch.cat([to_tensor(render_scene(i, 64, 48))[None] for i in (3, 7, 11)])
 
-    def gap_after_training(weight: float) -> float:
+    def gap_after_training(value: float) -> float:
         config = tiny_config(
             tmp_path, content_dir, "", teacher=str(tiny_style), name="student", steps=60, learning_rate=1e-2,
-            teacher_colour_weight=weight, output=str(tmp_path / f"student-{weight}.pth"),
+            output=str(tmp_path / f"student-{value}.pth"), **{weight: value},
             architecture=TransformerConfig(base_channels=4, residual_blocks=1, output="image", edge_kernel=3),
         )
         trainer = Trainer(config)
         trainer.run(progress=False)
         with torch.no_grad():
-            return colour_spread_gap(trainer.model(frames), trainer.teacher(frames).clamp(0, 255)).item()
-
-    assert gap_after_training(4.0) < 0.7 * gap_after_training(0.0)
-
-
-def test_a_distilled_student_with_the_detail_term_is_as_crisp_as_its_teacher(tmp_path, content_dir, tiny_style):
-    """The same student, steps and data, with and without the detail term:
-    with it, its fine detail is as strong as its teacher's."""
-    frames = torch.cat([to_tensor(render_scene(i, 64, 48))[None] for i in (3, 7, 11)])
-
-    def gap_after_training(weight: float) -> float:
-        config = tiny_config(
-            tmp_path, content_dir, "", teacher=str(tiny_style), name="student", steps=60, learning_rate=1e-2,
-            teacher_detail_weight=weight, output=str(tmp_path / f"student-{weight}.pth"),
-            architecture=TransformerConfig(base_channels=4, residual_blocks=1, output="image", edge_kernel=3),
-        )
-        trainer = Trainer(config)
-        trainer.run(progress=False)
-        with torch.no_grad():
-            return detail_energy_gap(trainer.model(frames), trainer.teacher(frames).clamp(0, 255)).item()
+            return gap(trainer.model(frames), trainer.teacher(frames).clamp(0, 255)).item()
 
     assert gap_after_training(4.0) < 0.7 * gap_after_training(0.0)
 
