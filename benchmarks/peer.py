@@ -80,7 +80,7 @@ def style_judge(peer: str) -> Callable[[np.ndarray], np.ndarray]:
         count = max(1, round(max(height, width) / side))
         offsets = np.linspace(0, max(height, width) - side, count).round().astype(int)
         crops = [image[o:o + side, :side] if height > width else image[:side, o:o + side] for o in offsets]
-        batch = np.stack([cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA) for c in crops]).astype(np.float32) / 255
-        return np.mean([session.run(None, {name: crop[None]})[0].ravel() for crop in batch], axis=0)
+        squares = [cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32)[None] / 255 for c in crops]
+        return np.mean([session.run(None, {name: square})[0].ravel() for square in squares], axis=0)
 
     return embed
