@@ -32,7 +32,7 @@ from vidstyle.stylize.checkpoints import load_checkpoint
 from vidstyle.temporal.metrics import read_frames
 from vidstyle.training.gatys import OptimizeConfig, match_palette, optimize_image
 from vidstyle.training.trainer import TrainConfig, Trainer
-from vidstyle.training.transplant import transplant
+from vidstyle.training.transplant import transplant, widen
 
 
 def stripes(size: int = 96) -> np.ndarray:
@@ -315,9 +315,38 @@ def test_init_weights_starts_from_a_network(tmp_path, content_dir, style_image, 
     grown = Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=other))
     for key, value in start.state_dict.items():
         assert torch.equal(grown.model.state_dict()[key], value.float()), key
-    wider = TransformerConfig(base_channels=16, residual_blocks=1, output="residual")
+    unrelated = TransformerConfig(base_channels=12, residual_blocks=1, output="residual")
     with pytest.raises(VidstyleError, match="shares too little"):
-        Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=wider))
+        Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=unrelated))
+    wider = TransformerConfig(base_channels=16, residual_blocks=1, output="residual")
+    widened = Trainer(tiny_config(tmp_path, content_dir, style_image, init_weights=str(tiny_style), architecture=wider))
+    x = torch.rand(1, 3, 24, 36) * 255
+    with torch.no_grad():
+        assert float((widened.model.eval()(x) - start.build_model()(x)).abs().max()) < 0.01
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_a_widened_network_is_its_narrow_one_until_trained(separable):
+    """widen() repeats channels and splits the weights that read them, so a
+    network twice as wide starts as exactly the trained narrow one; the split
+    is uneven, so the copies get different gradients and can grow apart."""
+    torch.manual_seed(5)
+    narrow = TransformerNet(TransformerConfig(base_channels=4, residual_blocks=2, edge_kernel=5, separable=separable)).eval()
+    with torch.no_grad():
+        for name, parameter in narrow.named_parameters():
+            if name.startswith("in") or ".in" in name:
+                parameter.uniform_(0.5, 1.5) if name.endswith("weight") else parameter.uniform_(-0.5, 0.5)
+    wide = widen(narrow, dataclasses.replace(narrow.config, base_channels=8))
+    assert wide.conv2.conv2d.weight.shape == (16, 8, 3, 3)
+    x = torch.rand(2, 3, 30, 22) * 255
+    with torch.no_grad():
+        assert float((wide(x) - narrow(x)).abs().max()) < 1e-2
+    wide.train()
+    wide(x).square().mean().backward()
+    gradient = wide.conv2.conv2d.weight.grad
+    assert not torch.allclose(gradient[:8], gradient[8:])  # the two copies of each channel move apart
+    with pytest.raises(ValueError, match="widening"):
+        widen(narrow, dataclasses.replace(narrow.config, base_channels=6))
 
 
 def test_a_narrower_decoder_keeps_the_teachers_most_used_channels():

@@ -8,15 +8,18 @@ residual convolution becomes a depthwise-separable one by the best rank-1
 factorisation of each input channel's taps (SVD), which the instance norm
 after it forgives up to scale; a narrower full-resolution decoder keeps the
 teacher's most used channels, and so does an any-image decoder of
-narrower stages.
+narrower stages. A network two or more times as wide is the teacher exactly
+(``widen``): more room to paint, starting from today's look.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
-from ..models import TransformerNet
+from ..models import TransformerConfig, TransformerNet
 from ..models.wct import DecoderConfig, FeatureDecoder
 
 
@@ -49,6 +52,10 @@ def transplant(teacher: TransformerNet, student: TransformerNet) -> list[str]:
     names of the student's tensors left as they were (nothing to take)."""
     source = {k: v.detach().float().cpu() for k, v in teacher.state_dict().items()}
     target = student.state_dict()
+    if _widening_factor(teacher.config, student.config):
+        widened = widen(teacher, student.config)
+        student.load_state_dict({k: v.to(target[k].dtype) for k, v in widened.state_dict().items()})
+        return []
     loaded: dict[str, torch.Tensor] = {}
     for name, tensor in target.items():
         if name in source and source[name].shape == tensor.shape:
@@ -120,3 +127,72 @@ def narrow_feature_decoder(wide: FeatureDecoder, config: DecoderConfig) -> Featu
             target.bias.copy_(source.bias[kept])
             kept_inputs = kept
     return narrow
+
+
+def _widening_factor(narrow: TransformerConfig, wide: TransformerConfig) -> int:
+    """How many times ``wide`` repeats each of ``narrow``'s channels, or 0
+    when it is not a whole-number widening of the same network."""
+    if replace(wide, base_channels=narrow.base_channels, decoder_channels=narrow.decoder_channels) != narrow:
+        return 0
+    factor, rest = divmod(wide.base_channels, narrow.base_channels)
+    if factor < 2 or rest or wide.full_resolution_channels != factor * narrow.full_resolution_channels:
+        return 0
+    return factor
+
+
+def widen(narrow: TransformerNet, config: TransformerConfig, seed: int = 0) -> TransformerNet:
+    """A network of ``config``'s widths (a whole multiple of ``narrow``'s)
+    that computes exactly what ``narrow`` does. Each channel is repeated, with
+    its normalisation; a convolution reading the copies gets the original
+    weight split between them at random (the shares sum to one), so the
+    copies see different gradients and can grow apart when trained.
+    Instance norm is unchanged by the repeats, which makes the copy exact up
+    to rounding."""
+    factor = _widening_factor(narrow.config, config)
+    if not factor:
+        raise ValueError(f"{config} is not a whole-number widening of {narrow.config}")
+    wide = TransformerNet(config)
+    generator = torch.Generator().manual_seed(seed)
+    source = {k: v.detach().float().cpu() for k, v in narrow.state_dict().items()}
+    target = {k: v.clone() for k, v in wide.state_dict().items()}
+
+    def repeats(channels: int) -> torch.Tensor:
+        return torch.arange(channels * factor) % channels
+
+    def convolution(prefix: str, widen_inputs: bool, widen_outputs: bool, depthwise: bool = False) -> None:
+        weight, bias = source[prefix + "weight"], source[prefix + "bias"]
+        if widen_outputs:
+            rows = repeats(weight.shape[0])
+            weight, bias = weight[rows], bias[rows]
+        if widen_inputs and not depthwise:
+            weight = weight[:, repeats(weight.shape[1])]
+            shares = torch.rand(weight.shape, generator=generator) * 0.5 + 0.25
+            copies = shares.reshape(weight.shape[0], factor, -1, *weight.shape[2:])
+            weight = weight * (copies / copies.sum(dim=1, keepdim=True)).reshape(weight.shape)
+        target[prefix + "weight"], target[prefix + "bias"] = weight, bias
+
+    def norm(prefix: str) -> None:
+        for key in ("weight", "bias"):
+            target[prefix + key] = source[prefix + key][repeats(source[prefix + key].shape[0])]
+
+    convolution("conv1.conv2d.", widen_inputs=False, widen_outputs=True)
+    for index, layer in ((1, "conv1"), (2, "conv2"), (3, "conv3")):
+        if index > 1:
+            convolution(f"{layer}.conv2d.", widen_inputs=True, widen_outputs=True)
+        norm(f"in{index}.")
+    for block in range(1, config.residual_blocks + 1):
+        for index in (1, 2):
+            prefix = f"res{block}.conv{index}."
+            if config.separable:
+                convolution(prefix + "depthwise.", widen_inputs=True, widen_outputs=True, depthwise=True)
+                convolution(prefix + "pointwise.", widen_inputs=True, widen_outputs=True)
+            else:
+                convolution(prefix + "conv2d.", widen_inputs=True, widen_outputs=True)
+            norm(f"res{block}.in{index}.")
+    convolution("deconv1.conv2d.", widen_inputs=True, widen_outputs=True)
+    norm("in4.")
+    convolution("deconv2.conv2d.", widen_inputs=True, widen_outputs=True)
+    norm("in5.")
+    convolution("deconv3.conv2d.", widen_inputs=True, widen_outputs=False)
+    wide.load_state_dict(target)
+    return wide.eval()
