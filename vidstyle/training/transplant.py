@@ -50,12 +50,11 @@ def _crop_kernel(weight: torch.Tensor, size: int) -> torch.Tensor:
 def transplant(teacher: TransformerNet, student: TransformerNet) -> list[str]:
     """Load into ``student`` what ``teacher``'s weights give it; returns the
     names of the student's tensors left as they were (nothing to take)."""
+    if _widening_factor(teacher.config, student.config):
+        student.load_state_dict(widen(teacher, student.config).state_dict())
+        return []
     source = {k: v.detach().float().cpu() for k, v in teacher.state_dict().items()}
     target = student.state_dict()
-    if _widening_factor(teacher.config, student.config):
-        widened = widen(teacher, student.config)
-        student.load_state_dict({k: v.to(target[k].dtype) for k, v in widened.state_dict().items()})
-        return []
     loaded: dict[str, torch.Tensor] = {}
     for name, tensor in target.items():
         if name in source and source[name].shape == tensor.shape:
@@ -154,17 +153,19 @@ def widen(narrow: TransformerNet, config: TransformerConfig, seed: int = 0) -> T
     wide = TransformerNet(config)
     generator = torch.Generator().manual_seed(seed)
     source = {k: v.detach().float().cpu() for k, v in narrow.state_dict().items()}
-    target = {k: v.clone() for k, v in wide.state_dict().items()}
+    target: dict[str, torch.Tensor] = {}  # every tensor is set below; load_state_dict checks none is missing
 
     def repeats(channels: int) -> torch.Tensor:
         return torch.arange(channels * factor) % channels
 
-    def convolution(prefix: str, widen_inputs: bool, widen_outputs: bool, depthwise: bool = False) -> None:
+    def convolution(prefix: str, widen_inputs: bool = True, widen_outputs: bool = True) -> None:
+        """A depthwise convolution reads one channel per filter: its inputs
+        follow its outputs, so it is widened with widen_inputs=False."""
         weight, bias = source[prefix + "weight"], source[prefix + "bias"]
         if widen_outputs:
             rows = repeats(weight.shape[0])
             weight, bias = weight[rows], bias[rows]
-        if widen_inputs and not depthwise:
+        if widen_inputs:
             weight = weight[:, repeats(weight.shape[1])]
             shares = torch.rand(weight.shape, generator=generator) * 0.5 + 0.25
             copies = shares.reshape(weight.shape[0], factor, -1, *weight.shape[2:])
@@ -175,24 +176,23 @@ def widen(narrow: TransformerNet, config: TransformerConfig, seed: int = 0) -> T
         for key in ("weight", "bias"):
             target[prefix + key] = source[prefix + key][repeats(source[prefix + key].shape[0])]
 
-    convolution("conv1.conv2d.", widen_inputs=False, widen_outputs=True)
-    for index, layer in ((1, "conv1"), (2, "conv2"), (3, "conv3")):
-        if index > 1:
-            convolution(f"{layer}.conv2d.", widen_inputs=True, widen_outputs=True)
-        norm(f"in{index}.")
+    convolution("conv1.conv2d.", widen_inputs=False)
+    norm("in1.")
+    for layer, normalisation in (("conv2", "in2"), ("conv3", "in3")):
+        convolution(f"{layer}.conv2d.")
+        norm(f"{normalisation}.")
     for block in range(1, config.residual_blocks + 1):
         for index in (1, 2):
             prefix = f"res{block}.conv{index}."
             if config.separable:
-                convolution(prefix + "depthwise.", widen_inputs=True, widen_outputs=True, depthwise=True)
-                convolution(prefix + "pointwise.", widen_inputs=True, widen_outputs=True)
+                convolution(prefix + "depthwise.", widen_inputs=False)
+                convolution(prefix + "pointwise.")
             else:
-                convolution(prefix + "conv2d.", widen_inputs=True, widen_outputs=True)
+                convolution(prefix + "conv2d.")
             norm(f"res{block}.in{index}.")
-    convolution("deconv1.conv2d.", widen_inputs=True, widen_outputs=True)
-    norm("in4.")
-    convolution("deconv2.conv2d.", widen_inputs=True, widen_outputs=True)
-    norm("in5.")
-    convolution("deconv3.conv2d.", widen_inputs=True, widen_outputs=False)
+    for layer, normalisation in (("deconv1", "in4"), ("deconv2", "in5")):
+        convolution(f"{layer}.conv2d.")
+        norm(f"{normalisation}.")
+    convolution("deconv3.conv2d.", widen_outputs=False)
     wide.load_state_dict(target)
     return wide.eval()
