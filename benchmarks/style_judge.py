@@ -9,6 +9,9 @@ and any --against DIR (DIR/STYLE.pth, as a full network), on held-out
 pictures (none in configs/train/content.txt) at 320 and 640 px on the long
 side. The predictor belongs to the peer, so the figures lean its way: read
 them as a trend between our networks, and as a floor for the gap to it.
+Beside each judge's figure, after a slash: the palette distance
+(`temporal.metrics.palette_distance`, the colour histograms' total-variation
+distance, 0-1, no network at all) of the same outputs to the painting.
 
     python benchmarks/style_judge.py --peer PATH [--styles candy,wave] [--sizes 320,640] [--against DIR ...]
 """
@@ -29,6 +32,7 @@ from peer import painting_of, peer_render, style_judge  # noqa: E402
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
 from vidstyle.media.images import read_image, scale_long_side  # noqa: E402
 from vidstyle.stylize.styles import available_styles  # noqa: E402
+from vidstyle.temporal.metrics import palette_distance  # noqa: E402
 
 
 def main() -> None:
@@ -46,18 +50,21 @@ def main() -> None:
         sys.exit("no held-out pictures installed (apt-get install plasma-workspace-wallpapers gnome-backgrounds)")
     frames = [scale_long_side(p, int(size)) for p in photos for size in args.sizes.split(",")]
     columns = ["input", "peer", "full", "balanced", "fast"] + [f"{d.parent.name}/{d.name}" for d in args.against]
-    print(f"{len(photos)} held-out pictures at {args.sizes} px: the judge's distance to the painting (mean; lower is closer)")
+    print(f"{len(photos)} held-out pictures at {args.sizes} px: the judge's distance to the painting / the palette distance (means; lower is closer)")
     print(f"{'style':<13}" + "".join(f" {c:>14}" for c in columns))
     for style in args.styles.split(","):
-        target = embed(read_image(painting_of(style)))
+        painting = read_image(painting_of(style))
+        target = embed(painting)
         renders = {
             "input": lambda frame: frame,
             "peer": lambda frame: peer_render(args.peer, frame, painting_of(style)),
             **{model: Stylizer.from_style(style, StylizerOptions(model=model)) for model in ("full", "balanced", "fast")},
             **{column: Stylizer.from_style(str(d / f"{style}.pth")) for column, d in zip(columns[5:], args.against)},
         }
-        distances = {column: np.mean([np.linalg.norm(embed(render(f)) - target) for f in frames]) for column, render in renders.items()}
-        print(f"{style:<13}" + "".join(f" {distances[c]:14.2f}" for c in columns), flush=True)
+        outputs = {column: [render(f) for f in frames] for column, render in renders.items()}
+        judged = {column: np.mean([np.linalg.norm(embed(o) - target) for o in outs]) for column, outs in outputs.items()}
+        palette = {column: np.mean([palette_distance(o, painting) for o in outs]) for column, outs in outputs.items()}
+        print(f"{style:<13}" + "".join(f" {f'{judged[c]:.2f} / {palette[c]:.2f}':>14}" for c in columns), flush=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,15 @@ def content_description(config: dict) -> str:
     return ", and ".join(dict.fromkeys(parts))
 
 
+def temporal_line(config: dict) -> str:
+    """The temporal term of the run that wrote the checkpoint: with
+    --init-weights, the steps it describes are the last ones only."""
+    weight = config["temporal_weight"]
+    when = f"in the last {config.get('steps')} steps" if config.get("init_weights") else "in every step"
+    return (f"- **Temporal loss**: weight {weight:g} (moved crops, and DIS flow between consecutive frames "
+            f"of the content videos), {when} (`--temporal-weight {weight:g}`)")
+
+
 def model_card(name: str, metadata: dict, size: int, max_difference: float) -> str:
     config = metadata.get("train_config", {})
     loss = config.get("loss", {})
@@ -73,13 +82,7 @@ def model_card(name: str, metadata: dict, size: int, max_difference: float) -> s
         + (f"; content weighed by salience {loss['content_salience']:g}" if loss.get("content_salience") else "")
         + (f"; small objects pasted into {config['small_objects']:g} of the crops, their content weighted {loss.get('object_weight', 0):g}"
            if config.get("small_objects") else ""),
-        *(
-            [f"- **Temporal loss**: weight {config['temporal_weight']} (moved crops, and DIS flow between "
-             "consecutive frames of the content videos), added for the last steps by "
-             f"`scripts/finetune_styles.sh {config['temporal_weight']:g} STEPS {name}`"]
-            if config.get("temporal_weight")
-            else []
-        ),
+        *([temporal_line(config)] if config.get("temporal_weight") else []),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
@@ -113,6 +116,7 @@ def distilled_model_card(name: str, metadata: dict, size: int, max_difference: f
         + (f", plus {config['teacher_detail_weight']:g} x the gap in fine-detail strength (models/losses.py: detail_energy_gap)"
            if config.get("teacher_detail_weight") else "")
         + (f"; started from the weights of `{init}` (transplanted where the shapes differ: training/transplant.py)" if init else ""),
+        *([temporal_line(config)] if config.get("temporal_weight") else []),
         f"- **Wall time**: {metadata.get('wall_seconds', 0) / 60:.0f} min on {metadata.get('device')}",
         "- **Final losses** (smoothed, 0-1 scale): " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()),
         f"- **File**: {size / 1e6:.2f} MB, half precision (largest pixel change from full precision on a test frame: {max_difference:.1f}/255)",
