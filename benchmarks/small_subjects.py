@@ -146,11 +146,16 @@ def main() -> None:
     pictures = {p: box for p, box in SUBJECTS.items() if p.is_file()}
     if not pictures:
         sys.exit("no held-out pictures installed (apt-get install plasma-workspace-wallpapers)")
+    styles = args.styles.split(",")
+    for entry in args.against:
+        if not any(candidates_of(style, [entry]) for style in styles):
+            sys.exit(f"--against {entry}: neither a folder holding STYLE.pth nor a checkpoint whose name holds a style's "
+                     f"({', '.join(styles)})")
     photos = {p: read_image(p) for p in pictures}
     print(f"peer: {args.peer or 'not found'}; subject and frame kept: edge-map correlation; style loss: lower is closer")
     rows = []
     shown = list(pictures)[:3] if len(pictures) >= 3 else list(pictures)
-    for style in args.styles.split(","):
+    for style in styles:
         at_320 = score_style(style, args, pictures, photos)
         tiles = []
         for path in shown:
