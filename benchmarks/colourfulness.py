@@ -70,9 +70,15 @@ def main() -> None:
         print(f"{style:<13} {painting:8.1f} {peer:6.1f} {looks(full):>11} " + " ".join(f"{c:>21}" for c in cells), flush=True)
 
 
+def look_figures(outputs: list[np.ndarray]) -> tuple[float, float]:
+    """Mean colourfulness and mean stroke contrast."""
+    return float(np.mean([colourfulness(o) for o in outputs])), float(np.mean([stroke_contrast(o) for o in outputs]))
+
+
 def looks(outputs: list[np.ndarray]) -> str:
     """Mean colourfulness / mean stroke contrast."""
-    return f"{np.mean([colourfulness(o) for o in outputs]):.1f} / {np.mean([stroke_contrast(o) for o in outputs]):.2f}"
+    colour, contrast = look_figures(outputs)
+    return f"{colour:.1f} / {contrast:.2f}"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Rewrite the measured figures in the balanced and fast networks' model
 cards after a refit: the mean absolute difference from the full network on
 three held-out photos, and the colourfulness and stroke contrast on the
-held-out pictures of benchmarks/colourfulness.py, beside the full network's.
+held-out pictures of benchmarks/colourfulness.py (its `look_figures`),
+beside the full network's.
 The rest of each card's assessment is written by hand and left as it is.
 
     python scripts/update_student_cards.py candy [wave ...]
@@ -21,11 +22,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from colourfulness import PICTURES  # noqa: E402
+from colourfulness import PICTURES, SIZE, look_figures  # noqa: E402
 
 from vidstyle import Stylizer, StylizerOptions  # noqa: E402
 from vidstyle.media.images import read_image, scale_long_side  # noqa: E402
-from vidstyle.temporal.metrics import colourfulness, stroke_contrast  # noqa: E402
 
 DIFFERENCE_PHOTOS = [
     ROOT.parent / "shared/content/golden_gate.jpg",
@@ -43,21 +43,16 @@ def measure(style: str) -> tuple[dict[str, dict], float, float]:
     """Each student's figures, and the full network's colourfulness and
     stroke contrast."""
     photos = [scale_long_side(read_image(p), 512) for p in DIFFERENCE_PHOTOS]
-    pictures = [scale_long_side(read_image(p), 640) for p in PICTURES]
+    pictures = [scale_long_side(read_image(p), SIZE) for p in PICTURES]
     full = network(style, "full")
     full_photos = [full(p) for p in photos]
-    full_pictures = [full(p) for p in pictures]
     figures = {}
     for model in STUDENTS:
         student = network(style, model)
         differences = [np.abs(student(p).astype(float) - f).mean() / 255 for p, f in zip(photos, full_photos)]
-        outputs = [student(p) for p in pictures]
-        figures[model] = {
-            "difference": " / ".join(f"{d:.3f}" for d in differences),
-            "colour": np.mean([colourfulness(o) for o in outputs]),
-            "contrast": np.mean([stroke_contrast(o) for o in outputs]),
-        }
-    return figures, np.mean([colourfulness(o) for o in full_pictures]), np.mean([stroke_contrast(o) for o in full_pictures])
+        colour, contrast = look_figures([student(p) for p in pictures])
+        figures[model] = {"difference": " / ".join(f"{d:.3f}" for d in differences), "colour": colour, "contrast": contrast}
+    return figures, *look_figures([full(p) for p in pictures])
 
 
 def rewrite(card: Path, own: dict, other_model: str, other: dict, full_colour: float, full_contrast: float) -> None:
